@@ -1,0 +1,93 @@
+"""The ``kwscope`` command line: a thin shell over the Python API.
+
+Each command lives in a module of its own under ``kwscope.cli`` and is registered here.
+Errors that kwscope raises on purpose become one line on stderr and exit status 2; nothing prints
+a traceback unless ``KWSCOPE_DEBUG=1`` is set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from ..errors import KwscopeError
+
+# command name -> module under kwscope.cli defining a click command named `command`
+_COMMANDS = {
+    "demo": "demo",
+    "index": "index",
+    "stats": "stats",
+    "features": "features",
+    "anomalies": "anomalies",
+    "plot": "plot",
+    "report": "report",
+}
+
+
+class _LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (keeps --help and start-up fast)."""
+
+    def list_commands(self, ctx):
+        return [name for name in _COMMANDS if self._load(name) is not None]
+
+    def get_command(self, ctx, name):
+        return self._load(name)
+
+    @staticmethod
+    def _load(name):
+        if name not in _COMMANDS:
+            return None
+        try:
+            module = importlib.import_module(f".{_COMMANDS[name]}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{_COMMANDS[name]}":
+                return None  # command not built yet in this checkout
+            raise
+        return module.command
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KwscopeError as exc:
+            if os.environ.get("KWSCOPE_DEBUG"):
+                raise
+            click.echo(f"kwscope: error: {exc}", err=True)
+            sys.exit(2)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("kwscope: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug of ours: still one line, with a way to see more
+            if os.environ.get("KWSCOPE_DEBUG"):
+                raise
+            click.echo(f"kwscope: internal error: {type(exc).__name__}: {exc} "
+                       "(set KWSCOPE_DEBUG=1 for a traceback)", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kwscope")
+def main() -> None:
+    """Explore, check and featurize short-utterance speech datasets."""
+
+
+def data_argument(fn):
+    """The DATA argument shared by every dataset command."""
+    return click.argument("data", type=click.Path(file_okay=False, path_type=str))(fn)
+
+
+def layout_option(fn):
+    return click.option(
+        "--layout", default="auto", show_default=True,
+        type=click.Choice(["auto", "speech-commands", "fsdd", "folders"]),
+        help="How paths name label, speaker and split.",
+    )(fn)
+
+
+def strict_option(fn):
+    return click.option("--strict", is_flag=True,
+                        help="Exit 1 when problems were found (broken files, leakage, ...), for CI.")(fn)

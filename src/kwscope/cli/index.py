@@ -1,0 +1,26 @@
+"""``kwscope index DATA -o manifest.parquet``."""
+
+from __future__ import annotations
+
+import click
+
+from ..dataset import index_dataset, write_manifest
+from . import data_argument, layout_option, strict_option
+
+
+@click.command("index")
+@data_argument
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Manifest Parquet file.")
+@layout_option
+@click.option("--validation-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
+@click.option("--testing-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
+@strict_option
+def command(data, output, layout, validation_percentage, testing_percentage, strict):
+    """Index DATA: one row a recording (headers only), written to a Parquet manifest."""
+    df = index_dataset(data, layout=layout, validation_percentage=validation_percentage,
+                       testing_percentage=testing_percentage)
+    write_manifest(df, output)
+    n_bad = int((df["status"] != "ok").sum())
+    click.echo(f"{len(df):,} files indexed ({df.attrs['layout']} layout), {n_bad:,} broken -> {output}", err=True)
+    if strict and n_bad:
+        raise SystemExit(1)

@@ -1,0 +1,187 @@
+"""The dataset index (manifest): one row a file, from headers only.
+
+Columns: ``path`` (relative to DATA, ``/`` separators), ``label``, ``speaker``, ``take``, ``split``,
+``category``, ``sample_rate`` (Hz), ``channels``, ``n_samples``, ``duration_s``, ``subtype``,
+``format``, ``size_bytes``, ``mtime_ns``, ``status`` (``ok``/``error``), ``error`` (reason or "").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .audio import AUDIO_EXTENSIONS, AudioError, probe
+from .layouts import LAYOUTS, LayoutError, detect_layout, make_layout
+
+__all__ = ["DatasetError", "index_dataset", "scan_audio_files", "write_manifest", "read_manifest", "MANIFEST_COLUMNS"]
+
+MANIFEST_COLUMNS = [
+    "path", "label", "speaker", "take", "split", "category", "sample_rate", "channels",
+    "n_samples", "duration_s", "subtype", "format", "size_bytes", "mtime_ns", "status", "error",
+]
+
+
+class DatasetError(LayoutError):
+    """DATA is not a usable dataset folder (missing, not a folder, no recordings)."""
+
+
+def _is_audio_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+
+
+def scan_audio_files(root: str | os.PathLike) -> tuple[list[str], list[tuple[str, str]]]:
+    """Walk ``root`` and return ``(relpaths, problems)``, both sorted.
+
+    ``relpaths`` are audio files relative to root with ``/`` separators. ``problems`` are
+    ``(relpath, reason)`` for entries that look like recordings but cannot be one (a directory
+    named ``x.wav``, a name that is not valid UTF-8). Symbolic links to folders are not followed
+    (no loops); links to files are kept and fail at read time if dangling or looping.
+    """
+    root = os.fspath(root)
+    found: list[str] = []
+    problems: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+        dirnames.sort()
+        for d in dirnames:
+            if _is_audio_name(d):
+                problems.append((_printable(rel_dir + d), "is a directory, not a recording"))
+        for f in filenames:
+            if not _is_audio_name(f):
+                continue
+            rel = rel_dir + f
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append((_printable(rel), "file name is not valid UTF-8 (rename it to read it)"))
+                continue
+            found.append(rel)
+    found.sort()
+    problems.sort()
+    return found, problems
+
+
+def _printable(rel: str) -> str:
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def index_dataset(
+    data: str | os.PathLike,
+    *,
+    layout: str = "auto",
+    validation_percentage: float = 10.0,
+    testing_percentage: float = 10.0,
+) -> pd.DataFrame:
+    """Index a dataset folder: one manifest row a recording, reading headers only.
+
+    Parameters
+    ----------
+    data
+        The dataset folder.
+    layout
+        ``auto`` or one of ``speech-commands``, ``fsdd``, ``folders``.
+    validation_percentage, testing_percentage
+        Speech Commands hash split percentages, used when the folder has no split lists.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`MANIFEST_COLUMNS`; ``df.attrs`` holds ``layout`` and ``root``.
+        Broken files have ``status == "error"`` and a reason; they never stop the scan.
+
+    Raises
+    ------
+    DatasetError
+        When ``data`` is not a folder or holds no recordings.
+    LayoutError
+        For an unknown layout name.
+    """
+    root = Path(data)
+    if not root.exists():
+        raise DatasetError(f"{data}: no such folder")
+    if not root.is_dir():
+        raise DatasetError(f"{data}: not a folder")
+    if layout != "auto" and layout not in LAYOUTS:
+        raise LayoutError(f"unknown layout {layout!r}; choose auto or one of {', '.join(LAYOUTS)}")
+    relpaths, problems = scan_audio_files(root)
+    if not relpaths and not problems:
+        raise DatasetError(f"{data}: no recordings found ({', '.join(sorted(AUDIO_EXTENSIONS))})")
+    chosen = detect_layout(relpaths[:20000]) if layout == "auto" else layout
+    lay = make_layout(
+        chosen, root, validation_percentage=validation_percentage, testing_percentage=testing_percentage
+    )
+
+    cols: dict[str, list] = {c: [] for c in MANIFEST_COLUMNS}
+    entries = [(rel, None) for rel in relpaths] + [(rel, reason) for rel, reason in problems]
+    entries.sort()
+    for rel, problem in entries:
+        keys = lay.keys(rel)
+        cols["path"].append(rel)
+        cols["label"].append(keys.label)
+        cols["speaker"].append(keys.speaker)
+        cols["take"].append(keys.take)
+        cols["split"].append(keys.split)
+        cols["category"].append(keys.category)
+        info, reason, size, mtime = None, problem, None, None
+        if problem is None:
+            full = os.path.join(root, rel)
+            try:
+                st = os.stat(full)
+                size, mtime = st.st_size, st.st_mtime_ns
+            except OSError:
+                pass
+            try:
+                info = probe(full)
+            except AudioError as exc:
+                reason = exc.reason
+        cols["size_bytes"].append(size)
+        cols["mtime_ns"].append(mtime)
+        cols["sample_rate"].append(info.sample_rate if info else None)
+        cols["channels"].append(info.channels if info else None)
+        cols["n_samples"].append(info.n_samples if info else None)
+        cols["duration_s"].append(info.duration_s if info else np.nan)
+        cols["subtype"].append(info.subtype if info else None)
+        cols["format"].append(info.format if info else None)
+        cols["status"].append("ok" if reason is None else "error")
+        cols["error"].append(reason or "")
+    df = _frame(cols)
+    df.attrs["layout"] = chosen
+    df.attrs["root"] = str(root.resolve())
+    return df
+
+
+def _frame(cols: dict[str, list]) -> pd.DataFrame:
+    df = pd.DataFrame(cols, columns=MANIFEST_COLUMNS)
+    for c in ("take", "sample_rate", "channels", "n_samples", "size_bytes", "mtime_ns"):
+        df[c] = pd.array(cols[c], dtype="Int64")
+    df["duration_s"] = df["duration_s"].astype("float64")
+    return df
+
+
+def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a manifest to Parquet atomically (temporary file, then rename); keeps ``attrs``."""
+    path = Path(path)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"kwscope"] = json.dumps(df.attrs, default=str).encode()
+    table = table.replace_schema_metadata(meta)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a manifest written by :func:`write_manifest` (plain pyarrow/pandas works too)."""
+    table = pq.read_table(path)
+    df = table.to_pandas()
+    meta = (table.schema.metadata or {}).get(b"kwscope")
+    if meta:
+        df.attrs.update(json.loads(meta))
+    return df

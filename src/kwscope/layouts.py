@@ -1,0 +1,163 @@
+"""Dataset layouts: how a file's path names its label, speaker, take and split.
+
+- ``speech-commands``: ``<label>/<speaker>_nohash_<take>.wav``; ``_background_noise_/`` is a
+  category of its own; splits from ``validation_list.txt`` / ``testing_list.txt`` when present,
+  otherwise TensorFlow's hash split (a speaker always lands in one split).
+- ``fsdd``: ``{label}_{speaker}_{take}.wav``; takes 0-4 are test, the rest train.
+- ``folders``: ``<label>/...`` with unknown speakers and no split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import KwscopeError
+
+__all__ = [
+    "LAYOUTS",
+    "BACKGROUND_NOISE",
+    "LayoutError",
+    "FileKeys",
+    "detect_layout",
+    "hash_split",
+    "Layout",
+    "make_layout",
+]
+
+LAYOUTS = ("speech-commands", "fsdd", "folders")
+BACKGROUND_NOISE = "_background_noise_"
+
+_SC_NAME = re.compile(r"^(?P<speaker>[^/]+?)_nohash_(?P<take>\d+)(?:\.[^/]*)?$")
+_FSDD_NAME = re.compile(r"^(?P<label>[^_/]+)_(?P<speaker>[^_/]+)_(?P<take>\d+)\.[A-Za-z0-9]+$")
+# TensorFlow's speech_commands input_data.which_set constant.
+_MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
+
+
+class LayoutError(KwscopeError):
+    """The dataset folder cannot be used with the requested layout."""
+
+
+@dataclass(frozen=True)
+class FileKeys:
+    """What a layout reads from one file's relative path."""
+
+    label: str | None
+    speaker: str | None
+    take: int | None
+    split: str | None  # "train", "validation", "test" or None (not part of a split)
+    category: str  # "speech" or "background_noise"
+
+
+def hash_split(name: str, *, validation_percentage: float = 10.0, testing_percentage: float = 10.0) -> str:
+    """TensorFlow's Speech Commands split: SHA-1 of the file name with ``_nohash_...`` removed.
+
+    Every clip of one speaker gets the same split, so no speaker leaks between splits.
+    """
+    base = name.rsplit("/", 1)[-1]
+    hash_name = re.sub(r"_nohash_.*$", "", base)
+    digest = int(hashlib.sha1(hash_name.encode("utf-8")).hexdigest(), 16)
+    percentage = (digest % (_MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_NUM_WAVS_PER_CLASS)
+    if percentage < validation_percentage:
+        return "validation"
+    if percentage < validation_percentage + testing_percentage:
+        return "test"
+    return "train"
+
+
+class Layout:
+    """Base class: ``keys(relpath)`` maps a ``/``-separated path relative to DATA to :class:`FileKeys`."""
+
+    name = "layout"
+
+    def keys(self, relpath: str) -> FileKeys:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SpeechCommandsLayout(Layout):
+    name = "speech-commands"
+
+    def __init__(self, root: Path, *, validation_percentage: float = 10.0, testing_percentage: float = 10.0):
+        self.validation_percentage = validation_percentage
+        self.testing_percentage = testing_percentage
+        self.listed: dict[str, str] = {}
+        for split, fname in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
+            list_path = root / fname
+            if list_path.is_file():
+                for line in list_path.read_text(encoding="utf-8", errors="replace").splitlines():
+                    line = line.strip().replace("\\", "/")
+                    if line:
+                        self.listed[line] = split
+        self.has_lists = bool(self.listed)
+
+    def keys(self, relpath: str) -> FileKeys:
+        parts = relpath.split("/")
+        label = parts[0] if len(parts) > 1 else None
+        if label == BACKGROUND_NOISE:
+            return FileKeys(label, None, None, None, "background_noise")
+        m = _SC_NAME.match(parts[-1])
+        speaker = m["speaker"] if m else None
+        take = int(m["take"]) if m else None
+        if self.has_lists:
+            split = self.listed.get(relpath, "train")
+        else:
+            split = hash_split(
+                parts[-1],
+                validation_percentage=self.validation_percentage,
+                testing_percentage=self.testing_percentage,
+            )
+        return FileKeys(label, speaker, take, split, "speech")
+
+
+class FsddLayout(Layout):
+    name = "fsdd"
+
+    def keys(self, relpath: str) -> FileKeys:
+        m = _FSDD_NAME.match(relpath.rsplit("/", 1)[-1])
+        if not m:
+            return FileKeys(None, None, None, None, "speech")
+        take = int(m["take"])
+        return FileKeys(m["label"], m["speaker"], take, "test" if take <= 4 else "train", "speech")
+
+
+class FoldersLayout(Layout):
+    name = "folders"
+
+    def keys(self, relpath: str) -> FileKeys:
+        parts = relpath.split("/")
+        label = parts[0] if len(parts) > 1 else None
+        if label == BACKGROUND_NOISE:
+            return FileKeys(label, None, None, None, "background_noise")
+        return FileKeys(label, None, None, None, "speech")
+
+
+def detect_layout(relpaths: list[str]) -> str:
+    """Guess the layout from a sample of relative audio paths (``/`` separators)."""
+    if not relpaths:
+        return "folders"
+    names = [p.rsplit("/", 1)[-1] for p in relpaths]
+    nested = [p for p in relpaths if "/" in p]
+    sc = sum(1 for p in nested if _SC_NAME.match(p.rsplit("/", 1)[-1]))
+    if nested and sc >= 0.5 * len(nested):
+        return "speech-commands"
+    fsdd = sum(1 for n in names if _FSDD_NAME.match(n))
+    if fsdd >= 0.8 * len(names):
+        return "fsdd"
+    return "folders"
+
+
+def make_layout(
+    name: str, root: Path, *, validation_percentage: float = 10.0, testing_percentage: float = 10.0
+) -> Layout:
+    """Build a layout by name (one of :data:`LAYOUTS`)."""
+    if name == "speech-commands":
+        return SpeechCommandsLayout(
+            root, validation_percentage=validation_percentage, testing_percentage=testing_percentage
+        )
+    if name == "fsdd":
+        return FsddLayout()
+    if name == "folders":
+        return FoldersLayout()
+    raise LayoutError(f"unknown layout {name!r}; choose one of {', '.join(LAYOUTS)} or auto")

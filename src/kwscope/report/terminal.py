@@ -1,0 +1,107 @@
+"""Plain-text tables for the terminal, rendered from analysis results (never from audio)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from ..analysis.summary import DatasetSummary
+
+__all__ = ["table", "format_summary"]
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> str:
+    """A simple aligned text table; numbers right-aligned."""
+    rows = [[_cell(c) for c in r] for r in rows]
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, c in enumerate(r):
+            widths[i] = max(widths[i], len(c))
+    numeric = [all(_is_num(r[i]) for r in rows) if rows else False for i in range(len(headers))]
+
+    def fmt(cells: Sequence[str]) -> str:
+        out = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)]
+        return "  ".join(out).rstrip()
+
+    lines = []
+    if title:
+        lines.append(title)
+    lines.append(fmt(headers))
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend(fmt(r) for r in rows)
+    return "\n".join(lines)
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.3f}".rstrip("0").rstrip(".") if v == v else "-"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return "-" if v is None else str(v)
+
+
+def _is_num(s: str) -> bool:
+    return s.replace(",", "").replace(".", "").replace("-", "").replace("%", "").isdigit()
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{100.0 * n / total:.1f}%" if total else "-"
+
+
+def format_summary(s: DatasetSummary, *, max_broken: int = 20) -> str:
+    """The human form of ``kwscope stats``."""
+    out = [
+        f"Dataset {s.root}  (layout: {s.layout})",
+        f"{s.n_files:,} files, {s.n_ok:,} readable, {s.n_broken:,} broken; "
+        f"{len(s.labels)} labels; {s.total_duration_s / 60:,.1f} min of audio",
+        "",
+    ]
+    splits = sorted({sp for d in s.split_by_label.values() for sp in d})
+    rows = []
+    for label in s.labels:
+        per = s.split_by_label.get(label, {})
+        rows.append([label, s.recordings_per_label[label], s.speakers["per_label"].get(label, "-")]
+                    + [per.get(sp, 0) for sp in splits])
+    out.append(table(["label", "recordings", "speakers"] + splits, rows, title="Recordings per label"))
+    if s.background_noise["n_files"]:
+        out.append(f"(+ {s.background_noise['n_files']} background-noise files, "
+                   f"{s.background_noise['duration_s']:.1f} s; not a label)")
+    L = s.lengths
+    out.append("")
+    if L["dominant_duration_s"] is not None:
+        n_ok_speech = L["n_dominant"] + L["n_differ"]
+        out.append(
+            f"Lengths: dominant {L['dominant_duration_s']:g} s ({L['n_dominant']:,} clips); "
+            f"{L['n_differ']:,} differ ({_pct(L['n_differ'], n_ok_speech)}): {L['n_shorter']:,} shorter, "
+            f"{L['n_longer']:,} longer; {L['n_shorter_than_1s']:,} shorter than 1 s; "
+            f"min {L['min_s']:.3f} s, median {L['median_s']:.3f} s, max {L['max_s']:.3f} s"
+        )
+    out.append("Sample rates: " + ", ".join(f"{k} Hz: {v:,}" for k, v in s.sample_rates.items()))
+    out.append("Formats: " + ", ".join(f"{k}: {v:,}" for k, v in s.formats.items()))
+    out.append("Channels: " + ", ".join(f"{k}: {v:,}" for k, v in s.channels.items()))
+    if s.splits:
+        out.append("Splits: " + ", ".join(f"{k}: {v:,}" for k, v in s.splits.items()))
+    sp = s.speakers
+    if sp["known"]:
+        c = sp["clips_per_speaker"]
+        out.append(f"Speakers: {sp['n_speakers']:,}; clips per speaker min {c['min']}, "
+                   f"median {c['median']:g}, max {c['max']}")
+    else:
+        out.append("Speakers: unknown in this layout")
+    out.append("")
+    if s.leaking_speakers:
+        rows = [[d["speaker"], d["n_clips"], ", ".join(f"{k} {v}" for k, v in sorted(d["splits"].items()))]
+                for d in s.leaking_speakers[:20]]
+        more = len(s.leaking_speakers) - len(rows)
+        out.append(table(["speaker", "clips", "clips per split"], rows,
+                         title=f"SPEAKER LEAKAGE: {len(s.leaking_speakers)} speaker(s) in more than one split"))
+        if more > 0:
+            out.append(f"... and {more} more (see --json)")
+    elif sp["known"] and s.splits:
+        out.append("Speaker leakage: none (every speaker is in one split)")
+    if s.broken_files:
+        out.append("")
+        rows = [[b["path"], b["error"]] for b in s.broken_files[:max_broken]]
+        out.append(table(["broken file", "reason"], rows, title=f"Broken files: {len(s.broken_files)}"))
+        if len(s.broken_files) > max_broken:
+            out.append(f"... and {len(s.broken_files) - max_broken} more (see --json)")
+    return "\n".join(out)
