@@ -23,7 +23,7 @@ demo: $(VENV)/.installed
 	$(BIN)/kwscope demo -o demo-report.html
 
 test: $(VENV)/.installed-test
-	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_system_deps.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test
