@@ -83,6 +83,8 @@ def _reason(path: str, exc: Exception) -> str:
         return "not an audio file (format not recognised)"
     if "unspecified internal error" in lowered or "malformed" in lowered:
         return f"damaged file ({text})"
+    if lowered.startswith("error in wav file"):
+        return "damaged WAV: " + text[len("error in wav file"):].lstrip(". ")
     return text or type(exc).__name__
 
 

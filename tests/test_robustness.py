@@ -1,0 +1,114 @@
+"""Bad input: every broken file is named with a reason, every readable one is read, nothing crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kwscope.audio import AudioError, probe, read_audio
+from kwscope.cli import main
+from kwscope.dataset import index_dataset
+from bad_corpus import _speech_like, _wav_bytes, build_bad_corpus
+
+# Header-only indexing cannot see bad samples; decoding commands report these.
+DECODE_ONLY = {"no/nan_inf.wav"}
+
+
+@pytest.fixture(scope="module")
+def bad_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad") / "data"
+    expect = build_bad_corpus(root, long_minutes=10.0)
+    return root, expect
+
+
+def test_index_names_every_broken_file(bad_corpus):
+    root, expect = bad_corpus
+    df = index_dataset(root, layout="folders")
+    assert len(df) == expect["n_files"]
+    errors = dict(zip(df.path[df.status == "error"], df.error[df.status == "error"]))
+    assert set(errors) == set(expect["broken"]) - DECODE_ONLY
+    for path, fragment in expect["broken"].items():
+        if path in errors:
+            assert fragment.lower() in errors[path].lower(), (path, errors[path])
+            assert errors[path] and "\n" not in errors[path]
+    ok = df.set_index("path")
+    for path, props in expect["valid"].items():
+        assert ok.loc[path, "status"] == "ok", (path, ok.loc[path, "error"])
+        for key, value in props.items():
+            assert ok.loc[path, key] == value, (path, key)
+
+
+def test_reader_reads_every_valid_file(bad_corpus):
+    root, expect = bad_corpus
+    for path, props in expect["valid"].items():
+        y, sr = read_audio(root / path)
+        assert y.dtype == np.float32 and y.ndim == 1 and y.size > 0 and np.isfinite(y).all()
+        assert sr == props.get("sample_rate", sr)
+
+
+def test_stats_on_bad_corpus_exit_0_no_traceback(bad_corpus):
+    root, expect = bad_corpus
+    res = CliRunner().invoke(main, ["stats", str(root), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    named = {b["path"] for b in doc["broken_files"]}
+    assert named == set(expect["broken"]) - DECODE_ONLY
+    assert "Traceback" not in res.output
+    assert CliRunner().invoke(main, ["stats", str(root), "--strict"]).exit_code == 1
+
+
+def test_file_vanishing_between_index_and_read(tmp_path):
+    path = tmp_path / "x" / "gone.wav"
+    path.parent.mkdir()
+    path.write_bytes(_wav_bytes(_speech_like(16000, 0.2)))
+    df = index_dataset(tmp_path)
+    assert (df.status == "ok").all()
+    os.remove(path)
+    with pytest.raises(AudioError, match="gone.wav: file not found"):
+        read_audio(path)
+
+
+GOOD = _wav_bytes(_speech_like(16000, 0.05))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cuts=st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), max_size=12),
+    truncate=st.integers(0, len(GOOD)),
+)
+def test_fuzz_reader_only_raises_audio_error(tmp_path, cuts, truncate):
+    """Mutated WAV bytes: the reader returns finite float32 mono or raises AudioError, never else."""
+    data = bytearray(GOOD[:truncate] if truncate else GOOD)
+    for pos, value in cuts:
+        if pos < len(data):
+            data[pos] = value
+    path = tmp_path / "fuzz.wav"
+    path.write_bytes(bytes(data))
+    for fn in (probe, read_audio):
+        try:
+            out = fn(path)
+        except AudioError as err:
+            assert str(err).startswith(str(path)) and "\n" not in str(err)
+            continue
+        if fn is read_audio:
+            y, sr = out
+            assert y.dtype == np.float32 and y.ndim == 1 and np.isfinite(y).all() and sr > 0
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.binary(min_size=0, max_size=64))
+def test_fuzz_random_headers(tmp_path, header):
+    path = tmp_path / "h.wav"
+    path.write_bytes(header + GOOD[len(header):] if len(header) < len(GOOD) else header)
+    try:
+        y, sr = read_audio(path)
+        assert np.isfinite(y).all() and sr > 0
+    except AudioError:
+        pass
