@@ -113,3 +113,36 @@ def test_symlink_loop(tmp_path):
     os.symlink(path, path)
     with pytest.raises(AudioError, match="link"):
         read_audio(path)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_fast_wav_path_equals_libsndfile(tmp_path, rng, subtype, channels):
+    """The numpy WAV fast path gives exactly what libsndfile gives, header and samples."""
+    y = (rng.uniform(-1, 1, size=(12345, channels))).astype(np.float32)
+    path = tmp_path / "x.wav"
+    sf.write(path, y, 22050, subtype=subtype)
+    ref = sf.read(path, dtype="float32", always_2d=True)[0]
+    ref = ref[:, 0] if channels == 1 else ref.mean(axis=1, dtype=np.float32)
+    clip = read_clip(path)
+    np.testing.assert_array_equal(clip.samples, ref)
+    info, ref_info = probe(path), sf.info(path)
+    assert (info.sample_rate, info.channels, info.n_samples, info.subtype) == (
+        ref_info.samplerate, ref_info.channels, ref_info.frames, ref_info.subtype)
+    # a file cut mid-data: both read the whole frames that are present
+    data = path.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) - 1001])
+    ref_cut = sf.read(cut, dtype="float32", always_2d=True)[0]
+    assert probe(cut).n_samples == sf.info(cut).frames == ref_cut.shape[0]
+    np.testing.assert_array_equal(read_clip(cut).samples, ref_cut.mean(axis=1, dtype=np.float32)
+                                  if channels == 2 else ref_cut[:, 0])
+
+
+def test_fast_path_on_real_fsdd_files(fsdd_dir):
+    for path in sorted(fsdd_dir.glob("*_theo_1*.wav")):
+        ref, sr = sf.read(path, dtype="float32")
+        y, sr2 = read_audio(path)
+        assert sr == sr2
+        np.testing.assert_array_equal(y, ref)
+        assert probe(path).n_samples == sf.info(path).frames

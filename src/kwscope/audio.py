@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from . import _wav
 from .errors import KwscopeError
 
 __all__ = ["AudioError", "AudioInfo", "Clip", "probe", "read_audio", "read_clip", "display_path", "AUDIO_EXTENSIONS"]
@@ -88,15 +89,23 @@ def _reason(path: str, exc: Exception) -> str:
     return text or type(exc).__name__
 
 
-def _check_path(path: str) -> None:
+def _open_fast(path: str):
+    """Open ``path`` and parse a plain WAV header: ``(file, header)``, header ``None`` otherwise.
+
+    Raises AudioError for what the OS reports (missing, directory, loop, permission, empty).
+    """
     try:
-        st = os.stat(path)
+        fh = open(path, "rb")
     except OSError as exc:
         raise AudioError(path, _reason(path, exc)) from None
-    if os.path.isdir(path):
-        raise AudioError(path, "is a directory, not a recording")
-    if st.st_size == 0:
-        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise AudioError(path, "empty file (0 bytes)")
+        return fh, _wav.parse_header(fh.read(_wav.HEAD_BYTES), size)
+    except BaseException:
+        fh.close()
+        raise
 
 
 def probe(path: str | os.PathLike) -> AudioInfo:
@@ -108,7 +117,12 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         When the file is missing, empty, a directory, not audio, or its header is damaged.
     """
     path = os.fspath(path)
-    _check_path(path)
+    fh, header = _open_fast(path)
+    fh.close()
+    if header is not None:
+        if header.n_frames <= 0:
+            raise AudioError(path, "no audio samples (0 frames)")
+        return AudioInfo(header.sample_rate, header.channels, header.n_frames, header.subtype, "WAV")
     try:
         info = sf.info(path)
     except Exception as exc:  # libsndfile raises several types; all mean "cannot read"
@@ -139,17 +153,25 @@ def read_clip(path: str | os.PathLike, *, max_samples: int | None = None) -> Cli
         Missing, empty or damaged file, no samples, or NaN/Inf samples.
     """
     path = os.fspath(path)
-    _check_path(path)
+    fh, header = _open_fast(path)
+    with fh:
+        if header is not None:
+            data = _wav.read_frames(fh, header, max_samples)
+            return _finish(path, data, header.sample_rate, header.channels, header.subtype,
+                           max_samples is not None and header.n_frames > max_samples)
     try:
         with sf.SoundFile(path) as fh:
             frames = fh.frames
             want = frames if max_samples is None else min(frames, max_samples)
             data = fh.read(want, dtype="float32", always_2d=True)
             sample_rate, channels, subtype = fh.samplerate, fh.channels, fh.subtype
-    except AudioError:
-        raise
     except Exception as exc:
         raise AudioError(path, _reason(path, exc)) from None
+    return _finish(path, data, sample_rate, channels, subtype, max_samples is not None and frames > max_samples)
+
+
+def _finish(path: str, data: np.ndarray, sample_rate: int, channels: int, subtype: str, truncated: bool) -> Clip:
+    """Downmix ``(frames, channels)`` float32 and check what every decoded clip must satisfy."""
     if sample_rate <= 0:
         raise AudioError(path, f"invalid sample rate {sample_rate} Hz in header")
     if data.shape[0] == 0:
@@ -158,7 +180,6 @@ def read_clip(path: str | os.PathLike, *, max_samples: int | None = None) -> Cli
     if not np.isfinite(samples).all():
         bad = int((~np.isfinite(samples)).sum())
         raise AudioError(path, f"{bad} NaN/Inf samples")
-    truncated = max_samples is not None and frames > max_samples
     return Clip(np.ascontiguousarray(samples), int(sample_rate), int(channels), subtype, truncated)
 
 
