@@ -111,3 +111,39 @@ def test_fsdd_index_and_stats(fsdd_dir):
     assert all(d["splits"] == {"test": 50, "train": 450} for d in s.leaking_speakers)
     # pointing at the parent folder works too
     assert len(index_dataset(fsdd_dir.parent)) == 3000
+
+
+def test_fsspec_urls_memory_and_file(tmp_path):
+    """DATA may be an fsspec URL: file:// resolves to the folder; memory:// is read through fsspec."""
+    fsspec = pytest.importorskip("fsspec", reason="fsspec is part of the test extra")
+    import io
+
+    import soundfile as sf
+
+    from kwscope.audio import read_audio
+
+    fs = fsspec.filesystem("memory")
+    for label in ("yes", "no"):
+        for spk in ("aa", "bb"):
+            buf = io.BytesIO()
+            sf.write(buf, tone(seconds=0.25), 16000, format="WAV", subtype="PCM_16")
+            fs.pipe(f"/kwsdata/{label}/{spk}_nohash_0.wav", buf.getvalue())
+    buf = io.BytesIO()
+    sf.write(buf, tone(seconds=0.25), 16000, format="FLAC")
+    fs.pipe("/kwsdata/yes/cc_nohash_0.flac", buf.getvalue())
+    fs.pipe("/kwsdata/no/broken_nohash_0.wav", b"RIFF....")
+    fs.pipe("/kwsdata/validation_list.txt", b"yes/aa_nohash_0.wav\n")
+    df = index_dataset("memory://kwsdata")
+    assert df.attrs["root"] == "memory://kwsdata" and df.attrs["layout"] == "speech-commands"
+    assert len(df) == 6 and (df.status == "error").sum() == 1
+    assert df.set_index("path").loc["yes/aa_nohash_0.wav", "split"] == "validation"
+    assert df.set_index("path").loc["yes/cc_nohash_0.flac", "n_samples"] == 4000
+    y, sr = read_audio(f"{df.attrs['root']}/yes/bb_nohash_0.wav")
+    assert sr == 16000 and y.shape == (4000,)
+    with pytest.raises(DatasetError, match="no such folder"):
+        index_dataset("memory://nothing-here")
+
+    for label in ("yes", "no"):
+        write_wav(tmp_path / "local" / label / "aa_nohash_0.wav", tone(seconds=0.1))
+    local = index_dataset(f"file://{tmp_path / 'local'}")
+    assert local.attrs["root"] == str((tmp_path / "local").resolve()) and (local.status == "ok").all()

@@ -16,7 +16,7 @@ import soundfile as sf
 from . import _wav
 from .errors import KwscopeError
 
-__all__ = ["AudioError", "AudioInfo", "Clip", "probe", "read_audio", "read_clip", "display_path", "AUDIO_EXTENSIONS"]
+__all__ = ["AudioError", "AudioInfo", "Clip", "probe", "read_audio", "read_clip", "display_path", "is_url", "local_path", "AUDIO_EXTENSIONS"]
 
 #: File extensions treated as recordings (lower case, with the dot).
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
@@ -89,17 +89,42 @@ def _reason(path: str, exc: Exception) -> str:
     return text or type(exc).__name__
 
 
+def is_url(path: str) -> bool:
+    """True for fsspec URLs such as ``s3://bucket/x.wav`` (``file://`` URLs count too)."""
+    return "://" in path
+
+
+def local_path(path: str | os.PathLike) -> str:
+    """``file://`` URLs become plain paths; anything else is returned as a string unchanged."""
+    path = os.fspath(path)
+    return path[len("file://"):] if path.startswith("file://") else path
+
+
+def _open_binary(path: str):
+    if is_url(path):
+        try:
+            import fsspec
+        except ImportError:
+            raise AudioError(path, "reading URLs needs fsspec: pip install 'kwscope[dask]'") from None
+        try:
+            return fsspec.open(path, "rb").open()
+        except (OSError, ValueError, ImportError) as exc:
+            raise AudioError(path, _reason(path, exc) if isinstance(exc, OSError) else str(exc)) from None
+    return open(path, "rb")
+
+
 def _open_fast(path: str):
     """Open ``path`` and parse a plain WAV header: ``(file, header)``, header ``None`` otherwise.
 
     Raises AudioError for what the OS reports (missing, directory, loop, permission, empty).
     """
     try:
-        fh = open(path, "rb")
+        fh = _open_binary(path)
     except OSError as exc:
         raise AudioError(path, _reason(path, exc)) from None
     try:
-        size = os.fstat(fh.fileno()).st_size
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(0)
         if size == 0:
             raise AudioError(path, "empty file (0 bytes)")
         return fh, _wav.parse_header(fh.read(_wav.HEAD_BYTES), size)
@@ -116,17 +141,18 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     AudioError
         When the file is missing, empty, a directory, not audio, or its header is damaged.
     """
-    path = os.fspath(path)
+    path = local_path(path)
     fh, header = _open_fast(path)
-    fh.close()
-    if header is not None:
-        if header.n_frames <= 0:
-            raise AudioError(path, "no audio samples (0 frames)")
-        return AudioInfo(header.sample_rate, header.channels, header.n_frames, header.subtype, "WAV")
-    try:
-        info = sf.info(path)
-    except Exception as exc:  # libsndfile raises several types; all mean "cannot read"
-        raise AudioError(path, _reason(path, exc)) from None
+    with fh:
+        if header is not None:
+            if header.n_frames <= 0:
+                raise AudioError(path, "no audio samples (0 frames)")
+            return AudioInfo(header.sample_rate, header.channels, header.n_frames, header.subtype, "WAV")
+        try:
+            fh.seek(0)
+            info = sf.info(fh if is_url(path) else path)
+        except Exception as exc:  # libsndfile raises several types; all mean "cannot read"
+            raise AudioError(path, _reason(path, exc)) from None
     if info.samplerate <= 0:
         raise AudioError(path, f"invalid sample rate {info.samplerate} Hz in header")
     if info.channels <= 0:
@@ -152,21 +178,22 @@ def read_clip(path: str | os.PathLike, *, max_samples: int | None = None) -> Cli
     AudioError
         Missing, empty or damaged file, no samples, or NaN/Inf samples.
     """
-    path = os.fspath(path)
+    path = local_path(path)
     fh, header = _open_fast(path)
     with fh:
         if header is not None:
             data = _wav.read_frames(fh, header, max_samples)
             return _finish(path, data, header.sample_rate, header.channels, header.subtype,
                            max_samples is not None and header.n_frames > max_samples)
-    try:
-        with sf.SoundFile(path) as fh:
-            frames = fh.frames
-            want = frames if max_samples is None else min(frames, max_samples)
-            data = fh.read(want, dtype="float32", always_2d=True)
-            sample_rate, channels, subtype = fh.samplerate, fh.channels, fh.subtype
-    except Exception as exc:
-        raise AudioError(path, _reason(path, exc)) from None
+        try:
+            fh.seek(0)
+            with sf.SoundFile(fh if is_url(path) else path) as snd:
+                frames = snd.frames
+                want = frames if max_samples is None else min(frames, max_samples)
+                data = snd.read(want, dtype="float32", always_2d=True)
+                sample_rate, channels, subtype = snd.samplerate, snd.channels, snd.subtype
+        except Exception as exc:
+            raise AudioError(path, _reason(path, exc)) from None
     return _finish(path, data, sample_rate, channels, subtype, max_samples is not None and frames > max_samples)
 
 

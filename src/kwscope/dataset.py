@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .audio import AUDIO_EXTENSIONS, AudioError, probe
+from .audio import AUDIO_EXTENSIONS, AudioError, is_url, local_path, probe
 from .layouts import LAYOUTS, LayoutError, detect_layout, make_layout
 
 __all__ = ["DatasetError", "index_dataset", "scan_audio_files", "write_manifest", "read_manifest", "MANIFEST_COLUMNS"]
@@ -35,10 +35,34 @@ def _is_audio_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
 
 
-def scan_audio_files(root: str | os.PathLike) -> tuple[list[str], list[tuple[str, str]]]:
+def _open_location(data: str | os.PathLike):
+    """``(fs, root)``: ``fs`` is None for a local folder, else the fsspec filesystem of a URL."""
+    data = local_path(data)
+    if not is_url(data):
+        return None, data
+    try:
+        import fsspec
+    except ImportError:
+        raise DatasetError(f"{data}: URLs need fsspec: pip install 'kwscope[dask]'") from None
+    try:
+        fs, root = fsspec.core.url_to_fs(data)
+    except (ImportError, ValueError) as exc:  # unknown protocol, or its package is missing
+        raise DatasetError(f"{data}: {exc}") from None
+    return fs, root
+
+
+def _walk(fs, root: str):
+    if fs is None:
+        yield from os.walk(root, followlinks=False)
+    else:
+        yield from fs.walk(root)
+
+
+def scan_audio_files(root: str | os.PathLike, *, fs=None) -> tuple[list[str], list[tuple[str, str]]]:
     """Walk ``root`` and return ``(relpaths, problems)``, both sorted.
 
-    ``relpaths`` are audio files relative to root with ``/`` separators. ``problems`` are
+    ``relpaths`` are audio files relative to root with ``/`` separators. ``fs`` is an fsspec
+    filesystem for remote roots (None: the local filesystem). ``problems`` are
     ``(relpath, reason)`` for entries that look like recordings but cannot be one (a directory
     named ``x.wav``, a name that is not valid UTF-8). Symbolic links to folders are not followed
     (no loops); links to files are kept and fail at read time if dangling or looping.
@@ -46,9 +70,13 @@ def scan_audio_files(root: str | os.PathLike) -> tuple[list[str], list[tuple[str
     root = os.fspath(root)
     found: list[str] = []
     problems: list[tuple[str, str]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel_dir = os.path.relpath(dirpath, root)
-        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+    for dirpath, dirnames, filenames in _walk(fs, root):
+        if fs is None:
+            rel_dir = os.path.relpath(dirpath, root)
+            rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+        else:
+            rel_dir = dirpath[len(root.rstrip("/")):].strip("/")
+            rel_dir = rel_dir + "/" if rel_dir else ""
         dirnames.sort()
         for d in dirnames:
             if _is_audio_name(d):
@@ -84,7 +112,8 @@ def index_dataset(
     Parameters
     ----------
     data
-        The dataset folder.
+        The dataset folder: a local path, a ``file://`` URL, or any fsspec URL (``s3://...``,
+        ``memory://...``) when fsspec and that protocol's package are installed.
     layout
         ``auto`` or one of ``speech-commands``, ``fsdd``, ``folders``.
     validation_percentage, testing_percentage
@@ -93,7 +122,8 @@ def index_dataset(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`MANIFEST_COLUMNS`; ``df.attrs`` holds ``layout`` and ``root``.
+        Columns :data:`MANIFEST_COLUMNS`; ``df.attrs`` holds ``layout`` and ``root`` (an absolute
+        path, or the URL); a file's location is ``f"{root}/{path}"``.
         Broken files have ``status == "error"`` and a reason; they never stop the scan.
 
     Raises
@@ -103,14 +133,22 @@ def index_dataset(
     LayoutError
         For an unknown layout name.
     """
-    root = Path(data)
-    if not root.exists():
-        raise DatasetError(f"{data}: no such folder")
-    if not root.is_dir():
-        raise DatasetError(f"{data}: not a folder")
+    fs, root_str = _open_location(data)
     if layout != "auto" and layout not in LAYOUTS:
         raise LayoutError(f"unknown layout {layout!r}; choose auto or one of {', '.join(LAYOUTS)}")
-    relpaths, problems = scan_audio_files(root)
+    if fs is None:
+        root = Path(root_str)
+        if not root.exists():
+            raise DatasetError(f"{data}: no such folder")
+        if not root.is_dir():
+            raise DatasetError(f"{data}: not a folder")
+        base = str(root.resolve())
+    else:
+        if not fs.isdir(root_str):
+            raise DatasetError(f"{data}: no such folder")
+        root = _RemoteRoot(fs, root_str)
+        base = os.fspath(data).rstrip("/")
+    relpaths, problems = scan_audio_files(root_str, fs=fs)
     if not relpaths and not problems:
         raise DatasetError(f"{data}: no recordings found ({', '.join(sorted(AUDIO_EXTENSIONS))})")
     chosen = detect_layout(relpaths[:20000]) if layout == "auto" else layout
@@ -131,12 +169,8 @@ def index_dataset(
         cols["category"].append(keys.category)
         info, reason, size, mtime = None, problem, None, None
         if problem is None:
-            full = os.path.join(root, rel)
-            try:
-                st = os.stat(full)
-                size, mtime = st.st_size, st.st_mtime_ns
-            except OSError:
-                pass
+            full = f"{base}/{rel}"
+            size, mtime = _size_mtime(fs, full if fs is None else f"{root_str}/{rel}")
             try:
                 info = probe(full)
             except AudioError as exc:
@@ -153,8 +187,44 @@ def index_dataset(
         cols["error"].append(reason or "")
     df = _frame(cols)
     df.attrs["layout"] = chosen
-    df.attrs["root"] = str(root.resolve())
+    df.attrs["root"] = base
     return df
+
+
+def _size_mtime(fs, path: str) -> tuple[int | None, int | None]:
+    """Size in bytes and modification time in ns (None when the filesystem does not say)."""
+    try:
+        if fs is None:
+            st = os.stat(path)
+            return st.st_size, st.st_mtime_ns
+        info = fs.info(path)
+    except (OSError, ValueError):
+        return None, None
+    mtime = info.get("mtime") or info.get("LastModified") or info.get("created")
+    if hasattr(mtime, "timestamp"):
+        mtime = mtime.timestamp()
+    return info.get("size"), int(float(mtime) * 1e9) if mtime is not None else None
+
+
+class _RemoteRoot:
+    """What a layout needs of a remote root: ``root / "validation_list.txt"`` readable as text."""
+
+    def __init__(self, fs, path: str):
+        self.fs, self.path = fs, path.rstrip("/")
+
+    def __truediv__(self, name: str) -> "_RemotePath":
+        return _RemotePath(self.fs, f"{self.path}/{name}")
+
+
+class _RemotePath:
+    def __init__(self, fs, path: str):
+        self.fs, self.path = fs, path
+
+    def is_file(self) -> bool:
+        return self.fs.isfile(self.path)
+
+    def read_text(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return self.fs.cat_file(self.path).decode(encoding, errors)
 
 
 def _frame(cols: dict[str, list]) -> pd.DataFrame:
