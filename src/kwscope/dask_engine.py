@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from .engine import EngineError, _progress
 
-__all__ = ["run_chunks_dask", "connect", "CONNECT_TIMEOUT_S", "DEFAULT_RETRIES"]
+__all__ = ["run_chunks_dask", "connect", "check_workers_see", "CONNECT_TIMEOUT_S", "DEFAULT_RETRIES"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -310,3 +310,45 @@ def run_chunks_dask(
             client.close(timeout=10)
         except Exception:  # noqa: BLE001 - the run's own outcome matters more
             pass
+
+
+def _sees(path: str) -> bool:
+    """Run on a worker: can it open ``path`` (a local path or an fsspec URL)?"""
+    from .audio import is_url, local_path
+
+    path = local_path(path)
+    if not is_url(path):
+        return os.access(path, os.R_OK)
+    try:
+        import fsspec
+
+        fs, inner = fsspec.core.url_to_fs(path)
+        return bool(fs.exists(inner))
+    except Exception:  # noqa: BLE001 - missing package, credentials: it cannot see it
+        return False
+
+
+def check_workers_see(scheduler: str, paths: Sequence[str], *, timeout: float | None = None) -> None:
+    """Check that every connected worker can read ``paths`` (workers read recordings by path).
+
+    Call it before a distributed run with one or two recordings of DATA (absolute paths or URLs):
+    a worker without the shared filesystem would otherwise turn every file into a "file not found"
+    row.
+
+    Raises
+    ------
+    EngineError
+        Naming the first worker and path that failed, and how to fix it.
+    """
+    client = connect(scheduler, timeout=timeout)
+    try:
+        for path in paths:
+            seen = client.run(_sees, str(path), on_error="return")
+            blind = sorted(addr for addr, ok in seen.items() if ok is not True)
+            if blind:
+                raise EngineError(f"Dask worker {blind[0]} cannot read {path} ({len(blind)} of "
+                                  f"{len(seen)} workers cannot); workers read recordings by path: "
+                                  "mount DATA at the same path on every worker, or use a URL they "
+                                  "can all open")
+    finally:
+        client.close(timeout=10)

@@ -1,0 +1,278 @@
+"""The Dask engine against a real scheduler with two worker processes on loopback.
+
+Compared with the local engine: a generic chunk function, then (when those modules exist) feature
+extraction bit for bit and the anomaly ranking. Failures: a transient task error is retried, a
+killed worker loses and duplicates nothing, an unreachable scheduler is one quick EngineError.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")  # the kwscope[dask] extra
+cloudpickle = pytest.importorskip("cloudpickle")
+
+from kwscope.engine import EngineError, run_chunks  # noqa: E402
+from kwscope.fsspec_io import RemoteDataError, is_url, resolve_data  # noqa: E402
+
+# Workers unpickle task functions by module name; ship this test module's functions by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A scheduler and two single-threaded worker processes (restarted by their nannies if killed)."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=":0") as lc:
+        yield lc.scheduler_address
+
+
+@pytest.fixture
+def client(cluster):
+    with distributed.Client(cluster, set_as_default=False) as c:
+        yield c
+
+
+# --- task functions (pure: a chunk's result depends only on the chunk) -----------------------
+
+def spectrum_chunk(chunk: tuple[int, int, float]) -> tuple[int, np.ndarray]:
+    """A small numpy workload: chunk id, then the magnitude spectra of seeded noise."""
+    chunk_id, n, delay = chunk
+    if delay:
+        time.sleep(delay)
+    x = np.random.default_rng(chunk_id).standard_normal((4, n)).astype(np.float32)
+    return chunk_id, np.abs(np.fft.rfft(x, axis=-1)).astype(np.float32)
+
+
+def flaky_chunk(chunk: tuple[int, str]) -> int:
+    """Fails the first time each chunk runs (a transient error), then succeeds."""
+    chunk_id, marker_dir = chunk
+    marker = os.path.join(marker_dir, f"{chunk_id}.tried")
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise OSError(f"transient failure of chunk {chunk_id}")
+    return chunk_id
+
+
+def failing_chunk(chunk: int) -> int:
+    if chunk == 3:
+        raise ValueError("chunk 3 is bad")
+    return chunk
+
+
+def _by_id(results) -> dict[int, np.ndarray]:
+    out: dict[int, np.ndarray] = {}
+    for chunk_id, arr in results:
+        assert chunk_id not in out, f"chunk {chunk_id} returned twice"
+        out[chunk_id] = arr
+    return out
+
+
+def _assert_same(local: dict, dask: dict) -> None:
+    assert sorted(local) == sorted(dask)
+    for k in local:
+        assert local[k].dtype == dask[k].dtype and np.array_equal(local[k], dask[k]), k
+
+
+# --- engine ----------------------------------------------------------------------------------
+
+def test_dask_results_equal_local_engine(cluster, capfd):
+    chunks = [(i, 256, 0.0) for i in range(40)]
+    sizes = [3] * len(chunks)
+    local = _by_id(run_chunks(spectrum_chunk, chunks, workers=1, progress=False))
+    dask = _by_id(run_chunks(spectrum_chunk, chunks, scheduler=cluster, sizes=sizes, progress=False))
+    _assert_same(local, dask)
+    err = capfd.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("kwscope: Dask scheduler")]
+    assert len(lines) == 1, err
+    assert cluster in lines[0] and "2 workers" in lines[0] and "dashboard http://" in lines[0]
+
+
+def test_progress_bar_counts_files(cluster, capfd):
+    chunks = [(i, 64, 0.0) for i in range(6)]
+    list(run_chunks(spectrum_chunk, chunks, scheduler=cluster, sizes=[5] * 6, desc="feat",
+                    progress=True))
+    err = capfd.readouterr().err
+    assert "feat: 100%" in err and "30/30" in err
+
+
+class _Recording(Sequence):
+    """A sequence of chunks that remembers the highest index the engine has read."""
+
+    def __init__(self, n: int):
+        self.n, self.max_read = n, -1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            raise TypeError("the engine should read chunks one at a time")
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        self.max_read = max(self.max_read, i)
+        return (i, 32, 0.0)
+
+
+def test_in_flight_window_is_bounded(cluster):
+    chunks = _Recording(60)
+    consumed = 0
+    for _ in run_chunks(spectrum_chunk, chunks, scheduler=cluster, max_in_flight=3, progress=False):
+        consumed += 1
+        # read ahead at most the window: memory does not grow with the number of chunks
+        assert chunks.max_read < consumed + 3
+    assert consumed == 60 and chunks.max_read == 59
+
+
+def test_transient_task_error_is_retried(cluster, tmp_path):
+    chunks = [(i, str(tmp_path)) for i in range(6)]
+    got = list(run_chunks(flaky_chunk, chunks, scheduler=cluster, progress=False))
+    assert sorted(got) == list(range(6))
+    assert len(list(tmp_path.glob("*.tried"))) == 6  # every chunk failed once, then ran again
+
+
+def test_task_error_reaches_caller_unchanged(cluster):
+    with pytest.raises(ValueError, match="chunk 3 is bad"):
+        list(run_chunks(failing_chunk, list(range(8)), scheduler=cluster, progress=False))
+
+
+def test_stopping_early_cancels_the_rest(cluster, client):
+    chunks = [(i, 32, 0.05) for i in range(40)]
+    gen = run_chunks(spectrum_chunk, chunks, scheduler=cluster, progress=False)
+    next(gen)
+    gen.close()  # the consumer walks away: pending tasks are cancelled, not left on the cluster
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not any("spectrum_chunk" in str(k) for k in client.run_on_scheduler(_scheduler_keys)):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("tasks of the abandoned run are still on the scheduler")
+
+
+def _scheduler_keys(dask_scheduler=None) -> list:
+    return list(dask_scheduler.tasks)
+
+
+def test_killed_worker_loses_and_duplicates_nothing(cluster, client):
+    chunks = [(i, 512, 0.15) for i in range(24)]
+    local = _by_id(run_chunks(spectrum_chunk, [(i, n, 0.0) for i, n, _ in chunks], workers=1,
+                              progress=False))
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    results = []
+    for r in run_chunks(spectrum_chunk, chunks, scheduler=cluster, progress=False):
+        results.append(r)
+        if len(results) == 4:
+            os.kill(victim, signal.SIGKILL)  # mid-run: its running and held tasks must rerun
+    _assert_same(local, _by_id(results))
+    client.wait_for_workers(2, timeout=30)  # the nanny restarts it for the next tests
+    assert victim not in client.run(os.getpid).values()  # it really died mid-run
+
+
+# --- connection errors -------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_scheduler_is_one_quick_line():
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    start = time.monotonic()
+    with pytest.raises(EngineError) as info:
+        list(run_chunks(failing_chunk, [1, 2], scheduler=address))
+    assert time.monotonic() - start < 5
+    message = str(info.value)
+    assert address in message and "\n" not in message and "refused" in message
+
+
+def test_bad_scheduler_address():
+    with pytest.raises(EngineError, match="bad Dask scheduler address 'not an address'"):
+        list(run_chunks(failing_chunk, [1], scheduler="not an address"))
+
+
+def test_port_without_dask_behind_it(monkeypatch):
+    """A port held by another service (here: one that closes at once) is not a scheduler."""
+    monkeypatch.setenv("KWSCOPE_DASK_TIMEOUT", "2")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def serve():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        start = time.monotonic()
+        with pytest.raises(EngineError) as info:
+            list(run_chunks(failing_chunk, [1], scheduler=address))
+        assert time.monotonic() - start < 8
+        assert address in str(info.value) and "\n" not in str(info.value)
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+def test_workers_must_see_the_files(cluster, tmp_path):
+    from kwscope.dask_engine import check_workers_see
+
+    here = tmp_path / "a.wav"
+    here.write_bytes(b"RIFF")
+    check_workers_see(cluster, [str(here), here.as_uri()])
+    with pytest.raises(EngineError, match="cannot read .*nowhere.wav.*mount DATA"):
+        check_workers_see(cluster, [str(tmp_path / "nowhere.wav")])
+
+
+# --- DATA locations ----------------------------------------------------------------------------
+
+def test_file_urls_resolve_to_local_paths(tmp_path):
+    folder = tmp_path / "my data"
+    assert resolve_data(str(folder)) == str(folder)
+    assert resolve_data(folder.as_uri()) == str(folder)  # file:///.../my%20data
+    assert resolve_data("file://localhost" + str(folder)) == str(folder)
+    assert not is_url(r"C:\data") and is_url("simplecache::s3://bucket/x")
+    with pytest.raises(RemoteDataError, match="another host"):
+        resolve_data("file://fileserver/share/data")
+
+
+def test_memory_filesystem_is_refused_on_a_cluster_only():
+    pytest.importorskip("fsspec")
+    assert resolve_data("memory://kws/data") == "memory://kws/data"
+    with pytest.raises(RemoteDataError, match="Dask workers cannot read it"):
+        resolve_data("memory://kws/data", distributed=True)
+
+
+def test_remote_protocols_name_their_package_and_credentials():
+    pytest.importorskip("fsspec")
+    try:
+        import s3fs  # noqa: F401
+    except ImportError:
+        with pytest.raises(RemoteDataError) as info:
+            resolve_data("s3://bucket/speech_commands", distributed=True)
+        message = str(info.value)
+        assert "kwscope[dask]" in message and "s3fs" in message and "credentials" in message
+        assert "every Dask worker" in message and "\n" not in message
+    with pytest.raises(RemoteDataError, match="no protocol 'nosuchfs'"):
+        resolve_data("nosuchfs://x/y")
