@@ -483,6 +483,12 @@ def _reasons_list(reasons, n: int) -> list[str] | None:
     return out
 
 
+def _short_path(path: str) -> str:
+    """``label/file.wav`` for a point's caption: the file name and the folder that names the label."""
+    parts = path.replace(os.sep, "/").rsplit("/", 2)
+    return "/".join(parts[-2:])
+
+
 def plot_anomaly_map(coords, *, labels: Sequence[str], paths: Sequence[str],
                      speakers: Sequence[str | None] | None = None,
                      reasons: Sequence[str | Sequence[str] | None] | None = None,
@@ -567,7 +573,7 @@ def plot_anomaly_map(coords, *, labels: Sequence[str], paths: Sequence[str],
                       ncols=1 if len(cmap) <= 20 else 2)
         if score_a is not None and annotate_top > 0:
             for i in np.argsort(-score_a, kind="stable")[: int(annotate_top)]:
-                ax.text(*xyz[i], "  " + os.path.basename(paths_l[i]), fontsize=8, color="#222222")
+                ax.text(*xyz[i], "  " + _short_path(paths_l[i]), fontsize=8, color="#222222")
                 ax.scatter(*xyz[i], s=60, facecolors="none", edgecolors=BOUNDARY_COLOR, linewidths=1.3,
                            depthshade=False)
         ax.set_xlabel(axis_titles[0])

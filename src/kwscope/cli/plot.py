@@ -1,0 +1,72 @@
+"""``kwscope plot KIND FILE -o out.png|out.html``: one view of one recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..audio import display_path, read_audio
+from ..plots import CLIP_VIEWS, PlotError, save_figure
+from ..plots.export import HTML_FORMATS, MATPLOTLIB_FORMATS
+
+_KIND_HELP = {
+    "wave": "the raw wave",
+    "spectrogram": "the raw wave over its log spectrogram",
+    "mel": "mel power spectrogram in dB",
+    "mfcc": "MFCC and their delta-delta",
+    "spectrogram3d": "the log spectrogram as a 3-D surface",
+    "silence": "wave and spectrogram with the speech segments (VAD) marked",
+    "resample": "FFT of the original against the resampled clip (--target-sr)",
+}
+
+
+def _backend_for(output: str) -> str:
+    ext = Path(output).suffix.lower()
+    if ext in HTML_FORMATS:
+        return "plotly"
+    if ext in MATPLOTLIB_FORMATS:
+        return "matplotlib"
+    raise PlotError(f"{output}: unsupported output format {ext or '(no extension)'!r}; "
+                    f"use one of {', '.join(MATPLOTLIB_FORMATS + HTML_FORMATS)}")
+
+
+@click.command("plot", epilog="\b\nKIND is one of:\n" + "\n".join(f"  {k:<14} {v}" for k, v in _KIND_HELP.items()))
+@click.argument("kind", type=click.Choice(list(CLIP_VIEWS)), metavar="KIND")
+@click.argument("file", type=click.Path(path_type=str))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="Output file: .png/.svg/.pdf (static) or .html (interactive, works offline).")
+@click.option("--target-sr", default=8000, show_default=True, type=click.IntRange(min=1), metavar="HZ",
+              help="Sample rate to resample to (KIND resample only).")
+@click.option("--title", default=None, help="Figure title (default: the file name and the view).")
+def command(kind, file, output, target_sr, title):
+    """Draw one view (KIND) of one recording (FILE) and write it to OUTPUT; prints the path written."""
+    backend = _backend_for(output)
+    out_dir = Path(output).parent
+    if not out_dir.is_dir():
+        raise PlotError(f"{output}: the output folder {display_path(out_dir)} does not exist")
+    y, sr = read_audio(file)
+    kwargs = {"target_sr": target_sr} if kind == "resample" else {}
+    fig = CLIP_VIEWS[kind](y, sr, backend=backend, **kwargs)
+    if title is not None:
+        _set_title(fig, title)
+    else:
+        _set_title(fig, f"{_current_title(fig)} — {Path(display_path(file)).name}")
+    path = save_figure(fig, output, title=f"{Path(display_path(file)).name}: {kind}")
+    click.echo(display_path(path))
+
+
+def _current_title(fig) -> str:
+    if hasattr(fig, "get_suptitle"):
+        return fig.get_suptitle()
+    text = fig.layout.title.text or ""
+    return text.removeprefix("<b>").removesuffix("</b>")
+
+
+def _set_title(fig, text: str) -> None:
+    if hasattr(fig, "suptitle"):
+        fig.suptitle(text)
+    else:
+        import html
+
+        fig.update_layout(title_text=f"<b>{html.escape(text)}</b>")
