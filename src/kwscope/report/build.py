@@ -1,0 +1,164 @@
+"""``build_report``: the whole exploration of a dataset as one offline HTML page (and its JSON).
+
+The one place of the report layer that touches files: it runs the exploration, reads the handful
+of recordings the page plays (examples, outliers, a few per label; never more than
+``ReportOptions.max_embedded_clips``) with :func:`kwscope.audio.read_audio`, hands the decoded
+arrays to the pure renderer (:func:`kwscope.report.html.render_report`), and writes the page and
+the JSON atomically (a temporary file renamed over the target: a report is never half-written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..audio import AudioError, read_audio
+from .figures import FigureRenderer
+from .html import RenderedReport, render_report
+from .plan import Finding, ReportOptions, ReportPlan, plan_report
+
+__all__ = ["build_report", "read_clips", "write_atomic", "ReportResult"]
+
+
+@dataclass
+class ReportResult:
+    """What :func:`build_report` made."""
+
+    html_path: Path | None
+    json_path: Path | None
+    rendered: RenderedReport
+    exploration: Any
+    plan: ReportPlan
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.rendered.findings
+
+    @property
+    def strict_problems(self) -> list[Finding]:
+        return self.rendered.strict_problems
+
+    @property
+    def description(self) -> dict[str, Any]:
+        return self.rendered.description
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write text to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def read_clips(root: str, paths: Sequence[str], *, sample_rates: dict[str, float] | None = None,
+               max_seconds: float | None = 10.0) -> dict[str, tuple[np.ndarray, int]]:
+    """Decode the given dataset-relative recordings: ``{path: (float32 samples, rate in Hz)}``.
+
+    Unreadable ones are left out (they are already reported as broken). At most ``max_seconds``
+    are read when the rate is known beforehand (``sample_rates``).
+    """
+    out: dict[str, tuple[np.ndarray, int]] = {}
+    base = str(root).rstrip("/")
+    for rel in paths:
+        sr = (sample_rates or {}).get(rel)
+        limit = None
+        if max_seconds is not None and sr and np.isfinite(sr) and sr > 0:
+            limit = int(max_seconds * sr) + 1
+        try:
+            y, rate = read_audio(f"{base}/{rel}" if base else rel, max_samples=limit)
+        except AudioError:
+            continue
+        out[rel] = (y, rate)
+    return out
+
+
+def build_report(
+    data,
+    output: str | os.PathLike | None = None,
+    *,
+    json_output: str | os.PathLike | None = None,
+    layout: str = "auto",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    violin_hz: Sequence[float] = (1000, 2500, 6000),
+    top: int = 50,
+    progress: bool | None = None,
+    options: ReportOptions | None = None,
+    data_label: str | None = None,
+    explore_fn: Callable[..., Any] | None = None,
+) -> ReportResult:
+    """Explore ``data`` and write the report.
+
+    Parameters
+    ----------
+    data
+        The dataset folder (or URL, or manifest) given to ``explore``.
+    output
+        Where to write the HTML page; None renders without writing.
+    json_output
+        Where to write the JSON description; None writes none.
+    layout, workers, scheduler, cache_dir, violin_hz, top, progress
+        Passed to :func:`kwscope.analysis.explore.explore` (``cache_dir`` also caches the
+        report's figures; ``workers`` also draws them).
+    options
+        The report's bounds (:class:`ReportOptions`); ``top`` overrides ``options.top``.
+    data_label
+        How the page names the dataset (default: ``data`` as given).
+    explore_fn
+        Replaces ``explore`` (tests).
+
+    Returns
+    -------
+    ReportResult
+    """
+    opt = replace(options or ReportOptions(), top=int(top))
+    if explore_fn is None:
+        from ..analysis.explore import explore as explore_fn
+    t0 = time.perf_counter()
+    exploration = explore_fn(data, layout=layout, workers=workers, scheduler=scheduler, cache_dir=cache_dir,
+                             violin_hz=tuple(violin_hz), top=max(int(top), 1), progress=progress)
+    t1 = time.perf_counter()
+    plan = plan_report(exploration, opt)
+    prof = exploration.profiles
+    rates = {}
+    if prof is not None and len(prof) and "sample_rate" in prof.columns:
+        want = set(plan.clip_paths())
+        sub = prof[prof["path"].astype(str).isin(want)]
+        rates = {str(p): float(r) for p, r in zip(sub["path"], sub["sample_rate"]) if r == r}
+    clips = read_clips(str(exploration.summary.root), plan.clip_paths(), sample_rates=rates,
+                       max_seconds=opt.max_clip_seconds)
+    t2 = time.perf_counter()
+    renderer = FigureRenderer(cache_dir, workers=workers, progress=progress)
+    rendered = render_report(exploration, clips, plan=plan, options=opt, renderer=renderer,
+                             data_label=data_label or str(data))
+    t3 = time.perf_counter()
+    timings = {"explore": round(t1 - t0, 3), "read_clips": round(t2 - t1, 3), "render": round(t3 - t2, 3)}
+    rendered.description["report"]["timings_s"] = timings
+    rendered.description["report"]["figures"] = {"drawn": renderer.n_drawn, "from_cache": renderer.n_cached}
+    html_path = write_atomic(output, rendered.html) if output is not None else None
+    json_path = None
+    if json_output is not None:
+        json_path = write_atomic(json_output, json.dumps(rendered.description, indent=1, allow_nan=False) + "\n")
+    timings["total"] = round(time.perf_counter() - t0, 3)
+    return ReportResult(html_path, json_path, rendered, exploration, plan, timings)
