@@ -1,0 +1,89 @@
+"""``kwscope features DATA -o OUT``: the six-step pipeline over a dataset, into a feature store."""
+
+from __future__ import annotations
+
+import click
+
+from . import data_argument, layout_option, strict_option
+
+
+class _OneLineUsage(click.UsageError):
+    """A usage error shown as one line (``kwscope: error: ...``), exit status 2."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"kwscope: error: {' '.join(self.format_message().split())} "
+                   f"(see kwscope features --help)", err=True)
+
+
+class _Command(click.Command):
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _OneLineUsage:
+            raise
+        except click.UsageError as exc:
+            raise _OneLineUsage(exc.format_message(), exc.ctx) from None
+
+
+def _duration(value: str | None) -> float | None | str:
+    if value is None:
+        return "unset"
+    if value.strip().lower() in ("none", "variable", "null"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise _OneLineUsage(f"--duration {value!r} must be seconds (e.g. 1.0) or 'none' for variable length") from None
+
+
+@click.command("features", cls=_Command)
+@data_argument
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
+              help="Feature store folder (created; rerun the same command to resume).")
+@click.option("--kind", type=click.Choice(["logspec", "mel", "mfcc"]),
+              help="Features: log spectrogram (default), log mel, or MFCC with deltas.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="pipeline.yaml with any settings; the flags here override it.")
+@click.option("--sample-rate", type=click.IntRange(min=1), help="Target rate in Hz (default 16000).")
+@click.option("--duration", help="Clip length in seconds after padding/cropping (default 1.0), or 'none'.")
+@click.option("--vad/--no-vad", default=None, help="Trim silence before padding (default off).")
+@click.option("--stack", type=click.IntRange(min=1), help="Frames stacked for temporal context (default 1).")
+@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core).")
+@click.option("--scheduler", help="Dask scheduler address (tcp://host:port); OUT must be on a shared filesystem.")
+@layout_option
+@click.option("--chunk-size", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Files per task (fixed when a store is started).")
+@click.option("--overwrite", is_flag=True, help="Replace a store of another config or of changed data.")
+@click.option("--validation-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
+@click.option("--testing-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
+@strict_option
+def command(data, out, kind, config_path, sample_rate, duration, vad, stack, workers, scheduler, layout,
+            chunk_size, overwrite, validation_percentage, testing_percentage, strict):
+    """Extract features of every readable recording in DATA into the store OUT.
+
+    Steps: resample, (VAD), pad/crop, log spectrogram / mel / MFCC, per-feature normalization
+    (statistics of the train split), frame stacking. Read the store back with
+    kwscope.load_features(OUT) or plain numpy (OUT/features.npy, OUT/manifest.parquet).
+    """
+    from ..extract import extract_features, summarize_errors
+    from ..pipeline import PipelineConfig
+
+    config = PipelineConfig.read(config_path) if config_path else PipelineConfig()
+    overrides = {"kind": kind, "sample_rate": sample_rate, "vad": vad, "stack": stack}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    dur = _duration(duration)
+    if dur != "unset":
+        overrides["duration_s"] = dur
+    if overrides:
+        config = config.replace(**overrides)
+    result = extract_features(
+        data, out, config=config, layout=layout, workers=workers, scheduler=scheduler,
+        chunk_size=chunk_size, overwrite=overwrite,
+        validation_percentage=validation_percentage, testing_percentage=testing_percentage,
+    )
+    shape = " x ".join(f"{d:,}" for d in result.shape)
+    what = "already complete" if result.up_to_date else "written"
+    click.echo(f"{result.n_rows:,} clips -> {out} ({what}; features.npy {shape} float32, "
+               f"config {result.config_hash[:12]}); {summarize_errors(result.errors)}", err=True)
+    if strict and result.n_errors:
+        raise SystemExit(1)

@@ -1,0 +1,635 @@
+"""Dataset-scale feature extraction: the pipeline over every readable file, into a feature store.
+
+How a run goes (every step can be killed with SIGKILL; rerunning the same command resumes):
+
+0. **Index** DATA (:func:`kwscope.dataset.index_dataset`) and **plan**: the readable files, sorted
+   by path, cut into fixed-size chunks (``chunk_size`` files, fixed for the life of the store), so
+   that the local pool and Dask compute the very same chunks. ``store.json`` records the config,
+   its hash and a fingerprint of the plan; another config or changed data is refused.
+1. **Raw features** (steps 1-4), one task a chunk on the engine: each worker reads its files,
+   computes their features in one batch, and writes ``.work/raw-K.npy`` and then
+   ``.work/chunk-K.npz`` (rows done, files skipped with reasons, float64 sums of the train rows)
+   -- each to a temporary name, then renamed. A chunk counts as done when its ``chunk-K.npz``
+   exists; a rerun computes only the others.
+2. **Statistics**: the per-chunk sums are added in chunk order (deterministic, so a resumed run
+   gets bit-identical mean and scale) -- train rows only, all rows when the layout has no splits.
+3. **Final features** (steps 5-6), one task a chunk: normalize and stack ``raw-K`` and write it
+   at its row offset into ``.work/features.npy.partial`` (preallocated with its ``.npy`` header),
+   then mark ``done-K`` and delete ``raw-K``. Rewriting a chunk writes the same bytes, so a task
+   interrupted half way is simply run again.
+4. **Publish**: rename the full file to ``features.npy``, write ``stats.npz``,
+   ``errors.parquet``, ``store.json`` and, last, ``manifest.parquet``; remove ``.work``.
+
+Workers write their own results; the parent only holds the index and per-chunk counts, so memory
+stays flat whatever the number of files. Broken files are skipped and listed, never fatal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import __version__
+from .audio import AudioError, read_clip
+from .engine import run_chunks
+from .pipeline import FeaturePipeline, FeatureStats, PipelineConfig, PipelineError
+from .store import (
+    CONFIG_FILE, ERRORS_FILE, FEATURES_FILE, FORMAT, FORMAT_VERSION, MANIFEST_FILE, STATS_FILE,
+    STORE_FILE, WORK_DIR, StoreError, atomic_save_npy, atomic_save_npz, atomic_write_bytes,
+    atomic_write_json, read_store_info,
+)
+
+if TYPE_CHECKING:  # pandas is imported only in the parent: workers stay light
+    import pandas as pd
+
+__all__ = ["extract_features", "ExtractResult", "DEFAULT_CHUNK_SIZE"]
+
+#: Files a task. Big enough that a batch FFT amortises per-call costs, small enough that a
+#: worker's memory stays around 100-200 MB and the progress bar moves.
+DEFAULT_CHUNK_SIZE = 512
+#: Longest recording decoded (samples); longer files are skipped rather than filling memory.
+MAX_SAMPLES = 1 << 24
+
+_PARTIAL = "features.npy.partial"
+_DTYPE = np.dtype("<f4")
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """What a run produced."""
+
+    out: Path
+    n_rows: int  # clips with features
+    n_errors: int  # files skipped (index + read + features)
+    shape: tuple[int, ...]  # of features.npy
+    config_hash: str
+    up_to_date: bool  # True when the store was already complete: nothing was computed
+    errors: pd.DataFrame  # path, label, split, stage, error
+
+
+# --------------------------------------------------------------------------- tasks (workers)
+
+
+@dataclass(frozen=True)
+class _RawTask:
+    """Phase 1 for one chunk: read, steps 1-4, statistics. Small and picklable."""
+
+    chunk: int
+    root: str
+    paths: tuple[str, ...]
+    fit: tuple[bool, ...]  # does each file count for the normalization statistics
+    config: dict
+    work: str
+
+
+@dataclass(frozen=True)
+class _FinalTask:
+    """Phase 2 for one chunk: steps 5-6 of its raw features, written at ``offset``."""
+
+    chunk: int
+    work: str
+    target: str
+    offset: int  # byte offset of the chunk's first value in ``target``
+    n_values: int  # float32 values the chunk writes (a check)
+    config: dict
+    stats: tuple  # (n_frames, n_clips, sum, sumsq) of the whole training set
+
+
+def _raw_path(work: str, k: int) -> str:
+    return os.path.join(work, f"raw-{k:06d}.npy")
+
+
+def _meta_path(work: str, k: int) -> str:
+    return os.path.join(work, f"chunk-{k:06d}.npz")
+
+
+def _done_path(work: str, k: int) -> str:
+    return os.path.join(work, f"done-{k:06d}")
+
+
+def _single_threaded():
+    """BLAS threads fight the worker processes for the cores; one thread a worker is fastest."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
+def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
+    """Phase 1 task (top-level, so it pickles for process pools and Dask).
+
+    Returns ``(chunk, files with features, files skipped)``; everything else goes to disk.
+    """
+    with _single_threaded():
+        pipe = FeaturePipeline(PipelineConfig.from_dict(task.config))
+        cfg = pipe.config
+        length = cfg.length_samples
+        n = len(task.paths)
+        ok: list[int] = []
+        errors: list[tuple[int, str, str]] = []
+        prepared: list[np.ndarray] = []
+        batch = np.empty((n, length), np.float32) if length is not None else None
+        for i, rel in enumerate(task.paths):
+            try:
+                clip = read_clip(f"{task.root}/{rel}", max_samples=MAX_SAMPLES)
+            except AudioError as exc:
+                errors.append((i, "read", exc.reason))
+                continue
+            except Exception as exc:  # a decoder failure we did not foresee: still one file
+                errors.append((i, "read", f"{type(exc).__name__}: {exc}"))
+                continue
+            if clip.truncated:
+                errors.append((i, "read", f"longer than {MAX_SAMPLES} samples: not a short utterance"))
+                continue
+            try:
+                x = pipe.prepare(clip.samples, sample_rate=clip.sample_rate)
+            except Exception as exc:
+                errors.append((i, "features", _reason(exc)))
+                continue
+            if batch is not None:
+                batch[len(ok)] = x
+            else:
+                prepared.append(x)
+            ok.append(i)
+
+        if batch is not None:
+            feats, bad = _compute_fixed(pipe, batch[:len(ok)])
+        else:
+            feats, bad = _compute_variable(pipe, prepared)
+        for j in sorted(bad, reverse=True):  # drop clips whose features failed
+            errors.append((ok[j], "features", bad[j]))
+            del ok[j]
+        if batch is not None:
+            n_frames = np.full(len(ok), feats.shape[1], np.int64)
+            fit = np.array([task.fit[i] for i in ok], dtype=bool)
+            stats = FeatureStats.of(feats if fit.all() else feats[fit])
+        else:
+            n_frames = np.array([f.shape[0] for f in feats], np.int64)
+            stats = FeatureStats.of([f for f, i in zip(feats, ok) if task.fit[i]])
+            feats = (np.concatenate(feats) if feats else np.zeros((0, cfg.n_coeffs), np.float32))
+        if stats.sum is None:
+            stats = FeatureStats(0, 0, np.zeros(cfg.n_coeffs), np.zeros(cfg.n_coeffs))
+        errors.sort()
+        atomic_save_npy(_raw_path(task.work, task.chunk), np.ascontiguousarray(feats, dtype=_DTYPE))
+        # The chunk's result file is written last: its presence means the chunk is done.
+        atomic_save_npz(
+            _meta_path(task.work, task.chunk),
+            rows=np.array(ok, np.int64),
+            n_frames=n_frames,
+            err_rows=np.array([e[0] for e in errors], np.int64),
+            err_stage=np.array([e[1] for e in errors], dtype=str),
+            err_reason=np.array([e[2] for e in errors], dtype=str),
+            stat_frames=np.int64(stats.n_frames),
+            stat_clips=np.int64(stats.n_clips),
+            stat_sum=stats.sum,
+            stat_sumsq=stats.sumsq,
+        )
+    return task.chunk, len(ok), len(errors)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, (PipelineError, ValueError)):
+        return " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _compute_fixed(pipe: FeaturePipeline, batch: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    """Step 4 on the whole batch; if that fails, clip by clip so one bad clip costs only itself."""
+    try:
+        return pipe.compute(batch), {}
+    except Exception:
+        pass
+    cfg = pipe.config
+    frames = cfg.frames_for(batch.shape[1])
+    out = np.empty((batch.shape[0], frames, cfg.n_coeffs), np.float32)
+    bad: dict[int, str] = {}
+    for j in range(batch.shape[0]):
+        try:
+            out[j] = pipe.compute(batch[j:j + 1])[0]
+        except Exception as exc:
+            bad[j] = _reason(exc)
+    keep = [j for j in range(batch.shape[0]) if j not in bad]
+    return out[keep], bad
+
+
+def _compute_variable(pipe: FeaturePipeline, clips: list[np.ndarray]) -> tuple[list[np.ndarray], dict[int, str]]:
+    feats: list[np.ndarray] = []
+    bad: dict[int, str] = {}
+    for j, x in enumerate(clips):
+        try:
+            feats.append(pipe.compute(x[np.newaxis])[0])
+        except Exception as exc:
+            bad[j] = _reason(exc)
+    return feats, bad
+
+
+def finish_chunk(task: _FinalTask) -> tuple[int, int]:
+    """Phase 2 task: normalize and stack one chunk's raw features, write them in place.
+
+    Returns ``(chunk, values written)``.
+    """
+    with _single_threaded():
+        pipe = FeaturePipeline(PipelineConfig.from_dict(task.config))
+        cfg = pipe.config
+        n_frames, n_clips, total_sum, total_sumsq = task.stats
+        if cfg.normalize != "none":
+            pipe.partial_fit_stats(FeatureStats(n_frames, n_clips, np.asarray(total_sum), np.asarray(total_sumsq)))
+        raw_path = _raw_path(task.work, task.chunk)
+        raw = np.load(raw_path, allow_pickle=False)
+        if cfg.length_samples is not None or cfg.stack == 1:
+            # Fixed length: (n, frames, coeffs). Variable length without stacking: normalizing
+            # the concatenated frames at once is the same as clip by clip.
+            out = pipe.transform_features(raw) if raw.shape[0] else raw
+        else:
+            with np.load(_meta_path(task.work, task.chunk), allow_pickle=False) as meta:
+                counts = meta["n_frames"]
+            bounds = np.concatenate(([0], np.cumsum(counts)))
+            parts = [pipe.transform_features(raw[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+            out = np.concatenate(parts) if parts else np.zeros((0, cfg.n_coeffs * cfg.stack), np.float32)
+        data = np.ascontiguousarray(out, dtype=_DTYPE)
+        if data.size != task.n_values:
+            raise StoreError(f"chunk {task.chunk}: {data.size} values computed, {task.n_values} planned "
+                             "(the store's work files do not match; rerun with --overwrite)")
+        _pwrite_all(task.target, memoryview(data).cast("B"), task.offset)
+        with open(_done_path(task.work, task.chunk), "wb"):
+            pass
+        try:
+            os.unlink(raw_path)
+        except FileNotFoundError:
+            pass
+    return task.chunk, int(data.size)
+
+
+def _pwrite_all(path: str, data: memoryview, offset: int) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        done = 0
+        while done < len(data):
+            done += os.pwrite(fd, data[done:done + (1 << 30)], offset + done)
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- the run (parent)
+
+
+def extract_features(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    config: PipelineConfig | None = None,
+    layout: str = "auto",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    validation_percentage: float = 10.0,
+    testing_percentage: float = 10.0,
+) -> ExtractResult:
+    """Run the feature pipeline over every readable recording of DATA into the store ``out``.
+
+    Parameters
+    ----------
+    data
+        The dataset folder (a path, ``file://`` or fsspec URL).
+    out
+        The store folder (local or shared filesystem; Dask workers write into it).
+    config
+        The pipeline settings; default ``PipelineConfig()``.
+    layout
+        ``auto``, ``speech-commands``, ``fsdd`` or ``folders`` (labels, speakers, splits).
+    workers
+        Local worker processes (default: one per core; 1 runs in this process).
+    scheduler
+        A Dask scheduler address; the tasks run there instead (``out`` must be shared).
+    chunk_size
+        Files per task for a new store (a resumed store keeps the chunk size it was started with,
+        which is what makes a resumed run identical to an uninterrupted one).
+    overwrite
+        Replace a store of another config (or of changed data) instead of refusing.
+    progress
+        Progress bar: ``None`` on a terminal only.
+    validation_percentage, testing_percentage
+        Speech Commands hash split, when DATA has no split lists.
+
+    Returns
+    -------
+    ExtractResult
+
+    Raises
+    ------
+    StoreError
+        ``out`` holds a store of another config or of other data (without ``overwrite``), is not
+        a store, is being written by another run, or no training clip could be read.
+    DatasetError, LayoutError
+        DATA is not a usable dataset folder.
+    """
+    from .dataset import index_dataset
+    from .fsspec_io import resolve_data
+
+    cfg = config if config is not None else PipelineConfig()
+    if not isinstance(cfg, PipelineConfig):
+        raise StoreError(f"config={cfg!r} must be a PipelineConfig")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise StoreError(f"chunk_size={chunk_size!r} must be a positive integer")
+    out = Path(out)
+    if "://" in os.fspath(out):
+        raise StoreError(f"{out}: the feature store must be a folder path (local or shared), not a URL")
+    source = resolve_data(data, distributed=bool(scheduler))
+    index = index_dataset(source, layout=layout, validation_percentage=validation_percentage,
+                          testing_percentage=testing_percentage)
+    plan = _Plan.of(index, cfg)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(out):
+        info = read_store_info(out) if out.is_dir() else None
+        if info is not None:
+            reason = _mismatch(info, cfg, plan)
+            if reason and not overwrite:
+                raise StoreError(f"{out}: {reason}; use --overwrite to replace it, or another OUT folder")
+            if reason or overwrite:
+                _wipe(out)
+                info = None
+        if info is None:
+            _claim(out, cfg, plan, chunk_size)
+            info = read_store_info(out)
+        elif info.get("state") == "complete" and (out / MANIFEST_FILE).is_file():
+            shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+            return _result(out, info, up_to_date=True)
+        return _run(out, info, cfg, plan, workers=workers, scheduler=scheduler, progress=progress)
+
+
+class _Plan:
+    """The indexed files in the order (and so the chunks) every run of this store uses."""
+
+    def __init__(self, index: pd.DataFrame, ok: pd.DataFrame, fit: np.ndarray, fingerprint: str):
+        self.index, self.ok, self.fit, self.fingerprint = index, ok, fit, fingerprint
+
+    @classmethod
+    def of(cls, index: pd.DataFrame, cfg: PipelineConfig) -> "_Plan":
+        index = index.sort_values("path", kind="stable", ignore_index=True)
+        ok = index[index["status"] == "ok"].reset_index(drop=True)
+        split = ok["split"]
+        has_split = bool(split.notna().any())
+        fit = (split == "train").to_numpy(bool) if has_split else np.ones(len(ok), bool)
+        digest = hashlib.sha256()
+        digest.update(json.dumps({"layout": index.attrs.get("layout")}).encode())
+        cols = ["path", "split", "status", "size_bytes", "mtime_ns", "sample_rate", "n_samples"]
+        for row in index[cols].astype(object).where(index[cols].notna(), None).itertuples(index=False):
+            digest.update(json.dumps(list(row), default=int).encode())
+            digest.update(b"\n")
+        return cls(index, ok, fit, digest.hexdigest())
+
+
+def _mismatch(info: dict, cfg: PipelineConfig, plan: _Plan) -> str | None:
+    if info.get("config_hash") != cfg.config_hash():
+        return (f"it holds features of another pipeline config (hash {str(info.get('config_hash'))[:12]}, "
+                f"this one {cfg.config_hash()[:12]})")
+    if info.get("plan", {}).get("fingerprint") != plan.fingerprint:
+        return "DATA changed since it was written (files added, removed or modified, or another layout)"
+    return None
+
+
+@contextlib.contextmanager
+def _locked(out: Path):
+    """One run at a time per store (an advisory lock on the folder, released even on SIGKILL)."""
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"{out}: exists and is not a folder")
+    out.mkdir(exist_ok=True)
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"{out}: another `kwscope features` run is writing this store") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+_STORE_NAMES = (MANIFEST_FILE, STORE_FILE, ERRORS_FILE, STATS_FILE, FEATURES_FILE, CONFIG_FILE)
+
+
+def _wipe(out: Path) -> None:
+    """Remove a store's own files (the manifest first, so readers see it incomplete at once)."""
+    for name in _STORE_NAMES:
+        try:
+            (out / name).unlink()
+        except FileNotFoundError:
+            pass
+    shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+
+
+def _claim(out: Path, cfg: PipelineConfig, plan: _Plan, chunk_size: int) -> None:
+    """Start a new store in ``out`` (which must be empty but for leftovers of an unborn store)."""
+    others = sorted(p.name for p in out.iterdir() if p.name != WORK_DIR)
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise StoreError(f"{out}: not empty and not a kwscope feature store ({shown}); "
+                         "choose a new or empty folder")
+    shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+    info = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kwscope_version": __version__,
+        "state": "running",
+        "config": cfg.to_dict(),
+        "config_hash": cfg.config_hash(),
+        "data": {"root": plan.index.attrs.get("root"), "layout": plan.index.attrs.get("layout")},
+        "plan": {"chunk_size": int(chunk_size), "fingerprint": plan.fingerprint,
+                 "n_indexed": len(plan.index), "n_readable": len(plan.ok)},
+        "created_unix": time.time(),
+    }
+    atomic_write_json(out / STORE_FILE, info)
+    atomic_write_bytes(out / CONFIG_FILE, cfg.to_yaml().encode())
+
+
+def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, scheduler, progress) -> ExtractResult:
+    work = out / WORK_DIR
+    work.mkdir(exist_ok=True)
+    for p in work.iterdir():  # temporary files of killed writers
+        if ".tmp-" in p.name:
+            p.unlink(missing_ok=True)
+    chunk_size = int(info["plan"]["chunk_size"])
+    n_chunks = -(-len(plan.ok) // chunk_size)
+    bounds = [(k * chunk_size, min(len(plan.ok), (k + 1) * chunk_size)) for k in range(n_chunks)]
+    root = str(plan.index.attrs["root"])
+    conf = cfg.to_dict()
+
+    # Phase 1: raw features and per-chunk statistics.
+    paths = plan.ok["path"].tolist()
+    todo = [k for k in range(n_chunks) if not os.path.exists(_meta_path(str(work), k))]
+    tasks = [_RawTask(k, root, tuple(paths[a:b]), tuple(plan.fit[a:b].tolist()), conf, str(work))
+             for k in todo for a, b in [bounds[k]]]
+    for _ in run_chunks(extract_raw_chunk, tasks, workers=workers, scheduler=scheduler,
+                        sizes=[len(t.paths) for t in tasks], desc="features", progress=progress):
+        pass
+
+    # Phase 2: statistics in chunk order (deterministic), then the final layout.
+    rows, frames, errs = [], [], []
+    stats = FeatureStats(0, 0, np.zeros(cfg.n_coeffs), np.zeros(cfg.n_coeffs))
+    for k in range(n_chunks):
+        a, _ = bounds[k]
+        with np.load(_meta_path(str(work), k), allow_pickle=False) as m:
+            rows.append(m["rows"] + a)
+            frames.append(m["n_frames"])
+            for r, stage, reason in zip(m["err_rows"], m["err_stage"], m["err_reason"]):
+                errs.append((int(r) + a, str(stage), str(reason)))
+            stats = stats + FeatureStats(int(m["stat_frames"]), int(m["stat_clips"]), m["stat_sum"], m["stat_sumsq"])
+    if cfg.normalize != "none" and stats.n_frames == 0:
+        n_train = int(plan.fit.sum())
+        raise StoreError(f"{out}: no training clip could be read ({n_train} files in the train split"
+                         f"{'' if n_train else ' -- the layout has splits but none is train'}), so there are "
+                         "no normalization statistics; fix the data or set normalize: none")
+    fixed = cfg.length_samples is not None
+    per_row = [cfg.stacked_frames(int(f)) for f in np.concatenate(frames)] if frames else []
+    out_coeffs = cfg.n_coeffs * cfg.stack
+    if fixed:
+        out_frames = cfg.stacked_frames(cfg.frames_for(cfg.length_samples))
+        chunk_values = [len(r) * out_frames * out_coeffs for r in rows]
+        shape: tuple[int, ...] = (sum(len(r) for r in rows), out_frames, out_coeffs)
+    else:
+        it = iter(per_row)
+        chunk_values = [sum(next(it) for _ in range(len(r))) * out_coeffs for r in rows]
+        shape = (sum(per_row), out_coeffs)
+
+    final = out / FEATURES_FILE
+    partial = work / _PARTIAL
+    finished = final.is_file() and not partial.exists() and all(
+        os.path.exists(_done_path(str(work), k)) for k in range(n_chunks))
+    if not finished:
+        data_offset = _open_partial(partial, shape, work, n_chunks)
+        offsets = np.concatenate(([0], np.cumsum(chunk_values)))[:-1] * _DTYPE.itemsize + data_offset
+        stat_tuple = (stats.n_frames, stats.n_clips, stats.sum, stats.sumsq)
+        todo = [k for k in range(n_chunks) if not os.path.exists(_done_path(str(work), k))]
+        tasks2 = [_FinalTask(k, str(work), str(partial), int(offsets[k]), int(chunk_values[k]), conf, stat_tuple)
+                  for k in todo]
+        for _ in run_chunks(finish_chunk, tasks2, workers=workers, scheduler=scheduler,
+                            sizes=[len(rows[t.chunk]) for t in tasks2], desc="normalizing", progress=progress):
+            pass
+        os.replace(partial, final)
+
+    # Publish: everything but the manifest, then the manifest.
+    from .dataset import write_manifest
+
+    manifest = plan.ok.iloc[np.concatenate(rows) if rows else []].reset_index(drop=True)
+    manifest["chunk"] = np.repeat(np.arange(n_chunks, dtype=np.int32), [len(r) for r in rows]) if rows \
+        else np.zeros(0, np.int32)
+    if not fixed:
+        n = np.array(per_row, np.int64)
+        manifest["frame_start"] = np.concatenate(([0], np.cumsum(n)))[:-1] if len(n) else n
+        manifest["n_frames"] = n
+    errors = _errors_frame(plan, errs)
+    stat_arrays = {"n_frames": np.int64(stats.n_frames), "n_clips": np.int64(stats.n_clips),
+                   "sum": stats.sum, "sumsq": stats.sumsq}
+    if stats.n_frames:
+        mean, var, scale = stats.mean_var()
+        stat_arrays.update(mean=mean, var=var, scale=scale)
+    atomic_save_npz(out / STATS_FILE, **stat_arrays)
+    tmp_err = out / f".{ERRORS_FILE}.tmp-{os.getpid()}"
+    errors.to_parquet(tmp_err, index=False)
+    os.replace(tmp_err, out / ERRORS_FILE)
+    info = dict(info)
+    info.update(
+        state="complete",
+        fixed_length=fixed,
+        shape=list(shape),
+        dtype="float32",
+        axes=["clip", "frame", "coeff"] if fixed else ["frame", "coeff"],
+        frame_step_s=cfg.hop_samples * cfg.stack_hop / cfg.sample_rate,
+        n_rows=len(manifest),
+        n_errors=len(errors),
+        statistics={"fit_on": "train" if plan.ok["split"].notna().any() else "all",
+                    "n_clips": stats.n_clips, "n_frames": stats.n_frames},
+        completed_unix=time.time(),
+    )
+    atomic_write_json(out / STORE_FILE, info)
+    manifest.attrs = {"layout": plan.index.attrs.get("layout"), "root": plan.index.attrs.get("root"),
+                      "config_hash": cfg.config_hash()}
+    write_manifest(manifest, out / MANIFEST_FILE)
+    shutil.rmtree(work, ignore_errors=True)
+    return ExtractResult(out, len(manifest), len(errors), shape, cfg.config_hash(), False, errors)
+
+
+def _open_partial(partial: Path, shape: tuple[int, ...], work: Path, n_chunks: int) -> int:
+    """The preallocated output file: reuse it when its header matches, else make a new one.
+
+    Returns the byte offset of its data.
+    """
+    if partial.exists():
+        try:
+            with open(partial, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                got_shape, fortran, dtype = read_header(fh)
+                offset = fh.tell()
+            size = partial.stat().st_size
+            if tuple(got_shape) == shape and not fortran and dtype == _DTYPE \
+                    and size == offset + int(np.prod(shape)) * _DTYPE.itemsize:
+                return offset
+        except (OSError, ValueError):
+            pass
+    for k in range(n_chunks):  # a new file holds nothing yet
+        Path(_done_path(str(work), k)).unlink(missing_ok=True)
+    tmp = partial.with_name(partial.name + f".tmp-{os.getpid()}")
+    header = {"descr": np.lib.format.dtype_to_descr(_DTYPE), "fortran_order": False, "shape": shape}
+    with open(tmp, "wb") as fh:
+        np.lib.format.write_array_header_2_0(fh, header) if _needs_v2(header) else \
+            np.lib.format.write_array_header_1_0(fh, header)
+        offset = fh.tell()
+        fh.truncate(offset + int(np.prod(shape)) * _DTYPE.itemsize)
+    os.replace(tmp, partial)
+    return offset
+
+
+def _needs_v2(header: dict) -> bool:
+    return len(repr(header)) > 60000
+
+
+def _errors_frame(plan: _Plan, errs: list[tuple[int, str, str]]) -> pd.DataFrame:
+    import pandas as pd
+
+    cols = ["path", "label", "split"]
+    bad_index = plan.index[plan.index["status"] != "ok"]
+    parts = [bad_index[cols].assign(stage="index", error=bad_index["error"].to_numpy())]
+    if errs:
+        pos = [e[0] for e in errs]
+        parts.append(plan.ok.iloc[pos][cols].assign(stage=[e[1] for e in errs], error=[e[2] for e in errs]))
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    frame = frame.astype({"path": str, "stage": str, "error": str})
+    return frame.sort_values("path", kind="stable", ignore_index=True)
+
+
+def _result(out: Path, info: dict, *, up_to_date: bool) -> ExtractResult:
+    import pandas as pd
+
+    try:
+        errors = pd.read_parquet(out / ERRORS_FILE)
+    except (OSError, ValueError):
+        errors = pd.DataFrame(columns=["path", "label", "split", "stage", "error"])
+    return ExtractResult(out, int(info.get("n_rows", 0)), int(info.get("n_errors", len(errors))),
+                         tuple(info.get("shape", ())), str(info.get("config_hash")), up_to_date, errors)
+
+
+def summarize_errors(errors: pd.DataFrame, top: int = 3) -> str:
+    """``"12 files skipped: 10 not a valid WAV: ..., 2 ..."`` for a one-line report."""
+    if errors.empty:
+        return "no files skipped"
+    counts = errors["error"].value_counts()
+    parts = [f"{n} {reason}" for reason, n in counts.head(top).items()]
+    more = f", {int(counts.iloc[top:].sum())} other" if len(counts) > top else ""
+    return f"{len(errors):,} file(s) skipped ({'; '.join(parts)}{more})"
+
