@@ -1,0 +1,211 @@
+"""Duplicate recordings: exact copies and near-duplicates, within and across labels and splits.
+
+- **exact**: the same decoded samples (SHA-1 of the float32 mono samples, so a WAV and a FLAC
+  of the same 16-bit audio match). Reported as pairs with the group's first path.
+- **near**: the same recording after a gain change, added faint noise or re-encoding.
+  ``similarity`` is the cosine of two fingerprints (log band energies on a 48 x 16 grid of 20-ms
+  cells, floored 30 dB under the loudest cell, differenced along time and frequency; see
+  :func:`kwscope.analysis.profiles._frame_measures`), aligned at the clips' starts. On FSDD,
+  different takes of one digit by one speaker stay at or under 0.8, a copy with another gain and
+  noise 30 dB down scores 0.97 or more; the default threshold is 0.9. Candidate pairs come from
+  locality-sensitive hashing: the workers' 256-bit SimHash signatures cut into 16 bands of 16
+  bits; pairs sharing a band, and close in Hamming distance, are compared exactly, so the work is
+  close to linear in the number of files. Clips without speech have no fingerprint.
+
+A pair whose files are in different splits is leakage (``cross_split``): the same recording is
+both trained on and tested on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .profiles import ProfileSpill
+
+__all__ = ["DuplicateFinder", "DuplicateReport", "find_duplicates"]
+
+
+def _popcount(a: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(a).sum(axis=1, dtype=np.int64)
+
+
+class DuplicateFinder:
+    """Collects digests and SimHash signatures during the pass; finds the pairs afterwards.
+
+    Memory: a digest (20 bytes) and a signature (32 bytes) a file; fingerprints stay in the
+    :class:`~kwscope.analysis.profiles.ProfileSpill` and only candidate pairs' are read back.
+
+    Parameters
+    ----------
+    near_threshold : float
+        Cosine similarity of fingerprints from which two clips are near-duplicates.
+    band_bits : int
+        Signature bits per LSH band (a multiple of 8).
+    max_bucket : int
+        LSH buckets larger than this are not expanded into pairs in that band (degenerate
+        fingerprints); true near-duplicates still meet in other bands.
+    """
+
+    def __init__(self, *, near_threshold: float = 0.9, band_bits: int = 16, max_bucket: int = 200):
+        if band_bits % 8:
+            raise ValueError(f"band_bits={band_bits} must be a multiple of 8")
+        self.near_threshold = near_threshold
+        self.band_bits, self.max_bucket = band_bits, max_bucket
+        self._digests: dict[bytes, list[int]] = {}
+        self._sigs: list[np.ndarray] = []
+        self._valid: list[np.ndarray] = []
+
+    def add(self, rows: np.ndarray, ok: np.ndarray, digests: np.ndarray, signatures: np.ndarray,
+            valid: np.ndarray) -> None:
+        """One chunk, in manifest order: its ``rows``, decoded mask, ``(m, 20)`` digests,
+        ``(m, bytes)`` signatures, and which fingerprints are usable (speech found)."""
+        for r, d in zip(rows[ok].tolist(), digests[ok]):
+            self._digests.setdefault(d.tobytes(), []).append(r)
+        self._sigs.append(np.asarray(signatures, np.uint8))
+        self._valid.append(np.asarray(valid, bool))
+
+    def find(self, spill: ProfileSpill, paths: np.ndarray, labels: np.ndarray, splits: np.ndarray,
+             *, max_pairs: int | None = 5000) -> "DuplicateReport":
+        pairs: list[dict[str, Any]] = []
+        group_of: dict[int, int] = {}
+        n_exact = 0
+        for group in self._digests.values():
+            if len(group) < 2:
+                continue
+            first = group[0]
+            for other in group:
+                group_of[other] = first
+            for other in group[1:]:
+                pairs.append(_pair("exact", first, other, 1.0, paths, labels, splits))
+                n_exact += 1
+        n_near = 0
+        for a, b, sim in self._near_pairs(spill):
+            if group_of.get(a, -1) == group_of.get(b, -2):  # an exact pair already
+                continue
+            pairs.append(_pair("near", a, b, sim, paths, labels, splits))
+            n_near += 1
+        pairs.sort(key=lambda p: (p["kind"] != "exact", not p["cross_split"], -p["similarity"], p["paths"]))
+        n_cross = sum(p["cross_split"] for p in pairs)
+        listed = pairs if max_pairs is None else pairs[:max_pairs]
+        return DuplicateReport(pairs=listed, n_exact_pairs=n_exact, n_near_pairs=n_near, n_cross_split=int(n_cross),
+                               near_threshold=self.near_threshold, truncated=len(listed) < len(pairs))
+
+    def _near_pairs(self, spill: ProfileSpill) -> list[tuple[int, int, float]]:
+        if not self._sigs:
+            return []
+        valid = np.concatenate(self._valid)
+        rows = np.flatnonzero(valid)
+        if rows.size < 2:
+            return []
+        sigs = np.concatenate(self._sigs)[rows]
+        n_bits = sigs.shape[1] * 8
+        cand = self._candidates(sigs)
+        if cand.size == 0:
+            return []
+        # Hamming prefilter at the angle of cos = near_threshold - 0.05, with 3 sigma of slack.
+        theta = np.arccos(np.clip(self.near_threshold - 0.05, -1, 1)) / np.pi
+        limit = n_bits * theta + 3 * np.sqrt(n_bits * theta * (1 - theta))
+        ham = _popcount(np.bitwise_xor(sigs[cand[:, 0]], sigs[cand[:, 1]]))
+        cand = cand[ham <= limit]
+        if cand.size == 0:
+            return []
+        a, b = rows[cand[:, 0]], rows[cand[:, 1]]
+        uniq, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+        fps = spill.fingerprints_at(uniq).astype(np.float32)
+        norms = np.linalg.norm(fps, axis=1)
+        norms[norms == 0] = np.inf
+        ia, ib = inv[: a.size], inv[a.size:]
+        sims = np.einsum("ij,ij->i", fps[ia], fps[ib]) / (norms[ia] * norms[ib])
+        hit = sims >= self.near_threshold
+        return [(int(x), int(y), round(float(s), 4)) for x, y, s in zip(a[hit], b[hit], sims[hit])]
+
+    def _candidates(self, sigs: np.ndarray) -> np.ndarray:
+        """Index pairs ``(i, j)``, ``i < j``, of signatures sharing at least one band."""
+        per_band = self.band_bits // 8
+        n = sigs.shape[0]
+        found = []
+        for band in range(sigs.shape[1] // per_band):
+            raw = np.ascontiguousarray(sigs[:, band * per_band:(band + 1) * per_band])
+            keys = np.zeros(n, np.uint64)
+            for k in range(per_band):
+                keys = (keys << np.uint64(8)) | raw[:, k].astype(np.uint64)
+            order = np.argsort(keys, kind="stable")
+            sk = keys[order]
+            # bucket sizes, to leave out degenerate buckets
+            starts = np.flatnonzero(np.concatenate(([True], sk[1:] != sk[:-1])))
+            sizes = np.diff(np.concatenate((starts, [n])))
+            size_of = np.repeat(sizes, sizes)
+            ok = size_of <= self.max_bucket
+            d = 1
+            while d < min(n, self.max_bucket):
+                same = (sk[d:] == sk[:-d]) & ok[d:]
+                if not same.any():
+                    break
+                i = order[:-d][same]
+                j = order[d:][same]
+                found.append(np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1))
+                d += 1
+        if not found:
+            return np.zeros((0, 2), np.int64)
+        allp = np.concatenate(found)
+        code = allp[:, 0].astype(np.int64) * n + allp[:, 1]
+        code = np.unique(code)
+        return np.stack([code // n, code % n], axis=1)
+
+
+def _pair(kind: str, a: int, b: int, sim: float, paths, labels, splits) -> dict[str, Any]:
+    if paths[b] < paths[a]:
+        a, b = b, a
+    sa, sb = _opt(splits[a]), _opt(splits[b])
+    return {"kind": kind, "paths": [str(paths[a]), str(paths[b])], "labels": [_opt(labels[a]), _opt(labels[b])],
+            "splits": [sa, sb], "similarity": float(sim),
+            "cross_split": bool(sa is not None and sb is not None and sa != sb)}
+
+
+def _opt(v: Any) -> str | None:
+    return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+
+
+@dataclass
+class DuplicateReport:
+    """Duplicate pairs: ``{"kind": "exact"|"near", "paths": [a, b], "labels": [..], "splits": [..],
+    "similarity": float, "cross_split": bool}``, exact first, then cross-split, then most similar.
+
+    ``truncated`` is True when more pairs were found than listed (the counts are complete).
+    """
+
+    pairs: list[dict[str, Any]]
+    n_exact_pairs: int = 0
+    n_near_pairs: int = 0
+    n_cross_split: int = 0
+    near_threshold: float = 0.9
+    truncated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [{"kind": p["kind"], "path_a": p["paths"][0], "path_b": p["paths"][1], "label_a": p["labels"][0],
+                 "label_b": p["labels"][1], "split_a": p["splits"][0], "split_b": p["splits"][1],
+                 "similarity": p["similarity"], "cross_split": p["cross_split"]} for p in self.pairs]
+        return pd.DataFrame(rows, columns=["kind", "path_a", "path_b", "label_a", "label_b", "split_a", "split_b",
+                                           "similarity", "cross_split"])
+
+    def _repr_html_(self) -> str:
+        head = (f"<p>{self.n_exact_pairs} exact and {self.n_near_pairs} near-duplicate pair(s); "
+                f"{self.n_cross_split} across splits (leakage)</p>")
+        return head + self.to_frame().to_html(index=False, escape=True)
+
+
+def find_duplicates(data, *, layout: str = "auto", workers: int | None = None, scheduler: str | None = None,
+                    cache_dir=None, progress: bool | None = None) -> DuplicateReport:
+    """Find exact and near-duplicate recordings of a dataset (one profile pass, see
+    :func:`kwscope.analysis.explore.explore`)."""
+    from .explore import explore
+
+    ex = explore(data, layout=layout, workers=workers, scheduler=scheduler, cache_dir=cache_dir, progress=progress)
+    return ex.duplicate_report

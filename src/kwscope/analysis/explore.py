@@ -1,0 +1,356 @@
+"""The whole exploration in one pass over the audio: :func:`explore` -> :class:`Exploration`.
+
+One streaming pass (:mod:`kwscope.analysis.profiles`, on a process pool or a Dask cluster, with an
+opt-in disk cache) measures every file; the parent then combines the chunks in order into
+aggregates, anomalies and duplicates. Plots and the report read an :class:`Exploration`; they
+never read audio.
+
+Fields of :class:`Exploration` (``n`` = manifest rows, ``bins`` = 256 compact-spectrum bands)
+----------------------------------------------------------------------------------------
+summary : DatasetSummary
+    The manifest summary of ``kwscope stats`` (labels, lengths, rates, speakers, leakage, broken).
+profiles : pandas.DataFrame, n rows (manifest order)
+    ``path, label, speaker, split, category, status, error, duration_s, sample_rate, rms_dbfs,
+    peak_dbfs, clip_ratio, dc_offset, silence_ratio, snr_db, speech_start_s, speech_end_s,
+    n_segments, burst_s, hum_hz, hum_prominence_db, hum_steadiness_db, truncated, pca_x, pca_y, pca_z, pca_distance,
+    label_distance, anomaly_score``. Levels in dBFS (full scale 1.0; -120 for digital silence),
+    times in s, rates in Hz, ``clip_ratio``/``silence_ratio`` fractions of samples / 10-ms blocks,
+    ``dc_offset`` in full-scale units. NaN where not measured (unreadable files; background noise
+    has levels but no spectrum, PCA or score).
+mean_fft : MeanSpectrum
+    ``freqs_hz`` (bins,) and ``by_label`` {label: (bins,) mean magnitude}; ``n_by_label``,
+    ``selection`` (exactly-1-s clips when most clips are 1 s, else all clips padded/cut to 1 s).
+mean_logspec : MeanLogSpectrogram
+    ``times_s`` (99,), ``freqs_hz`` (161,), ``by_label`` {label: (99, 161) mean log spectrogram
+    at 16 kHz}; clips at other rates are **resampled** to 16 kHz (soxr), never skipped.
+violins : dict
+    {hz (float): {label: 1-D float32 array of log-spectrogram values}}, every frame of up to 100
+    deterministically sampled clips a label, at the 50-Hz bin nearest ``hz``.
+anomalies : list of dict
+    ``{"path", "label", "speaker", "split", "score", "reasons": [str], "flags": [str]}``, highest
+    score first, at most ``top``.
+duplicates : list of dict
+    ``{"kind": "exact"|"near", "paths": [a, b], "labels": [la, lb], "splits": [sa, sb],
+    "similarity": float, "cross_split": bool}``.
+quality : dict
+    ``{"counts": {flag: n}, "worst": {flag: [{"path", "label", "value", "reason"}]},
+    "thresholds": {...}, "context": {...}, "n_checked": int, "n_unreadable": int}``; flags:
+    clipping, near_silent, noise_only, noise_burst, hum, too_short, too_long, wrong_sample_rate,
+    dc_offset, low_snr.
+pca : dict
+    ``{"explained_variance_ratio": [3], "n_files": int, "freqs_hz": (bins,), "components": (3, bins)}``.
+lengths : dict
+    Histogram and quantiles of durations, overall and per label (s).
+speakers : dict
+    Per-speaker clip counts, labels, splits and mean levels.
+duplicate_report : DuplicateReport
+    The duplicates with their complete counts (``duplicates`` is its ``pairs``).
+pass_info : dict
+    ``{"chunks", "cache_hits", "seconds", "files"}`` of the profile pass.
+
+``to_dict()`` is JSON-able (arrays as lists, NaN as null).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..dataset import index_dataset
+from .aggregates import (
+    AggregateAccumulator,
+    MeanLogSpectrogram,
+    MeanSpectrum,
+    label_counts,
+    length_distribution,
+    speaker_stats,
+)
+from .anomalies import (
+    AnomalyConfig,
+    AnomalyReport,
+    LabelSpectra,
+    StreamingPCA,
+    label_distance,
+    robust_z,
+    score_anomalies,
+    spectrum_db,
+)
+from .duplicates import DuplicateFinder, DuplicateReport
+from .profiles import (
+    SCALAR_COLUMNS,
+    ProfileConfig,
+    ProfileSpill,
+    fingerprint_length,
+    iter_chunk_results,
+    plan_chunks,
+    sample_key,
+)
+from .summary import DatasetSummary, summarize
+
+__all__ = ["Exploration", "explore", "PROFILE_COLUMNS"]
+
+#: Columns of :attr:`Exploration.profiles`, in order.
+PROFILE_COLUMNS = [
+    "path", "label", "speaker", "split", "category", "status", "error", "duration_s", "sample_rate", "rms_dbfs",
+    "peak_dbfs", "clip_ratio", "dc_offset", "silence_ratio", "snr_db", "speech_start_s", "speech_end_s",
+    "n_segments", "burst_s", "hum_hz", "hum_prominence_db", "hum_steadiness_db", "truncated", "pca_x", "pca_y", "pca_z",
+    "pca_distance", "label_distance", "anomaly_score",
+]
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _jsonable(v.tolist())
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if v is pd.NA:
+        return None
+    return v
+
+
+@dataclass
+class Exploration:
+    """Everything :func:`explore` found; see the module docstring for each field's shape."""
+
+    summary: DatasetSummary
+    profiles: pd.DataFrame
+    mean_fft: MeanSpectrum
+    mean_logspec: MeanLogSpectrogram
+    violins: dict[float, dict[str, np.ndarray]]
+    anomalies: list[dict[str, Any]]
+    duplicates: list[dict[str, Any]]
+    quality: dict[str, Any]
+    pca: dict[str, Any] = field(default_factory=dict)
+    lengths: dict[str, Any] = field(default_factory=dict)
+    speakers: dict[str, Any] = field(default_factory=dict)
+    label_counts: dict[str, int] = field(default_factory=dict)
+    duplicate_report: DuplicateReport | None = None
+    pass_info: dict[str, Any] = field(default_factory=dict)
+
+    def anomaly_report(self) -> AnomalyReport:
+        """The anomalies as the ``kwscope anomalies`` report."""
+        return AnomalyReport(root=self.summary.root, outliers=self.anomalies, quality=self.quality,
+                             pca={k: self.pca[k] for k in ("explained_variance_ratio", "n_files") if k in self.pca},
+                             n_files=self.summary.n_files, n_checked=int(self.quality.get("n_checked", 0)),
+                             n_broken=int(self.quality.get("n_unreadable", 0)))
+
+    def to_dict(self) -> dict[str, Any]:
+        prof = self.profiles
+        columns = {c: prof[c].astype(object).where(prof[c].notna(), None).tolist() for c in prof.columns}
+        return _jsonable({
+            "summary": self.summary.to_dict(),
+            "profiles": columns,
+            "mean_fft": self.mean_fft.to_dict(),
+            "mean_logspec": self.mean_logspec.to_dict(),
+            "violins": {f"{hz:g}": {lab: np.round(v.astype(np.float64), 4) for lab, v in d.items()}
+                        for hz, d in self.violins.items()},
+            "anomalies": self.anomalies,
+            "duplicates": self.duplicates,
+            "duplicate_counts": ({} if self.duplicate_report is None else {
+                "exact_pairs": self.duplicate_report.n_exact_pairs, "near_pairs": self.duplicate_report.n_near_pairs,
+                "cross_split": self.duplicate_report.n_cross_split, "truncated": self.duplicate_report.truncated}),
+            "quality": self.quality,
+            "pca": self.pca,
+            "lengths": self.lengths,
+            "speakers": self.speakers,
+            "label_counts": self.label_counts,
+            "pass_info": self.pass_info,
+        })
+
+    def _repr_html_(self) -> str:
+        s = self.summary
+        counts = self.quality.get("counts", {})
+        flags = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items() if v) or "none"
+        parts = [
+            f"<h3>kwscope exploration of {html.escape(s.root)}</h3>",
+            f"<p>{s.n_files:,} files ({s.n_ok:,} readable), {len(s.labels)} labels, layout {html.escape(s.layout)}; "
+            f"mean spectra over {html.escape(self.mean_fft.selection)}</p>",
+            f"<p>Quality flags: {html.escape(flags)}</p>",
+        ]
+        if self.anomalies:
+            top = pd.DataFrame([{"path": a["path"], "label": a["label"], "score": a["score"],
+                                 "reasons": "; ".join(a["reasons"])} for a in self.anomalies[:15]])
+            parts.append("<p>Top anomalies</p>" + top.to_html(index=False, escape=True))
+        if self.duplicate_report is not None:
+            d = self.duplicate_report
+            parts.append(f"<p>Duplicates: {d.n_exact_pairs} exact, {d.n_near_pairs} near "
+                         f"({d.n_cross_split} across splits)</p>")
+        return "".join(parts)
+
+
+def explore(
+    data,
+    *,
+    layout: str = "auto",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    violin_hz=(1000, 2500, 6000),
+    top: int = 50,
+    progress: bool | None = None,
+    anomaly_config: AnomalyConfig | None = None,
+    chunk_size: int = 256,
+    max_pairs: int | None = 5000,
+    near_threshold: float = 0.9,
+) -> Exploration:
+    """Explore a dataset in one pass over its audio.
+
+    Parameters
+    ----------
+    data
+        A dataset folder (or fsspec URL), or a manifest from :func:`kwscope.index_dataset`.
+    layout
+        ``auto``, ``speech-commands``, ``fsdd`` or ``folders`` (ignored for a manifest).
+    workers
+        Local worker processes (default one a core); ``1`` runs in this process.
+    scheduler
+        A Dask scheduler address (``tcp://host:port``).
+    cache_dir
+        Opt-in profile cache folder (e.g. :func:`~kwscope.analysis.profiles.default_cache_dir`);
+        ``None`` disables caching.
+    violin_hz
+        Frequencies (Hz) of the violin samples.
+    top
+        Length of the ranked anomaly list.
+    progress
+        Progress bar on stderr: ``None`` on a terminal only.
+    anomaly_config
+        Flag thresholds (:class:`~kwscope.analysis.anomalies.AnomalyConfig`).
+    chunk_size
+        Files a task (a fixed, deterministic split of the sorted manifest).
+    max_pairs
+        Duplicate pairs listed (all are counted).
+    near_threshold
+        Fingerprint cosine similarity from which two recordings are near-duplicates.
+    """
+    t0 = time.perf_counter()
+    if isinstance(data, pd.DataFrame):
+        manifest = data.reset_index(drop=True)
+        manifest.attrs.update(data.attrs)
+    else:
+        manifest = index_dataset(data, layout=layout)
+    summary = summarize(manifest)
+    config = ProfileConfig(violin_hz=tuple(float(h) for h in violin_hz))
+    acfg = anomaly_config or AnomalyConfig()
+    plan = plan_chunks(manifest, config=config, chunk_size=chunk_size)
+    n = len(manifest)
+    paths = manifest["path"].astype(str).to_numpy()
+    labels = manifest["label"].astype(object).to_numpy()
+    splits = manifest["split"].astype(object).to_numpy()
+
+    scalars = np.full((n, len(SCALAR_COLUMNS)), np.nan)
+    status = manifest["status"].astype(str).to_numpy().copy()
+    errors = manifest["error"].fillna("").astype(str).to_numpy().copy()
+    agg = AggregateAccumulator(config)
+    pca = StreamingPCA(3)
+    label_spectra = LabelSpectra(acfg.label_sample)
+    finder = DuplicateFinder(near_threshold=near_threshold)
+    coords = np.full((n, 3), np.nan)
+    pca_d = np.full(n, np.nan)
+    label_d = np.full(n, np.nan)
+    hits = 0
+    pca_info: dict[str, Any] = {}
+
+    with ProfileSpill(config.spectrum_bins, fingerprint_length(config)) as spill:
+        for res in iter_chunk_results(plan, workers=workers, scheduler=scheduler, cache_dir=cache_dir,
+                                      progress=progress):
+            rows = plan.rows[res.chunk_id]
+            hits += res.from_cache
+            scalars[rows] = res.scalars
+            failed = (status[rows] == "ok") & ~res.ok  # the header was fine, decoding was not
+            status[rows[failed]] = "error"
+            errors[rows[failed]] = res.errors[failed]
+            agg.add(res)
+            has = res.ok & ~np.isnan(res.spectra[:, 0])
+            if has.any():
+                spec = res.spectra[has]
+                pca.partial_fit(spec)
+                db = spectrum_db(spec)
+                lab_rows = labels[rows[has]]
+                keys = np.array([sample_key(p, acfg.seed) for p in paths[rows[has]]], np.int64)
+                for lab in pd.unique(lab_rows):
+                    m = lab_rows == lab
+                    label_spectra.add(str(lab), keys[m], db[m])
+            finder.add(rows, res.ok, res.digests, res.signatures, res.has_fp)
+            spill.append(res.spectra, res.fingerprints)
+
+        if pca._n >= 4:
+            pca.finalize()
+            medians = label_spectra.medians()
+            ev = np.maximum(pca.explained_variance_, 1e-12)
+            for start, spec, _ in spill.blocks():
+                ok = ~np.isnan(spec[:, 0])
+                if not ok.any():
+                    continue
+                idx = start + np.flatnonzero(ok)
+                c = pca.transform(spec[ok])
+                coords[idx] = c
+                pca_d[idx] = np.sqrt((c * c / ev).sum(axis=1))
+                db = spectrum_db(spec[ok])
+                lab_rows = labels[idx]
+                for lab in pd.unique(lab_rows):
+                    m = lab_rows == lab
+                    med, mad = medians[str(lab)]
+                    label_d[idx[m]] = label_distance(db[m], med, mad)
+            pca_info = {"explained_variance_ratio": [float(v) for v in pca.explained_variance_ratio_],
+                        "n_files": int(pca.n_samples_seen_), "freqs_hz": config.spectrum_freqs_hz,
+                        "components": pca.components_.astype(np.float32)}
+        dup_report = finder.find(spill, paths, labels, splits, max_pairs=max_pairs)
+
+    pca_z = robust_z(pca_d)
+    label_z = np.full(n, np.nan)
+    for lab in pd.unique(labels[np.isfinite(label_d)]):
+        m = (labels == lab) & np.isfinite(label_d)
+        label_z[m] = robust_z(label_d[m])
+
+    prof = pd.DataFrame({
+        "path": paths, "label": manifest["label"].to_numpy(), "speaker": manifest["speaker"].to_numpy(),
+        "split": manifest["split"].to_numpy(), "category": manifest["category"].to_numpy(),
+        "status": status, "error": errors,
+    })
+    for j, col in enumerate(SCALAR_COLUMNS):
+        if col != "hum_fraction":
+            prof[col] = scalars[:, j]
+    prof["hum_fraction"] = scalars[:, SCALAR_COLUMNS.index("hum_fraction")]
+    prof["pca_x"], prof["pca_y"], prof["pca_z"] = coords[:, 0], coords[:, 1], coords[:, 2]
+    prof["pca_distance"] = pca_d
+    prof["label_distance"] = label_d
+    scores, outliers, quality = score_anomalies(prof, pca_z=pca_z, label_z=label_z, config=acfg, top=top)
+    prof["anomaly_score"] = scores
+    quality["n_unreadable"] = int((status != "ok").sum())
+    prof = prof[PROFILE_COLUMNS + ["hum_fraction"]]
+    prof.attrs.update(manifest.attrs)
+
+    return Exploration(
+        summary=summary,
+        profiles=prof,
+        mean_fft=agg.mean_fft(),
+        mean_logspec=agg.mean_logspec(),
+        violins=agg.violins(),
+        anomalies=outliers,
+        duplicates=dup_report.pairs,
+        quality=quality,
+        pca=pca_info,
+        lengths=length_distribution(prof),
+        speakers=speaker_stats(prof),
+        label_counts=label_counts(prof),
+        duplicate_report=dup_report,
+        pass_info={"chunks": len(plan.tasks), "cache_hits": int(hits), "files": n,
+                   "seconds": round(time.perf_counter() - t0, 3)},
+    )

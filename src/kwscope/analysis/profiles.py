@@ -1,0 +1,857 @@
+"""Per-file profiles: one streaming pass over a dataset that measures every readable recording.
+
+For each file the pass measures levels (RMS and peak in dBFS), clipping, DC offset, near-silence,
+the speech segments of :func:`kwscope.dsp.speech_segments`, an SNR estimate, a noise-burst and a
+tonal-hum measure, and keeps three small arrays:
+
+- a **compact spectrum**: the one-sided FFT magnitude (the notebook's ``custom_fft``,
+  ``2/N |FFT|``) of the clip zero-padded (or cut) to 1 s, which puts every sample rate on the
+  same 1-Hz grid, pooled by averaging into ``spectrum_bins`` bands over ``0..spectrum_fmax_hz``
+  (256 bands of 31.25 Hz over 0-8 kHz by default). Bands above a file's Nyquist frequency are 0.
+- a **fingerprint** for near-duplicates: log band energies of the 16-kHz log spectrogram on a
+  coarse (32 time cells x 16 bands, 100-3800 Hz) grid, relative to the loudest cell and floored
+  40 dB below it, so it ignores gain and faint noise.
+- a **digest** of the decoded float32 samples (SHA-1) for exact duplicates.
+
+Workers also return, per label, partial sums of the compact spectra and of the notebook's
+``log_specgram`` (clips resampled to 16 kHz with soxr when recorded at another rate), split into
+"exactly 1-s clips" and "all clips padded/cut to 1 s", and a deterministic sample of
+log-spectrogram values at the violin frequencies. The parent combines them in chunk order, so the
+results do not depend on which worker finished first.
+
+Profiles are cached per chunk (opt-in ``cache_dir``): the key hashes the profile config and each
+file's absolute location, size and mtime, so an unchanged dataset is read from the cache and a
+changed file only recomputes its chunk. Chunks are fixed-size runs of the sorted manifest that do
+not cross a label boundary, so adding files to one label leaves the other labels' chunks valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+import scipy.fft
+
+from .. import dsp
+from ..audio import AudioError, read_clip
+from ..engine import run_chunks
+
+__all__ = [
+    "ProfileConfig",
+    "ProfileTask",
+    "ChunkResult",
+    "SCALAR_COLUMNS",
+    "profile_clip",
+    "profile_chunk",
+    "plan_chunks",
+    "iter_chunk_results",
+    "compact_spectrum",
+    "fingerprint_length",
+    "signatures",
+    "sample_key",
+    "default_cache_dir",
+    "ProfileSpill",
+]
+
+_CACHE_VERSION = "profiles-v1"
+#: The log spectrogram of the aggregates is taken at this rate (the notebook's Speech Commands rate).
+LOGSPEC_SR = 16000
+_LOGSPEC_FRAMES = 99  # frames of one second with the notebook's 20-ms window and 10-ms step
+_SILENCE_FLOOR_DB = -120.0  # level reported for digital silence (log of 0)
+
+#: Scalar columns measured per file (float64; NaN where not measured).
+SCALAR_COLUMNS = (
+    "duration_s", "sample_rate", "rms_dbfs", "peak_dbfs", "clip_ratio", "dc_offset", "silence_ratio",
+    "snr_db", "speech_start_s", "speech_end_s", "n_segments", "burst_s", "hum_hz", "hum_prominence_db",
+    "hum_fraction", "hum_steadiness_db", "truncated",
+)
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """What the profile pass measures and how; part of the cache key (``config_hash``).
+
+    Attributes
+    ----------
+    spectrum_fmax_hz, spectrum_bins
+        The compact spectrum's grid: ``spectrum_bins`` equal bands over 0..fmax Hz.
+    clip_level
+        ``|x| >= clip_level`` (full scale 1.0) counts as a clipped sample.
+    silence_db
+        10-ms blocks quieter than this (dBFS, mean square) count as near-silent.
+    burst_flatness, burst_within_db
+        A noise-burst frame is loud (within ``burst_within_db`` of the loudest frame) and
+        spectrally flat (Wiener flatness >= ``burst_flatness``); ``burst_s`` is the longest run.
+    hum_fmin_hz, hum_fmax_hz, hum_candidate_db
+        Band searched for a stationary tone (hum, whistle) in the 1-Hz spectrum; lines at least
+        ``hum_candidate_db`` above their neighbourhood get a steadiness measure.
+    fp_cells, fp_bands, fp_fmin_hz, fp_fmax_hz, fp_floor_db, fp_bits
+        The near-duplicate fingerprint grid (20-ms cells x bands), its floor below the loudest
+        cell, and the bits of its SimHash signature.
+    violin_hz, violin_clips, seed
+        Violin frequencies (Hz, on the 16-kHz log spectrogram's 50-Hz bins), clips sampled per
+        label, and the seed of that deterministic sample.
+    max_seconds
+        At most this much of a recording is read (long background-noise files).
+    """
+
+    spectrum_fmax_hz: float = 8000.0
+    spectrum_bins: int = 256
+    clip_level: float = 0.99
+    silence_db: float = -60.0
+    burst_flatness: float = 0.35
+    burst_within_db: float = 12.0
+    hum_fmin_hz: float = 40.0
+    hum_fmax_hz: float = 4000.0
+    hum_candidate_db: float = 15.0
+    fp_cells: int = 48
+    fp_bands: int = 16
+    fp_fmin_hz: float = 100.0
+    fp_fmax_hz: float = 3800.0
+    fp_floor_db: float = 30.0
+    fp_bits: int = 256
+    violin_hz: tuple[float, ...] = (1000.0, 2500.0, 6000.0)
+    violin_clips: int = 100
+    seed: int = 0
+    max_seconds: float = 30.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["violin_hz"] = [float(h) for h in self.violin_hz]
+        return d
+
+    def config_hash(self) -> str:
+        text = json.dumps({"version": _CACHE_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def spectrum_freqs_hz(self) -> np.ndarray:
+        """Centre frequency of each compact-spectrum band, Hz, shape ``(spectrum_bins,)``."""
+        width = self.spectrum_fmax_hz / self.spectrum_bins
+        return (np.arange(self.spectrum_bins) + 0.5) * width
+
+    def violin_bins(self) -> list[int]:
+        """Bin index of each violin frequency in the 16-kHz log spectrogram (50-Hz bins)."""
+        step = 1000.0 / 20.0  # Hz per bin: sr / nperseg with the 20-ms window
+        return [int(round(h / step)) for h in self.violin_hz]
+
+
+def sample_key(path: str, seed: int) -> int:
+    """A deterministic pseudo-random 63-bit key of a path: the sample of a label is the files with
+    the smallest keys, which is the same whatever the chunking or completion order."""
+    digest = hashlib.blake2b(f"{seed}:{path}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/kwscope`` (usually ``~/.cache/kwscope``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "kwscope"
+
+
+# --------------------------------------------------------------------------- per-clip measures
+
+
+def _bin_index(sr: int, fmax: float, n_bins: int) -> tuple[np.ndarray, int]:
+    """For the 1-Hz spectrum of 1 s at ``sr``: the compact band of each 1-Hz bin below fmax."""
+    n_fft_bins = min(sr // 2, int(fmax))
+    k = np.arange(n_fft_bins)
+    return (k * n_bins / fmax).astype(np.int64), n_fft_bins
+
+
+_POOL_CACHE: dict[tuple[int, float, int], tuple[np.ndarray, np.ndarray, int]] = {}
+
+
+def _pooling(sr: int, fmax: float, n_bins: int) -> tuple[np.ndarray, np.ndarray, int]:
+    key = (sr, fmax, n_bins)
+    if key not in _POOL_CACHE:
+        idx, n_used = _bin_index(sr, fmax, n_bins)
+        # Nominal 1-Hz bins per band (bins beyond a file's Nyquist count as zeros).
+        nominal = np.bincount((np.arange(int(fmax)) * n_bins / fmax).astype(np.int64), minlength=n_bins)
+        _POOL_CACHE[key] = (idx, nominal.astype(np.float64), n_used)
+    return _POOL_CACHE[key]
+
+
+def compact_spectrum(mag_1hz: np.ndarray, sr: int, *, fmax: float = 8000.0, n_bins: int = 256) -> np.ndarray:
+    """Pool a 1-Hz magnitude spectrum into ``n_bins`` equal bands over ``0..fmax`` Hz.
+
+    Parameters
+    ----------
+    mag_1hz : np.ndarray [shape=(..., m)]
+        ``2/N |FFT|`` of a 1-s clip (bin ``k`` is ``k`` Hz), ``m >= min(sr // 2, fmax)``.
+    sr : int
+        The clip's rate in Hz; 1-Hz bins at or above ``sr / 2`` count as zeros.
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n_bins), dtype=float32]
+        Mean magnitude of each band.
+    """
+    idx, nominal, n_used = _pooling(int(sr), float(fmax), int(n_bins))
+    mag = np.asarray(mag_1hz, dtype=np.float32)[..., :n_used]
+    flat = mag.reshape(-1, n_used)
+    out = np.zeros((flat.shape[0], n_bins))
+    if n_used:
+        used = int(idx[-1]) + 1
+        starts = np.searchsorted(idx, np.arange(used))
+        out[:, :used] = np.add.reduceat(flat.astype(np.float64), starts, axis=1)
+    out /= nominal
+    return out.reshape(mag.shape[:-1] + (n_bins,)).astype(np.float32)
+
+
+def _one_second(x: np.ndarray, sr: int, segments: np.ndarray) -> np.ndarray:
+    """The clip padded to 1 s, or the 1-s window centred on its speech when longer."""
+    n = x.shape[0]
+    if n <= sr:
+        out = np.zeros(sr, np.float32)
+        out[:n] = x
+        return out
+    mid = (int(segments[0, 0]) + int(segments[-1, 1])) // 2 if segments.shape[0] else n // 2
+    start = min(max(0, mid - sr // 2), n - sr)
+    return np.ascontiguousarray(x[start:start + sr])
+
+
+def _tone_prominence(mag: np.ndarray, cfg: ProfileConfig) -> tuple[np.ndarray, np.ndarray, int]:
+    """Prominence (ratio) and power fraction of every 1-Hz bin in the hum band: ``(m, K)`` each,
+    and the first bin's frequency. See :func:`_hum`."""
+    m_rows, n = mag.shape
+    lo, hi = int(cfg.hum_fmin_hz), min(int(cfg.hum_fmax_hz), n - 31)
+    if hi <= lo:
+        return np.zeros((m_rows, 0)), np.zeros((m_rows, 0)), lo
+    m = mag[:, : hi + 31]
+    power = (m * m).astype(np.float64)
+    total = (mag.astype(np.float64) ** 2).sum(axis=1)
+    total[total <= 0] = np.inf
+    zero = np.zeros((m_rows, 1))
+    c = np.concatenate((zero, np.cumsum(m, axis=1, dtype=np.float64)), axis=1)
+    pc = np.concatenate((zero, np.cumsum(power, axis=1)), axis=1)
+    baseline = ((c[:, lo + 31:hi + 31] - c[:, lo - 30:hi - 30]) - (c[:, lo + 4:hi + 4] - c[:, lo - 3:hi - 3])) / 54.0
+    prominence = m[:, lo:hi] / (baseline + 1e-12)
+    frac = (pc[:, lo + 3:hi + 3] - pc[:, lo - 2:hi - 2]) / total[:, None]
+    return prominence, frac, lo
+
+
+def _hum(mag: np.ndarray, cfg: ProfileConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Strongest stationary tone in 1-Hz magnitude spectra ``(m, bins)``: its fundamental (Hz),
+    prominence (dB) and the fraction of the clip's power within +-2 Hz of the strongest line,
+    each ``(m,)`` (NaN Hz when none).
+
+    Prominence compares a line with the mean magnitude 4-30 Hz away on both sides: a tone that
+    lasts the whole second is about 1 Hz wide, a voiced harmonic whose pitch moves is wider. Only
+    lines holding at least 1 % of the power compete. When the line is a harmonic (mains hum at
+    100 or 150 Hz), the lowest prominent sub-multiple is reported as the hum's frequency.
+    """
+    prominence, frac, lo = _tone_prominence(mag, cfg)
+    m_rows = mag.shape[0]
+    nan = np.full(m_rows, np.nan)
+    if prominence.shape[1] == 0:
+        return nan, nan.copy(), nan.copy()
+    score = np.where(frac >= 0.01, prominence, 0.0)
+    j = np.argmax(score, axis=1)
+    rows = np.arange(m_rows)
+    best = score[rows, j]
+    hz = np.where(best > 0, (lo + j).astype(np.float64), np.nan)
+    prom_db = np.where(best > 0, 20 * np.log10(np.maximum(best, 1e-12)), 0.0)
+    for r in np.flatnonzero(prom_db >= cfg.hum_candidate_db):
+        f0 = hz[r]
+        for d in (5, 4, 3, 2):  # lowest sub-multiple first
+            k = int(round(f0 / d)) - lo
+            if k < 1 or k + 1 >= prominence.shape[1]:
+                continue
+            near = slice(k - 1, k + 2)
+            if prominence[r, near].max() >= 10 ** (cfg.hum_candidate_db / 20) and frac[r, near].max() >= 0.005:
+                hz[r] = float(lo + k - 1 + int(np.argmax(prominence[r, near])))
+                break
+    return hz, prom_db, frac[rows, j]
+
+
+def _steadiness(x: np.ndarray, sr: int, hz: float) -> float:
+    """How steady the amplitude of the ``hz`` line is over the clip: 20 log10(p10 / p90) of its
+    envelope in 50-ms windows (complex demodulation), in dB; 0 is perfectly steady (hum), a voice's
+    pitch follows the word and gives -10 dB or less. NaN for clips under 150 ms."""
+    w = max(1, round(0.05 * sr))
+    nw = x.shape[0] // w
+    if nw < 3 or not np.isfinite(hz):
+        return np.nan
+    t = np.arange(nw * w) / sr
+    z = x[: nw * w].astype(np.float64) * np.exp(-2j * np.pi * hz * t)
+    env = np.abs(z.reshape(nw, w).mean(axis=1))
+    p10, p90 = np.percentile(env, [10, 90])
+    return float(20 * np.log10(max(p10, 1e-12) / max(p90, 1e-12)))
+
+
+def _levels(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> dict[str, np.ndarray]:
+    """Level measures of clips zero-padded to a common length, ``X`` ``(m, L)``, true lengths
+    ``(m,)``; each measure ``(m,)``.
+
+    The SNR estimate needs no VAD: the mean power of the loudest 20 % of 10-ms blocks over that
+    of the quietest 10 % (the noise floor), in dB (0..100; 100 when the floor is digital silence).
+    """
+    m, L = X.shape
+    n = lengths.astype(np.float64)
+    ax = np.abs(X)
+    peak = ax.max(axis=1).astype(np.float64)
+    block = max(1, round(sr / 100))
+    nbl = max(1, L // block)
+    Xb = X[:, : nbl * block] if L >= block else np.pad(X, ((0, 0), (0, block - L)))
+    Xd = Xb.astype(np.float64).reshape(m, nbl, block)
+    bpow = np.einsum("ijk,ijk->ij", Xd, Xd)
+    total = np.einsum("ij,ij->i", X.astype(np.float64), X.astype(np.float64))
+    nb = np.maximum(lengths // block, 1)
+    short = lengths < block  # a clip under 10 ms is one block of its own length
+    bpow /= block
+    if short.any():
+        bpow[short, 0] = total[short] / lengths[short]
+    valid = np.arange(nbl)[None, :] < nb[:, None]
+    srt = np.sort(np.where(valid, bpow, np.nan), axis=1)
+    cs = np.concatenate([np.zeros((m, 1)), np.cumsum(np.nan_to_num(srt), axis=1)], axis=1)
+    rows = np.arange(m)
+    k_noise = np.maximum(1, nb // 10)
+    k_sig = np.maximum(1, nb // 5)
+    p_noise = cs[rows, k_noise] / k_noise
+    p_sig = (cs[rows, nb] - cs[rows, nb - k_sig]) / k_sig
+    ms = total / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = np.where(p_noise > 0, 10 * np.log10(p_sig / p_noise), 100.0)
+        snr = np.where(p_sig > 0, np.clip(snr, 0.0, 100.0), np.nan)
+        rms_db = np.where(ms > 0, 10 * np.log10(ms), _SILENCE_FLOOR_DB)
+        peak_db = np.where(peak > 0, 20 * np.log10(peak), _SILENCE_FLOOR_DB)
+        quiet = valid & (bpow < 10 ** (cfg.silence_db / 10))
+    return {
+        "rms_dbfs": rms_db,
+        "peak_dbfs": peak_db,
+        "clip_ratio": (ax >= cfg.clip_level).sum(axis=1) / n,
+        "dc_offset": X.sum(axis=1, dtype=np.float64) / n,
+        "silence_ratio": quiet.sum(axis=1) / nb,
+        "snr_db": snr,
+    }
+
+
+def _fp_bands(cfg: ProfileConfig) -> np.ndarray:
+    # Log-spaced band edges on the 16-kHz log spectrogram's 50-Hz bins, at least one bin each.
+    edges = np.geomspace(cfg.fp_fmin_hz, cfg.fp_fmax_hz, cfg.fp_bands + 1) / 50.0
+    edges = np.round(edges).astype(np.int64)
+    for i in range(1, edges.size):
+        edges[i] = max(edges[i], edges[i - 1] + 1)
+    return edges
+
+
+def _longest_run(hit: np.ndarray) -> np.ndarray:
+    """Longest run of True along axis 1 of a bool ``(m, t)`` array, ``(m,)``."""
+    c = np.cumsum(hit, axis=1)
+    last_reset = np.maximum.accumulate(np.where(hit, 0, c), axis=1)
+    return (c - last_reset).max(axis=1, initial=0)
+
+
+_PLANES: dict[tuple[int, int, int], np.ndarray] = {}
+
+
+def _planes(cfg: ProfileConfig) -> np.ndarray:
+    key = (fingerprint_length(cfg), cfg.fp_bits, cfg.seed)
+    if key not in _PLANES:
+        rng = np.random.default_rng([cfg.seed, 0x5EED])
+        _PLANES[key] = rng.standard_normal((key[0], cfg.fp_bits)).astype(np.float32)
+    return _PLANES[key]
+
+
+def fingerprint_length(cfg: ProfileConfig) -> int:
+    """Values in a fingerprint: ``(fp_cells - 1) * (fp_bands - 1)``."""
+    return (cfg.fp_cells - 1) * (cfg.fp_bands - 1)
+
+
+def signatures(fingerprints: np.ndarray, cfg: ProfileConfig) -> np.ndarray:
+    """SimHash of fingerprints: the signs of ``fp_bits`` fixed random projections, packed
+    ``(m, fp_bits // 8)`` uint8. Two fingerprints at angle ``a`` differ in ``a / pi`` of the bits."""
+    return np.packbits(np.asarray(fingerprints, np.float32) @ _planes(cfg) > 0, axis=1)
+
+
+def _frame_measures(specs: np.ndarray, n_valid: np.ndarray, orig_sr: np.ndarray,
+                    cfg: ProfileConfig) -> tuple[np.ndarray, np.ndarray]:
+    """From 16-kHz log spectrograms ``(m, frames, 161)``: noise-burst seconds ``(m,)`` and
+    fingerprints ``(m, fingerprint_length)`` float16.
+
+    A burst frame is within ``burst_within_db`` of the clip's loudest frame and spectrally flat
+    (Wiener flatness over 100 Hz .. 0.9 x the file's Nyquist >= ``burst_flatness``; white noise
+    is about 0.56, voiced speech well under 0.1); frames past the clip's end do not count.
+
+    The fingerprint is gain-invariant and ignores faint noise: log10 band energies on a grid of
+    ``fp_cells`` cells of 20 ms (from the clip's start) x ``fp_bands`` log-spaced bands, floored
+    ``fp_floor_db`` under the loudest cell, then differenced along time and frequency (the
+    continuous form of the Haitsma-Kalker audio fingerprint): different takes of one word by one
+    speaker stay well apart (cosine <= 0.8 on FSDD) while a gain-changed, noise-added copy does not
+    (>= 0.97).
+    """
+    m, t, _ = specs.shape
+    top_bin = np.minimum(orig_sr / 2 * 0.9, 7600.0) / 50.0
+    bins = np.arange(specs.shape[2])
+    band_mask = ((bins[None, :] >= 2) & (bins[None, :] < top_bin[:, None])).astype(np.float32)
+    n_band = np.maximum(band_mask.sum(axis=1), 1)[:, None]
+    power = np.exp(specs)
+    arith = np.einsum("ftb,fb->ft", power, band_mask) / n_band
+    geo = np.exp(np.einsum("ftb,fb->ft", specs, band_mask) / n_band)
+    flatness = geo / np.maximum(arith, 1e-30)
+    valid = np.arange(t)[None, :] < n_valid[:, None]
+    level = np.where(valid, 10 * np.log10(np.maximum(arith, 1e-30)), -np.inf)
+    loud = level >= level.max(axis=1, keepdims=True) - cfg.burst_within_db
+    hit = valid & loud & (flatness >= cfg.burst_flatness) & (top_bin[:, None] > 4)
+    burst = _longest_run(hit) * 0.01
+    need = cfg.fp_cells * 2
+    frames = power[:, :need]
+    if frames.shape[1] < need:
+        frames = np.concatenate([frames, np.full((m, need - frames.shape[1], power.shape[2]), 1e-10,
+                                                 np.float32)], axis=1)
+    edges = _fp_bands(cfg)
+    banded = np.add.reduceat(frames[:, :, edges[0]:edges[-1]], edges[:-1] - edges[0], axis=2)
+    cells = banded.reshape(m, cfg.fp_cells, 2, cfg.fp_bands).mean(axis=2, dtype=np.float64)
+    logc = np.log10(np.maximum(cells, 1e-30))
+    top = logc.max(axis=(1, 2), keepdims=True)
+    logc = np.maximum(logc, top - cfg.fp_floor_db / 10.0)
+    fp = np.diff(np.diff(logc, axis=2), axis=1).reshape(m, -1)
+    return burst, fp.astype(np.float16)
+
+
+def profile_clip(samples: np.ndarray, sample_rate: int, *, config: ProfileConfig | None = None) -> dict[str, Any]:
+    """Profile one decoded clip (the per-file part of the pass, for tests and notebooks).
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(n,), dtype=float32]
+        Mono audio, full scale 1.0.
+    sample_rate : int
+        Hz.
+
+    Returns
+    -------
+    dict
+        The scalar measures of :data:`SCALAR_COLUMNS` plus ``spectrum`` (float32
+        ``(spectrum_bins,)``), ``fingerprint`` (float16 ``(fingerprint_length,)``), ``digest``
+        (bytes), ``segments`` (int64 ``(n_segments, 2)``, samples), ``logspec`` (float32
+        ``(frames, 161)`` at 16 kHz, the clip padded to whole seconds) and ``n_valid_frames``.
+    """
+    cfg = config or ProfileConfig()
+    x = np.ascontiguousarray(samples, dtype=np.float32)
+    batch = _Batch(cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batch.add(0, x, int(sample_rate), speech=True)
+        batch.finish()
+    out = dict(batch.scalars[0])
+    out["truncated"] = 0.0
+    out.update(batch.arrays[0])
+    return out
+
+
+class _Batch:
+    """Measures a chunk's clips, batching every measure over clips of equal (or bucketed) shape."""
+
+    def __init__(self, cfg: ProfileConfig):
+        self.cfg = cfg
+        self.scalars: dict[int, dict[str, float]] = {}
+        self.arrays: dict[int, dict[str, Any]] = {}
+        self._items: list[tuple[int, np.ndarray, int, bool, np.ndarray]] = []
+
+    def add(self, i: int, x: np.ndarray, sr: int, *, speech: bool) -> None:
+        n = x.shape[0]
+        segments = dsp.speech_segments(x, sr)
+        self.scalars[i] = {
+            "duration_s": n / sr, "sample_rate": float(sr), "n_segments": float(segments.shape[0]),
+            "speech_start_s": segments[0, 0] / sr if segments.shape[0] else np.nan,
+            "speech_end_s": segments[-1, 1] / sr if segments.shape[0] else np.nan,
+            "burst_s": np.nan, "hum_hz": np.nan, "hum_prominence_db": np.nan, "hum_fraction": np.nan,
+            "hum_steadiness_db": np.nan,
+        }
+        self.arrays[i] = {"digest": hashlib.sha1(x.tobytes()).digest(), "segments": segments}
+        self._items.append((i, x, sr, speech, segments))
+
+    def finish(self) -> None:
+        cfg = self.cfg
+        # Levels: clips bucketed by rate and length rounded up to a quarter second, zero-padded.
+        buckets: dict[tuple[int, int], list[int]] = {}
+        for k, (_, x, sr, _, _) in enumerate(self._items):
+            q = max(1, sr // 4)
+            buckets.setdefault((sr, -(-x.shape[0] // q) * q), []).append(k)
+        for (sr, length), ks in buckets.items():
+            X = np.zeros((len(ks), length), np.float32)
+            lengths = np.empty(len(ks), np.int64)
+            for row, k in enumerate(ks):
+                x = self._items[k][1]
+                X[row, : x.shape[0]] = x
+                lengths[row] = x.shape[0]
+            levels = _levels(X, lengths, sr, cfg)
+            for row, k in enumerate(ks):
+                self.scalars[self._items[k][0]].update({name: float(v[row]) for name, v in levels.items()})
+        speech = [item for item in self._items if item[3]]
+        # Compact spectrum and hum: the 1-Hz spectrum of 1 s, batched by rate.
+        by_rate: dict[int, list[tuple[int, np.ndarray, int, bool, np.ndarray]]] = {}
+        for item in speech:
+            by_rate.setdefault(item[2], []).append(item)
+        for sr, items in by_rate.items():
+            X = np.stack([_one_second(x, sr, seg) for _, x, _, _, seg in items])
+            mag = np.abs(scipy.fft.rfft(X, axis=-1))[:, : sr // 2]
+            mag *= np.float32(2.0 / sr)
+            spectra = compact_spectrum(mag, sr, fmax=cfg.spectrum_fmax_hz, n_bins=cfg.spectrum_bins)
+            hz, prom, frac = _hum(mag, cfg)
+            for row, (i, x, _, _, _) in enumerate(items):
+                self.arrays[i]["spectrum"] = spectra[row]
+                s = self.scalars[i]
+                s.update(hum_hz=float(hz[row]), hum_prominence_db=float(prom[row]), hum_fraction=float(frac[row]))
+                if prom[row] >= cfg.hum_candidate_db:
+                    s["hum_steadiness_db"] = _steadiness(x, sr, hz[row])
+        # Log spectrogram at 16 kHz (resampled), padded to whole seconds, batched by length.
+        by_len: dict[int, list[tuple[int, np.ndarray, int, int]]] = {}
+        for i, x, sr, _, _ in speech:
+            y = x if sr == LOGSPEC_SR else dsp.resample(x, sr, LOGSPEC_SR)
+            n16 = y.shape[0]
+            padded = max(1, -(-n16 // LOGSPEC_SR)) * LOGSPEC_SR
+            by_len.setdefault(padded, []).append((i, y, n16, sr))
+        for padded, items in by_len.items():
+            X = np.zeros((len(items), padded), np.float32)
+            for row, (_, y, n16, _) in enumerate(items):
+                X[row, :n16] = y
+            _, _, specs = dsp.log_specgram(X, LOGSPEC_SR)
+            n_valid = np.array([max(0, (n16 - 320) // 160 + 1) for _, _, n16, _ in items])
+            burst, fps = _frame_measures(specs, n_valid, np.array([sr for *_, sr in items], float), cfg)
+            for row, (i, _, _, _) in enumerate(items):
+                self.scalars[i]["burst_s"] = float(burst[row])
+                self.arrays[i].update(fingerprint=fps[row], logspec=specs[row], n_valid_frames=int(n_valid[row]))
+        self._items.clear()
+
+
+# --------------------------------------------------------------------------- chunks
+
+
+@dataclass(frozen=True)
+class ProfileTask:
+    """One chunk of the pass: picklable, self-contained (no manifest, no open files)."""
+
+    chunk_id: int
+    root: str
+    paths: tuple[str, ...]
+    labels: tuple[str, ...]
+    speech: tuple[bool, ...]  # False for background noise and unlabelled files (profiled, not pooled)
+    readable: tuple[bool, ...]  # False when the index already found the file broken
+    max_samples: tuple[int | None, ...]  # config.max_seconds at the file's rate (from its header)
+    config: ProfileConfig
+
+    def cache_key(self, sizes: list, mtimes: list) -> str:
+        h = hashlib.sha256(self.config.config_hash().encode())
+        for p, s, m, ok, sp, lab in zip(self.paths, sizes, mtimes, self.readable, self.speech, self.labels):
+            h.update(f"\0{self.root}/{p}\0{s}\0{m}\0{ok}\0{sp}\0{lab}".encode())
+        return h.hexdigest()
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk returns; every field is a numpy array (so it caches as ``.npz``).
+
+    Per file (``n`` rows, chunk order): ``scalars`` ``(n, len(SCALAR_COLUMNS))`` float64,
+    ``ok`` bool (decoded), ``errors`` str, ``spectra`` ``(n, bins)`` float32 (NaN if none),
+    ``fingerprints`` ``(n, fingerprint_length)`` float16, ``has_fp`` bool (usable: speech found),
+    ``signatures`` ``(n, fp_bits // 8)`` uint8 (SimHash), ``digests`` ``(n, 20)`` uint8.
+    Per label of the chunk (``L`` rows, ``labels``): ``n_1s``/``n_all`` counts and the sums
+    ``fft_1s``/``fft_all`` ``(L, bins)`` and ``spec_1s``/``spec_all`` ``(L, 99, 161)`` float64.
+    Violin sample candidates: ``v_rows`` (file row), ``v_labels`` (index into ``labels``), ``v_keys``, ``v_values`` (concatenated
+    float32, ``v_offsets`` ``(m, n_hz + 1)`` per candidate).
+    """
+
+    chunk_id: int
+    scalars: np.ndarray
+    ok: np.ndarray
+    errors: np.ndarray
+    spectra: np.ndarray
+    fingerprints: np.ndarray
+    has_fp: np.ndarray
+    signatures: np.ndarray
+    digests: np.ndarray
+    labels: np.ndarray
+    n_1s: np.ndarray
+    n_all: np.ndarray
+    fft_1s: np.ndarray
+    fft_all: np.ndarray
+    spec_1s: np.ndarray
+    spec_all: np.ndarray
+    v_rows: np.ndarray
+    v_labels: np.ndarray
+    v_keys: np.ndarray
+    v_values: np.ndarray
+    v_offsets: np.ndarray
+    from_cache: bool = field(default=False, compare=False)
+
+    _FIELDS = ("scalars", "ok", "errors", "spectra", "fingerprints", "has_fp", "signatures", "digests", "labels", "n_1s",
+               "n_all", "fft_1s", "fft_all", "spec_1s", "spec_all", "v_rows", "v_labels", "v_keys", "v_values", "v_offsets")
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{k: getattr(self, k) for k in self._FIELDS})
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path, chunk_id: int) -> "ChunkResult":
+        with np.load(path, allow_pickle=False) as z:
+            return cls(chunk_id=chunk_id, **{k: z[k] for k in cls._FIELDS}, from_cache=True)
+
+
+def profile_chunk(task: ProfileTask) -> ChunkResult:
+    """Profile one chunk of files (the engine's task function; top-level, picklable)."""
+    cfg = task.config
+    n = len(task.paths)
+    n_bins = cfg.spectrum_bins
+    fp_len = fingerprint_length(cfg)
+    batch = _Batch(cfg)
+    ok = np.zeros(n, bool)
+    errors = [""] * n
+    for i, (path, readable, speech) in enumerate(zip(task.paths, task.readable, task.speech)):
+        if not readable:
+            continue
+        try:
+            clip = read_clip(f"{task.root}/{path}", max_samples=task.max_samples[i])
+        except AudioError as exc:
+            errors[i] = exc.reason
+            continue
+        x, sr, truncated = clip.samples, clip.sample_rate, clip.truncated
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy's "nperseg > input length" on very short clips
+            batch.add(i, x, sr, speech=speech)
+        batch.scalars[i]["truncated"] = float(truncated)
+        ok[i] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batch.finish()
+
+    scalars = np.full((n, len(SCALAR_COLUMNS)), np.nan)
+    spectra = np.full((n, n_bins), np.nan, np.float32)
+    fingerprints = np.zeros((n, fp_len), np.float16)
+    has_fp = np.zeros(n, bool)
+    digests = np.zeros((n, 20), np.uint8)
+    label_names = sorted({lab for lab, sp, o in zip(task.labels, task.speech, ok) if sp and o})
+    L = len(label_names)
+    lpos = {lab: j for j, lab in enumerate(label_names)}
+    n_1s, n_all = np.zeros(L, np.int64), np.zeros(L, np.int64)
+    fft_1s, fft_all = np.zeros((L, n_bins)), np.zeros((L, n_bins))
+    spec_1s = np.zeros((L, _LOGSPEC_FRAMES, 161))
+    spec_all = np.zeros((L, _LOGSPEC_FRAMES, 161))
+    vbins = cfg.violin_bins()
+    candidates: dict[str, list[tuple[int, int]]] = {}
+    for i in range(n):
+        if not ok[i]:
+            continue
+        s = batch.scalars[i]
+        scalars[i] = [s.get(c, np.nan) for c in SCALAR_COLUMNS]
+        a = batch.arrays[i]
+        digests[i] = np.frombuffer(a["digest"], np.uint8)
+        if "spectrum" not in a:
+            continue
+        spectra[i] = a["spectrum"]
+        fingerprints[i] = a["fingerprint"]
+        has_fp[i] = s["n_segments"] > 0 and s["peak_dbfs"] > -70 and bool(np.any(a["fingerprint"]))
+        j = lpos[task.labels[i]]
+        spec = a["logspec"][:_LOGSPEC_FRAMES]
+        if spec.shape[0] < _LOGSPEC_FRAMES:  # cannot happen: clips are padded to whole seconds
+            continue
+        exact = round(s["duration_s"] * 1000) == 1000
+        n_all[j] += 1
+        fft_all[j] += a["spectrum"]
+        spec_all[j] += spec
+        if exact:
+            n_1s[j] += 1
+            fft_1s[j] += a["spectrum"]
+            spec_1s[j] += spec
+        candidates.setdefault(task.labels[i], []).append((sample_key(task.paths[i], cfg.seed), i))
+    v_rows, v_labels, v_keys, v_values, v_offsets = [], [], [], [], []
+    pos = 0
+    for j, lab in enumerate(label_names):
+        for key, i in sorted(candidates.get(lab, []))[: cfg.violin_clips]:
+            a = batch.arrays[i]
+            valid = a["logspec"][: a["n_valid_frames"]]
+            nyq = batch.scalars[i]["sample_rate"] / 2
+            offs = [pos]
+            for hz, b in zip(cfg.violin_hz, vbins):
+                vals = valid[:, b] if hz < nyq and b < valid.shape[1] else np.zeros(0, np.float32)
+                v_values.append(vals.astype(np.float32))
+                pos += vals.shape[0]
+                offs.append(pos)
+            v_rows.append(i)
+            v_labels.append(j)
+            v_keys.append(key)
+            v_offsets.append(offs)
+    return ChunkResult(
+        chunk_id=task.chunk_id, scalars=scalars, ok=ok, errors=np.array(errors, dtype=str),
+        spectra=spectra, fingerprints=fingerprints, has_fp=has_fp, digests=digests,
+        signatures=np.where(has_fp[:, None], signatures(fingerprints, cfg), 0).astype(np.uint8),
+        labels=np.array(label_names, dtype=str), n_1s=n_1s, n_all=n_all, fft_1s=fft_1s, fft_all=fft_all,
+        spec_1s=spec_1s, spec_all=spec_all,
+        v_rows=np.array(v_rows, np.int64), v_labels=np.array(v_labels, np.int64), v_keys=np.array(v_keys, np.int64),
+        v_values=np.concatenate(v_values) if v_values else np.zeros(0, np.float32),
+        v_offsets=np.array(v_offsets, np.int64).reshape(-1, len(cfg.violin_hz) + 1),
+    )
+
+
+# --------------------------------------------------------------------------- the pass
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """The fixed chunks of a manifest: ``tasks[i]`` covers manifest rows ``rows[i]``."""
+
+    tasks: list[ProfileTask]
+    rows: list[np.ndarray]
+    keys: list[str]
+
+
+def plan_chunks(manifest: pd.DataFrame, *, config: ProfileConfig, chunk_size: int = 256) -> ChunkPlan:
+    """Split the (sorted) manifest into fixed-size chunks that do not cross a label boundary."""
+    root = str(manifest.attrs.get("root", ""))
+    paths = manifest["path"].astype(str).to_numpy()
+    labels = manifest["label"].fillna("").astype(str).to_numpy()
+    speech = ((manifest["category"] == "speech") & manifest["label"].notna()).to_numpy()
+    readable = (manifest["status"] == "ok").to_numpy()
+    sizes = manifest["size_bytes"].astype("object").where(manifest["size_bytes"].notna(), None).tolist()
+    mtimes = manifest["mtime_ns"].astype("object").where(manifest["mtime_ns"].notna(), None).tolist()
+    rates = manifest["sample_rate"].astype("object").where(manifest["sample_rate"].notna(), None).tolist()
+    limits = [None if r is None else max(1, int(config.max_seconds * int(r))) for r in rates]
+    tasks, rows, keys = [], [], []
+    n = len(manifest)
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and end - start < chunk_size and labels[end] == labels[start]:
+            end += 1
+        sl = slice(start, end)
+        task = ProfileTask(
+            chunk_id=len(tasks), root=root, paths=tuple(paths[sl]), labels=tuple(labels[sl]),
+            speech=tuple(bool(v) for v in speech[sl]), readable=tuple(bool(v) for v in readable[sl]),
+            max_samples=tuple(limits[sl]), config=config,
+        )
+        tasks.append(task)
+        rows.append(np.arange(start, end))
+        keys.append(task.cache_key(sizes[sl], mtimes[sl]))
+        start = end
+    return ChunkPlan(tasks, rows, keys)
+
+
+def _cache_path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / _CACHE_VERSION / key[:2] / f"{key}.npz"
+
+
+def iter_chunk_results(
+    plan: ChunkPlan,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool | None = None,
+) -> Iterator[ChunkResult]:
+    """Run the pass and yield each chunk's result **in chunk order** (cache hits without work).
+
+    Results that finish early wait in a small reorder buffer, so the parent's sums are combined in
+    a fixed order and two runs give bit-identical aggregates.
+    """
+    cdir = Path(cache_dir) if cache_dir is not None else None
+    hits = set()
+    if cdir is not None:
+        hits = {i for i, key in enumerate(plan.keys) if _cache_path(cdir, key).is_file()}
+    misses = [i for i in range(len(plan.tasks)) if i not in hits]
+    ready: dict[int, ChunkResult] = {}
+    next_id = 0
+
+    def drain() -> Iterator[ChunkResult]:
+        nonlocal next_id
+        while next_id < len(plan.tasks):
+            if next_id in ready:
+                yield ready.pop(next_id)
+            elif next_id in hits:
+                try:
+                    yield ChunkResult.load(_cache_path(cdir, plan.keys[next_id]), next_id)
+                except (OSError, ValueError, KeyError):  # damaged cache entry: recompute here
+                    yield _store(profile_chunk(plan.tasks[next_id]))
+            else:
+                return
+            next_id += 1
+
+    def _store(result: ChunkResult) -> ChunkResult:
+        if cdir is not None:
+            try:
+                result.save(_cache_path(cdir, plan.keys[result.chunk_id]))
+            except OSError:
+                pass  # a read-only or full cache never stops the analysis
+        return result
+
+    yield from drain()
+    if misses:
+        tasks = [plan.tasks[i] for i in misses]
+        sizes = [len(t.paths) for t in tasks]
+        for result in run_chunks(profile_chunk, tasks, workers=workers, scheduler=scheduler, sizes=sizes,
+                                 desc="profiling", progress=progress):
+            ready[result.chunk_id] = _store(result)
+            yield from drain()
+    yield from drain()
+
+
+class ProfileSpill:
+    """The per-file arrays of the pass (compact spectra, fingerprints), written to a temporary
+    folder in manifest order so the parent's memory does not grow with the dataset.
+
+    After the pass, :meth:`blocks` streams them back in blocks (the second look that PCA
+    coordinates and label distances need) and :meth:`fingerprints_at` reads chosen rows.
+    Use as a context manager; the folder is removed on exit.
+    """
+
+    def __init__(self, n_bins: int, fp_len: int, *, directory: str | os.PathLike | None = None):
+        self.n_bins, self.fp_len = n_bins, fp_len
+        self._dir = tempfile.mkdtemp(prefix="kwscope-spill-", dir=directory)
+        self._spec = open(os.path.join(self._dir, "spectra.f32"), "wb")
+        self._fp = open(os.path.join(self._dir, "fingerprints.f16"), "wb")
+        self.n_rows = 0
+
+    def __enter__(self) -> "ProfileSpill":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+    def append(self, spectra: np.ndarray, fingerprints: np.ndarray) -> None:
+        self._spec.write(np.ascontiguousarray(spectra, np.float32).tobytes())
+        self._fp.write(np.ascontiguousarray(fingerprints, np.float16).tobytes())
+        self.n_rows += spectra.shape[0]
+
+    def close(self) -> None:
+        for fh in (self._spec, self._fp):
+            if not fh.closed:
+                fh.close()
+
+    def blocks(self, block_rows: int = 8192) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Yield ``(first_row, spectra (m, bins) float32, fingerprints (m, fp_len) float16)``."""
+        self.close()
+        with open(self._spec.name, "rb") as fs, open(self._fp.name, "rb") as ff:
+            for start in range(0, self.n_rows, block_rows):
+                m = min(block_rows, self.n_rows - start)
+                spec = np.fromfile(fs, np.float32, m * self.n_bins).reshape(m, self.n_bins)
+                fp = np.fromfile(ff, np.float16, m * self.fp_len).reshape(m, self.fp_len)
+                yield start, spec, fp
+
+    def fingerprints_at(self, rows: np.ndarray) -> np.ndarray:
+        """Fingerprints of the given rows, ``(len(rows), fp_len)`` float16."""
+        self.close()
+        rows = np.asarray(rows, np.int64)
+        if rows.size == 0 or self.n_rows == 0:
+            return np.zeros((rows.size, self.fp_len), np.float16)
+        mm = np.memmap(self._fp.name, np.float16, "r", shape=(self.n_rows, self.fp_len))
+        try:
+            return np.array(mm[rows])
+        finally:
+            del mm
+
+    def cleanup(self) -> None:
+        self.close()
+        shutil.rmtree(self._dir, ignore_errors=True)

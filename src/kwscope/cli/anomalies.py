@@ -1,0 +1,57 @@
+"""``kwscope anomalies DATA [--top N] [--json] [--workers N] [--scheduler ADDR] [--cache [DIR]]``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..analysis.anomalies import AnomalyReport, find_anomalies
+from ..analysis.profiles import default_cache_dir
+from ..report.terminal import table
+from . import data_argument, layout_option, strict_option
+
+
+def format_anomalies(report: AnomalyReport) -> str:
+    """The human form of ``kwscope anomalies``: a ranked table, then the flag counts."""
+    out = [f"Dataset {report.root}: {report.n_checked:,} recordings checked, "
+           f"{report.n_broken:,} unreadable (see kwscope stats)", ""]
+    if report.outliers:
+        rows = [[i + 1, o["score"], o["path"], o["label"] or "-", "; ".join(o["reasons"])]
+                for i, o in enumerate(report.outliers)]
+        out.append(table(["rank", "score", "path", "label", "reasons"], rows,
+                         title=f"Most anomalous recordings (top {len(rows)})"))
+    else:
+        out.append("No anomalous recordings found.")
+    counts = {k: v for k, v in report.quality.get("counts", {}).items() if v}
+    out.append("")
+    out.append("Flags: " + (", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()) or "none"))
+    return "\n".join(out)
+
+
+@click.command("anomalies")
+@data_argument
+@layout_option
+@click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), help="Recordings listed.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes [default: one a core].")
+@click.option("--scheduler", metavar="ADDR", default=None, help="Dask scheduler address (tcp://host:port).")
+@click.option("--cache", "cache_dir", is_flag=False, flag_value=str(default_cache_dir()), default=None,
+              metavar="[DIR]", type=click.Path(file_okay=False),
+              help=f"Cache per-file profiles in DIR (alone: {default_cache_dir()}); a second run is fast.")
+@strict_option
+def command(data, layout, top, as_json, workers, scheduler, cache_dir, strict):
+    """Rank DATA's recordings by how anomalous they are, with reasons.
+
+    Combines the notebook's spectrum PCA, the distance of each clip from its label's median
+    spectrum, and quality flags (clipping, near-silence, noise bursts, hum, wrong length or
+    sample rate, DC offset, low SNR).
+    """
+    report = find_anomalies(data, layout=layout, top=top, workers=workers, scheduler=scheduler,
+                            cache_dir=cache_dir)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(format_anomalies(report))
+    if strict and (any(report.quality.get("counts", {}).values()) or report.n_broken):
+        raise SystemExit(1)
