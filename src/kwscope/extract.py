@@ -625,11 +625,12 @@ def _result(out: Path, info: dict, *, up_to_date: bool) -> ExtractResult:
 
 
 def summarize_errors(errors: pd.DataFrame, top: int = 3) -> str:
-    """``"12 files skipped: 10 not a valid WAV: ..., 2 ..."`` for a one-line report."""
+    """``"12 files skipped: 10x not a valid WAV ...; 2x ..."``, for a one-line report."""
     if errors.empty:
         return "no files skipped"
     counts = errors["error"].value_counts()
-    parts = [f"{n} {reason}" for reason, n in counts.head(top).items()]
-    more = f", {int(counts.iloc[top:].sum())} other" if len(counts) > top else ""
-    return f"{len(errors):,} file(s) skipped ({'; '.join(parts)}{more})"
-
+    parts = [f"{n}x {reason}" for reason, n in counts.head(top).items()]
+    if len(counts) > top:
+        parts.append(f"{int(counts.iloc[top:].sum())}x other reasons")
+    noun = "file" if len(errors) == 1 else "files"
+    return f"{len(errors):,} {noun} skipped: {'; '.join(parts)}"
