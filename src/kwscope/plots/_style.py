@@ -14,11 +14,12 @@ from contextlib import contextmanager
 __all__ = ["label_colors", "LABEL_PALETTE", "NOISE_COLOR", "WAVE_COLOR", "BOUNDARY_COLOR",
            "SPEC_CMAP", "DIVERGING_CMAP", "SCORE_CMAP", "mpl_figure", "mpl_style", "plotly_layout"]
 
-#: Colors given to labels in sorted order (tab10, then ten more that stay apart from it).
+#: Colors given to labels in sorted order: tab10 without its gray (gray means "not a word"),
+#: then eleven more that stay apart from it.
 LABEL_PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#393b79", "#e7ba52", "#637939", "#ad494a", "#7b4173", "#3182bd",
-    "#e6550d", "#31a354", "#843c39", "#6b6ecf",
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+    "#17becf", "#393b79", "#e7ba52", "#637939", "#ad494a", "#7b4173", "#3182bd", "#e6550d",
+    "#31a354", "#843c39", "#6b6ecf", "#e7298a",
 )
 #: Labels that are not words (``_background_noise_``, ``_silence_``, ...) are drawn in gray.
 NOISE_COLOR = "#9e9e9e"

@@ -45,6 +45,18 @@ def _dsp_call(fn, *args, **kwargs):
         raise PlotError(str(exc)) from None
 
 
+def _log_specgram(y: np.ndarray, sr: int, window_ms: float, step_ms: float):
+    """``dsp.log_specgram``, with a plain message when the clip is shorter than one window."""
+    try:
+        nperseg = round(float(window_ms) * sr / 1000)
+    except (TypeError, ValueError):
+        nperseg = 0  # dsp names the bad value
+    if 0 < y.shape[0] < nperseg:
+        raise PlotError(f"the clip has {y.shape[0]} samples ({1000 * y.shape[0] / sr:.1f} ms), shorter than "
+                        f"one {window_ms:g} ms spectrogram window ({nperseg} samples at {sr} Hz)")
+    return _dsp_call(dsp.log_specgram, y, sr, window_ms=window_ms, step_ms=step_ms)
+
+
 def _suffix(title: str | None, default: str) -> str:
     return default if title is None else title
 
@@ -104,12 +116,16 @@ def _mpl_logspec(ax, cax, freqs, times, spec, sr, step_s):
     ax.set_ylabel(FREQ_LABEL)
 
 
-def _plotly_rows(n_rows, height_ratios, titles):
+def _plotly_rows(n_rows, height_ratios, titles, *, n_shared: int | None = None):
+    """Rows of subplots; the first ``n_shared`` (default all) zoom and pan together in time."""
     from plotly.subplots import make_subplots
 
     total = float(sum(height_ratios))
-    return make_subplots(rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.1,
-                         row_heights=[h / total for h in height_ratios], subplot_titles=titles)
+    fig = make_subplots(rows=n_rows, cols=1, vertical_spacing=0.1,
+                        row_heights=[h / total for h in height_ratios], subplot_titles=titles)
+    for row in range(2, (n_rows if n_shared is None else n_shared) + 1):
+        fig.update_xaxes(matches="x", row=row, col=1)
+    return fig
 
 
 def _plotly_colorbar(fig, row: int, title: str) -> dict:
@@ -215,7 +231,7 @@ def plot_wave_spectrogram(y, sr: int, *, title: str | None = None, window_ms: fl
     """
     check_backend(backend)
     y, sr = check_signal(y, sr)
-    freqs, times, spec = _dsp_call(dsp.log_specgram, y, sr, window_ms=window_ms, step_ms=step_ms)
+    freqs, times, spec = _log_specgram(y, sr, window_ms, step_ms)
     if normalize:
         spec = _dsp_call(dsp.normalize_per_bin, spec)
     title = _suffix(title, "Raw wave and log spectrogram")
@@ -441,7 +457,7 @@ def plot_spectrogram_3d(y, sr: int, *, title: str | None = None, window_ms: floa
     """
     check_backend(backend)
     y, sr = check_signal(y, sr)
-    freqs, times, spec = _dsp_call(dsp.log_specgram, y, sr, window_ms=window_ms, step_ms=step_ms)
+    freqs, times, spec = _log_specgram(y, sr, window_ms, step_ms)
     title = _suffix(title, "Log spectrogram in 3-D")
     max_frames, max_bins = _SURFACE_MAX if backend == "plotly" else _MPL_SURFACE_MAX
     t, s = reduce_frames(times, spec, max_frames)
@@ -456,7 +472,7 @@ def plot_spectrogram_3d(y, sr: int, *, title: str | None = None, window_ms: floa
             "xaxis": {"title": {"text": TIME_LABEL}},
             "yaxis": {"title": {"text": FREQ_LABEL}},
             "zaxis": {"title": {"text": LOGSPEC_LABEL}},
-            "camera": {"eye": {"x": 1.5, "y": -1.6, "z": 0.9}},
+            "camera": {"eye": {"x": 1.1, "y": -1.25, "z": 0.7}},
             "aspectmode": "manual", "aspectratio": {"x": 1.4, "y": 1.0, "z": 0.55},
         })
         return plotly_layout(fig, title=title, height=650)
@@ -515,7 +531,7 @@ def plot_silence(y, sr: int, *, title: str | None = None, segments=None, top_db:
     if segments.size and (segments.min() < 0 or segments.max() > y.shape[0] or
                           (segments[:, 1] < segments[:, 0]).any()):
         raise PlotError(f"segments must be (start, end) sample indices within 0..{y.shape[0]}")
-    freqs, times, spec = _dsp_call(dsp.log_specgram, y, sr, window_ms=window_ms, step_ms=step_ms)
+    freqs, times, spec = _log_specgram(y, sr, window_ms, step_ms)
     bounds_s = segments / sr
     duration = y.shape[0] / sr
     if segments.shape[0]:
@@ -562,13 +578,11 @@ def plot_silence(y, sr: int, *, title: str | None = None, segments=None, top_db:
 
 def _plotly_silence(y, sr, freqs, times, spec, bounds_s, kept, start, kept_title, title):
     fig = _plotly_rows(3, [1, 1.4, 1], ("Wave with the speech segments (VAD)",
-                                        "Log spectrogram with the same boundaries", kept_title))
-    fig.update_xaxes(matches=None, row=3, col=1)
-    fig.update_xaxes(matches="x", row=2, col=1)
+                                        "Log spectrogram with the same boundaries", kept_title), n_shared=2)
     _plotly_wave(fig, 1, y, sr)
     _plotly_logspec(fig, 2, freqs, times, spec, sr)
     for a, b in bounds_s:
-        fig.add_vrect(x0=a, x1=b, fillcolor=_SPEECH_FILL, line_width=0, row=1, col=1)
+        fig.add_vrect(x0=a, x1=b, fillcolor=_SPEECH_FILL, line_width=0, layer="below", row=1, col=1)
         for x in (a, b):
             fig.add_vline(x=x, line={"color": BOUNDARY_COLOR, "dash": "dash", "width": 1.5}, row=1, col=1)
             fig.add_vline(x=x, line={"color": _SPEC_LINE_COLOR, "dash": "dash", "width": 1.5}, row=2, col=1)

@@ -182,7 +182,7 @@ def plot_length_histogram(edges_s: Sequence[float], counts: Sequence[int], *, do
                           annotation_text=dom_text, annotation_position="top left")
         fig.update_xaxes(title_text="Length (s)")
         fig.update_yaxes(title_text="Recordings" + (" (log scale)" if log_counts else ""),
-                         type="log" if log_counts else "linear")
+                         type="log" if log_counts else "linear", dtick=1 if log_counts else None)
         fig.update_layout(bargap=0)
         return plotly_layout(fig, title=title, height=420)
     with mpl_style():
@@ -410,13 +410,13 @@ def plot_violins(values: Mapping[float, Mapping[str, np.ndarray]], *, title: str
                 fig.add_trace(go.Violin(x=[label] * a.size, y=a, name=label, legendgroup=label,
                                         showlegend=False, line_color=cmap[label], fillcolor=cmap[label],
                                         opacity=0.75, meanline_visible=True, box_visible=True,
-                                        points=False, spanmode="hard", scalemode="width",
+                                        points=False, spanmode="hard", scalemode="width", width=0.8,
                                         hoveron="violins"),
                               row=r, col=1)
             fig.update_yaxes(title_text=value_label, row=r, col=1)
             fig.update_xaxes(type="category", categoryorder="array", categoryarray=all_labels, row=r, col=1)
         fig.update_xaxes(title_text="Label", row=len(rows), col=1)
-        fig.update_layout(violingap=0.15)
+        fig.update_layout(violinmode="overlay")  # one trace per label: no side-by-side grouping
         return plotly_layout(fig, title=title, height=max(380, 300 * len(rows) + 80))
     with mpl_style():
         fig = mpl_figure(max(7.0, min(18.0, 0.55 * len(all_labels) + 3)), 2.9 * len(rows) + 0.8)

@@ -109,9 +109,10 @@ def figure_to_base64_png(fig, *, dpi: int = DEFAULT_DPI, close: bool = True) -> 
     return base64.b64encode(figure_to_png_bytes(fig, dpi=dpi, close=close)).decode("ascii")
 
 
-def figure_to_standalone_html(fig, *, title: str | None = None, dpi: int = DEFAULT_DPI) -> str:
+def figure_to_standalone_html(fig, *, title: str | None = None, dpi: int = DEFAULT_DPI,
+                              close: bool = True) -> str:
     """A complete offline HTML page: plotly figures with plotly.js inlined, matplotlib figures as an
-    embedded PNG."""
+    embedded PNG (``close`` as in :func:`figure_to_png_bytes`)."""
     page_title = html.escape(title or "kwscope plot")
     head = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{page_title}</title>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -120,7 +121,7 @@ def figure_to_standalone_html(fig, *, title: str | None = None, dpi: int = DEFAU
     if _kind(fig) == "plotly":
         return (f"{head}<script type='text/javascript'>{plotly_js_inline()}</script></head><body>"
                 f"{figure_to_html_fragment(fig)}</body></html>")
-    b64 = figure_to_base64_png(fig, dpi=dpi)
+    b64 = figure_to_base64_png(fig, dpi=dpi, close=close)
     return f"{head}</head><body><img alt='{page_title}' src='data:image/png;base64,{b64}'></body></html>"
 
 
@@ -178,9 +179,7 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = DEFAULT_DPI, title: 
     if not (path.parent if str(path.parent) else Path(".")).is_dir():
         raise PlotError(f"{path}: the output folder does not exist")
     if ext in HTML_FORMATS:
-        data = figure_to_standalone_html(fig, title=title or path.stem, dpi=dpi).encode("utf-8")
-        if kind == "matplotlib" and close:
-            close_figure(fig)
+        data = figure_to_standalone_html(fig, title=title or path.stem, dpi=dpi, close=close).encode("utf-8")
     else:
         if kind == "plotly":
             raise PlotError(f"{path}: {ext} from a plotly figure needs kaleido, which is not installed; "
