@@ -485,12 +485,12 @@ def _labels_section(ctx: _Ctx, n: int) -> str:
     rows = []
     for lb in s.labels:
         c = s.recordings_per_label.get(lb, 0)
-        bar = (f'<div class="bar" style="--c:{esc(ctx.colors.get(lb, "#999"))};'
-               f'width:{100 * c / biggest:.1f}%"></div>')
-        rows.append([ctx.chip(lb), _fmt_int(c), f"{100 * c / total:.1f}%", bar, _fmt_int(per_sp.get(lb, "–"))]
+        bar = (f'<div class="sharebar"><div class="bar" style="--c:{esc(ctx.colors.get(lb, "#999"))};'
+               f'width:{100 * c / biggest:.1f}%"></div><span>{100 * c / total:.1f}%</span></div>')
+        rows.append([ctx.chip(lb), _fmt_int(c), bar, _fmt_int(per_sp.get(lb, "–"))]
                     + [_fmt_int(s.split_by_label.get(lb, {}).get(sp, 0)) for sp in splits])
-    headers = ["label", "recordings", "share", "", "speakers"] + splits
-    numeric = [1, 2, 4] + list(range(5, 5 + len(splits)))
+    headers = ["label", "recordings", "share", "speakers"] + [f"{sp}" for sp in splits]
+    numeric = [1, 3] + list(range(4, 4 + len(splits)))
     body = ctx.figure("label-counts", alt="Recordings per label (bar chart)")
     body += _table(headers, rows, numeric=numeric, scroll=len(rows) > 20)
     noise = s.background_noise or {}
@@ -577,12 +577,17 @@ def _clip_meta(ctx: _Ctx, path: str) -> dict[str, Any]:
 
 
 def _examples_section(ctx: _Ctx, clips, n: int) -> str:
-    cards = []
-    for label in ctx.summary.labels:
+    cards, tabs = [], []
+    for i, label in enumerate(ctx.summary.labels):
         path = ctx.plan.examples.get(label)
+        active = " active" if i == 0 else ""
+        card_id = f"example-{i}"
+        color = esc(ctx.colors.get(label, "#999"))
+        tabs.append(f'<button type="button" class="ex-tab{active}" data-target="{card_id}" style="--c:{color}" '
+                    f'aria-controls="{card_id}">{esc(label)}</button>')
         if path is None:
-            cards.append(f'<div class="card example"><h3>{ctx.chip(label)}</h3>'
-                         '<p class="empty">No readable recording.</p></div>')
+            cards.append(f'<div class="card example{active}" id="{card_id}"><h3>{ctx.chip(label)}</h3>'
+                         '<p class="empty">No readable recording of this label.</p></div>')
             continue
         m = _clip_meta(ctx, path)
         bits = []
@@ -591,25 +596,33 @@ def _examples_section(ctx: _Ctx, clips, n: int) -> str:
         if path in clips:
             y, sr = clips[path]
             bits.append(f"{len(y) / sr:.2f} s at {sr:,} Hz")
-        if m.get("snr_db") is not None and np.isfinite(float(m.get("snr_db") or np.nan)):
-            bits.append(f"SNR {float(m['snr_db']):.0f} dB")
-        views = "".join([
-            ctx.figure(f"ex-wave-{label}", alt=f"{label}: wave and log spectrogram"),
-            ctx.figure(f"ex-mel-{label}", alt=f"{label}: mel spectrogram"),
-            ctx.figure(f"ex-mfcc-{label}", alt=f"{label}: MFCC"),
-        ]) if path in clips else '<p class="empty">The recording could not be read for this page.</p>'
-        cards.append(f'<div class="card example" id="example-{esc(label)}"><h3>{ctx.chip(label)}</h3>'
+        try:
+            snr = float(m.get("snr_db"))
+        except (TypeError, ValueError):
+            snr = float("nan")
+        if np.isfinite(snr):
+            bits.append(f"SNR {snr:.0f} dB")
+        if path in clips:
+            views = (f'<div class="views"><div class="main-view">'
+                     f'{ctx.figure(f"ex-wave-{label}", alt=f"{label}: wave and log spectrogram")}</div>'
+                     f'<div class="side-views">{ctx.figure(f"ex-mel-{label}", alt=f"{label}: mel spectrogram")}'
+                     f'{ctx.figure(f"ex-mfcc-{label}", alt=f"{label}: MFCC")}</div></div>')
+        else:
+            views = '<p class="empty">The recording could not be read for this page.</p>'
+        cards.append(f'<div class="card example{active}" id="{card_id}" data-label="{esc(label)}">'
+                     f'<div class="ex-head"><h3>{ctx.chip(label)}</h3>'
                      f'<p class="meta"><span class="path">{esc(path)}</span> · {" · ".join(bits)}</p>'
-                     f'{ctx.player(path, preload="metadata")}<div class="views">{views}</div></div>')
+                     f'{ctx.player(path, preload="metadata")}</div>{views}</div>')
     lead = ("A typical recording of each label (readable, of the dominant length, the lowest anomaly score), "
-            "with a player and the notebook's views of it.")
+            "with a player and the notebook's views of it. Pick a label:")
     howto = ("<i>Wave</i>: amplitude over time. <i>Log spectrogram</i>: time across, frequency up (0 to half the "
              "sample rate), brighter = more energy; a word shows as bright bands (formants) where it is spoken. "
              "<i>Mel</i>: the same on the mel scale, which gives low frequencies more room, as the ear does; "
              "in dB below the loudest cell. <i>MFCC</i>: the mel spectrum compressed to 13 coefficients per frame "
              "(the classic speech feature), and their second-order change over time.")
-    return _section("examples", "One recording per label", f'<div class="examples">{"".join(cards)}</div>',
-                    lead=lead, howto=howto, number=n)
+    body = (f'<div class="ex-tabs" role="tablist">{"".join(tabs)}</div>'
+            f'<div class="examples" id="examples-gallery">{"".join(cards)}</div>')
+    return _section("examples", "One recording per label", body, lead=lead, howto=howto, number=n)
 
 
 def _showcase_header(ctx: _Ctx, clips) -> tuple[str, np.ndarray | None, int]:
@@ -719,13 +732,13 @@ def _map_section(ctx: _Ctx, n: int) -> str:
     if not shown:
         body = '<p class="empty">No recording has map coordinates.</p>'
     else:
-        roles = {}
-        for e in ctx.embedded:
-            roles[e["role"]] = roles.get(e["role"], 0) + 1
-        parts = [f'<span class="legend-playable">ringed points</span> are playable: click one and it plays in the '
-                 f'bar at the bottom of the page ({_fmt_int(playable)} of {_fmt_int(shown)} points: '
-                 f'the top outliers, the examples and up to {ctx.options.playable_per_label} recordings per label). '
-                 "Other points show their file name on hover."]
+        if playable:
+            parts = [f'<span class="legend-playable">Ringed points</span> are playable: click one and it plays in '
+                     f'the bar at the bottom of the page ({_fmt_int(playable)} of {_fmt_int(shown)} points: the top '
+                     f'outliers, the examples and up to {ctx.options.playable_per_label} recordings per label). '
+                     "Other points show their file name on hover."]
+        else:
+            parts = ["No recording of this map is embedded in the page, so clicking a point only names it."]
         if plan.map_sampled:
             parts.append(f"The map draws {_fmt_int(shown)} of {_fmt_int(plan.map_total)} recordings: every "
                          "outlier and every playable point, plus a sample of the rest of each label in proportion "
@@ -824,32 +837,36 @@ def _quality_section(ctx: _Ctx, n: int) -> str:
     if not counts:
         body = '<p class="empty">No quality measurements.</p>'
     else:
+        order = sorted(counts, key=lambda f: (counts[f] == 0, list(counts).index(f)))
         cards = "".join(
-            _stat(_fmt_int(c) + f" <small>({100 * c / n_ok:.1f}%)</small>",
-                  _FLAG_TEXT.get(flag, (flag.replace("_", " "), ""))[0], "warn" if c else "ok")
-            for flag, c in counts.items())
+            _stat(_fmt_int(counts[f]) + f" <small>({100 * counts[f] / n_ok:.1f}%)</small>",
+                  _FLAG_TEXT.get(f, (f.replace("_", " "), ""))[0], "warn" if counts[f] else "ok")
+            for f in order)
         body = f'<div class="stat-grid">{cards}</div>'
-        for flag, c in counts.items():
+        rows = []
+        for flag in order:
+            if not counts[flag]:
+                continue
             name, what = _FLAG_TEXT.get(flag, (flag.replace("_", " "), ""))
             items = worst.get(flag, [])[: ctx.options.worst_per_flag]
-            body += (f"<h3>{esc(name[:1].upper() + name[1:])}: {_fmt_int(c)}</h3>"
-                     f'<p class="note">{esc(what)}</p>')
-            if not items:
-                continue
-            rows = []
-            for it in items:
+            for j, it in enumerate(items):
                 p = str(it.get("path"))
                 if it.get("reason"):
                     value = esc(it["reason"])
                 else:
-                    value_keys = [k for k in it if k not in ("path", "label", "speaker", "split", "reasons")]
-                    value = "; ".join(f"{esc(k)} {_fmt_num(it[k])}" for k in value_keys[:2]) or "–"
-                rows.append([f'<span class="path">{esc(p)}</span>', ctx.chip(it.get("label")), value,
+                    keys = [k for k in it if k not in ("path", "label", "speaker", "split", "reasons")]
+                    value = "; ".join(f"{esc(k)} {_fmt_num(it[k])}" for k in keys[:2]) or "–"
+                flag_cell = (f'<b>{esc(name)}</b> <span class="note">({_fmt_int(counts[flag])})</span>'
+                             f'<br><span class="note">{esc(what)}</span>') if j == 0 else ""
+                rows.append([flag_cell, f'<span class="path">{esc(p)}</span>', ctx.chip(it.get("label")), value,
                              ctx.player(p)])
-            body += _table(["file", "label", "measure", "listen"], rows)
+        if rows:
+            body += _table(["flag", "file", "label", "measure", "listen"], rows, scroll=len(rows) > 14)
+        else:
+            body += '<div class="callout ok">No recording is flagged.</div>'
     lead = "Per-recording checks of the signal itself, counted over the readable recordings, with the worst of each."
-    howto = ("Counts are recordings flagged; the tables list the worst few of each flag with a player, so you can "
-             "hear whether the flag matters for your use.")
+    howto = ("The cards count recordings per flag; the table lists the worst few of each flag with a player, so "
+             "you can hear whether the flag matters for your use.")
     return _section("quality", "Quality flags", body, lead=lead, howto=howto, number=n)
 
 

@@ -261,18 +261,26 @@ def plan_report(exploration, options: ReportOptions | None = None) -> ReportPlan
         if path is not None:
             examples[label] = path
 
-    # The showcase clip: the notebook's "yes" when there is one, else the example whose speech
-    # leaves the clearest silence around it (silence removal then has something to remove).
-    showcase = examples.get("yes")
-    if showcase is None and examples:
-        by_path = ok.set_index(ok["path"].astype(str)) if len(ok) else ok
+    # The showcase clip (3-D, silence removal, resampling): the example with the most silence around
+    # its speech, so that silence removal has something to remove; the notebook's "yes" when it has
+    # some (a quarter of a second).
+    showcase = None
+    if examples:
+        by_path = ok.set_index(ok["path"].astype(str))
+
         def margin(p: str) -> float:
             try:
-                s = float(by_path.loc[p, "silence_ratio"])
+                row = by_path.loc[p]
+                start, end, dur = (float(row[k]) for k in ("speech_start_s", "speech_end_s", "duration_s"))
             except (KeyError, TypeError, ValueError):
-                return 1.0
-            return abs(s - 0.4) if np.isfinite(s) else 1.0
-        showcase = min(sorted(examples.values()), key=margin)
+                return 0.0
+            if not (np.isfinite(start) and np.isfinite(end) and np.isfinite(dur)) or end - start < 0.15:
+                return 0.0
+            return start + (dur - end)
+
+        showcase = max(sorted(examples.values()), key=margin)
+        if "yes" in examples and margin(examples["yes"]) >= 0.25:
+            showcase = examples["yes"]
 
     order: list[tuple[str, str]] = []
     seen: set[str] = set()

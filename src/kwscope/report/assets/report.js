@@ -115,6 +115,22 @@
     return chain.then(function () { document.body.setAttribute("data-plots-ready", "1"); });
   }
 
+  // ------------------------------------------------------------------ example gallery: one label at a time
+  var gallery = document.getElementById("examples-gallery");
+  if (gallery) {
+    gallery.classList.add("tabbed");
+    document.querySelectorAll(".ex-tab").forEach(function (tab) {
+      tab.addEventListener("click", function () {
+        document.querySelectorAll(".ex-tab").forEach(function (t) { t.classList.toggle("active", t === tab); });
+        gallery.querySelectorAll(".example").forEach(function (card) {
+          var on = card.id === tab.getAttribute("data-target");
+          card.classList.toggle("active", on);
+          if (!on) { card.querySelectorAll("audio").forEach(function (a) { a.pause(); }); }
+        });
+      });
+    });
+  }
+
   window.kwscope = {playPath: playPath, clips: CLIPS};
   if (typeof Plotly === "undefined") {
     console.error("kwscope: plotly.js is missing from this page");
