@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ._base import PlotError, as_2d, check_backend, grid_shape
+from ._base import PlotError, as_2d, check_backend, edges_from_centers, grid_shape
 from ._style import (BOUNDARY_COLOR, PLOTLY_SCORE_SCALE, PLOTLY_SPEC_SCALE, SCORE_CMAP, SPEC_CMAP,
                      WAVE_COLOR, label_colors, mpl_figure, mpl_style, plotly_layout)
 
@@ -262,7 +262,8 @@ def plot_mean_fft_grid(freqs_hz, means: Mapping[str, np.ndarray], *, title: str 
             ax.fill_between(freqs, m, color=cmap[label], alpha=0.2, linewidth=0)
             ax.set_title(label)
             ax.grid(True)
-            ax.set_xlim(freqs[0], freqs[-1]) if freqs.size > 1 else None
+            if freqs.size > 1:
+                ax.set_xlim(freqs[0], freqs[-1])
             ax.set_ylim(bottom=min(0.0, float(np.min([c.min() for c in curves]))))
             if i % nc == 0:
                 ax.set_ylabel(value_label)
@@ -331,8 +332,6 @@ def plot_mean_spectrogram_grid(times_s, freqs_hz, means: Mapping[str, np.ndarray
         fig.update_layout(coloraxis={"colorscale": PLOTLY_SPEC_SCALE, "cmin": float(vmin), "cmax": float(vmax),
                                      "colorbar": {"title": {"text": value_label, "side": "right"}}})
         return plotly_layout(fig, title=title, height=max(380, 260 * nrows + 100))
-    from ._base import edges_from_centers
-
     x0, x1 = edges_from_centers(times, 1.0)
     y0, y1 = edges_from_centers(freqs, 1.0)
     with mpl_style():
