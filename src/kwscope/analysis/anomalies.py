@@ -70,9 +70,11 @@ class AnomalyConfig:
         Longest loud, spectrally flat stretch (s) that makes a noise burst.
     noise_only_fraction : float
         A burst covering this fraction of the clip means there is only noise.
-    hum_prominence_db, hum_fraction, hum_steadiness_db : float
-        A tone this many dB above its neighbourhood, holding this fraction of the power, whose
-        amplitude is this steady over the clip (p10/p90 of its envelope; a voice's pitch is not).
+    hum_prominence_db, hum_fraction, hum_steadiness_db, hum_jitter_hz : float
+        A hum is a line this many dB above its neighbourhood, holding this fraction of the power,
+        whose amplitude is this steady (p10/p90 of its envelope) and whose frequency moves less than
+        ``hum_jitter_hz`` over the clip. A held voiced sound can be as prominent and as steady, but
+        its pitch drifts by about 1 Hz (FSDD); mains hum or a test tone does not.
     min_duration_s, short_fraction : float
         Clips shorter than ``min_duration_s``, or than ``short_fraction`` of the typical length
         (the dominant length when at least half of the clips share one, else the median).
@@ -94,9 +96,10 @@ class AnomalyConfig:
     near_silent_dbfs: float = -40.0
     burst_s: float = 0.1
     noise_only_fraction: float = 0.8
-    hum_prominence_db: float = 30.0
+    hum_prominence_db: float = 20.0
     hum_fraction: float = 0.05
     hum_steadiness_db: float = -6.0
+    hum_jitter_hz: float = 0.3
     min_duration_s: float = 0.1
     short_fraction: float = 0.4
     long_factor: float = 2.5
@@ -297,7 +300,7 @@ def quality_flags(profiles: pd.DataFrame, context: DatasetContext, config: Anoma
     n = len(profiles)
     col = {k: profiles[k].to_numpy(float) for k in (
         "clip_ratio", "peak_dbfs", "burst_s", "duration_s", "hum_prominence_db", "hum_fraction",
-        "sample_rate", "dc_offset", "snr_db", "n_segments", "hum_steadiness_db")}
+        "sample_rate", "dc_offset", "snr_db", "n_segments", "hum_steadiness_db", "hum_jitter_hz")}
     speech = ((profiles["status"] == "ok") & (profiles["category"] == "speech")).to_numpy()
     with np.errstate(invalid="ignore"):
         out: dict[str, dict[str, Any]] = {}
@@ -316,7 +319,7 @@ def quality_flags(profiles: pd.DataFrame, context: DatasetContext, config: Anoma
         put("noise_burst", (~silent) & (~noise_only) & (col["burst_s"] >= c.burst_s),
             10 + np.clip(col["burst_s"] * 10, 0, 5), col["burst_s"])
         put("hum", (col["hum_prominence_db"] >= c.hum_prominence_db) & (col["hum_fraction"] >= c.hum_fraction)
-            & ~(col["hum_steadiness_db"] < c.hum_steadiness_db),
+            & (col["hum_steadiness_db"] >= c.hum_steadiness_db) & (col["hum_jitter_hz"] <= c.hum_jitter_hz),
             10 + np.clip((col["hum_prominence_db"] - c.hum_prominence_db) / 5, 0, 5), col["hum_prominence_db"])
         short_limit = c.min_duration_s
         if context.typical_duration_s:

@@ -12,7 +12,7 @@ summary : DatasetSummary
 profiles : pandas.DataFrame, n rows (manifest order)
     ``path, label, speaker, split, category, status, error, duration_s, sample_rate, rms_dbfs,
     peak_dbfs, clip_ratio, dc_offset, silence_ratio, snr_db, speech_start_s, speech_end_s,
-    n_segments, burst_s, hum_hz, hum_prominence_db, hum_steadiness_db, truncated, pca_x, pca_y, pca_z, pca_distance,
+    n_segments, burst_s, hum_hz, hum_prominence_db, hum_steadiness_db, hum_jitter_hz, truncated, pca_x, pca_y, pca_z, pca_distance,
     label_distance, anomaly_score``. Levels in dBFS (full scale 1.0; -120 for digital silence),
     times in s, rates in Hz, ``clip_ratio``/``silence_ratio`` fractions of samples / 10-ms blocks,
     ``dc_offset`` in full-scale units. NaN where not measured (unreadable files; background noise
@@ -91,6 +91,7 @@ from .profiles import (
     iter_chunk_results,
     plan_chunks,
     sample_key,
+    single_threaded_blas,
 )
 from .summary import DatasetSummary, summarize
 
@@ -100,7 +101,7 @@ __all__ = ["Exploration", "explore", "PROFILE_COLUMNS"]
 PROFILE_COLUMNS = [
     "path", "label", "speaker", "split", "category", "status", "error", "duration_s", "sample_rate", "rms_dbfs",
     "peak_dbfs", "clip_ratio", "dc_offset", "silence_ratio", "snr_db", "speech_start_s", "speech_end_s",
-    "n_segments", "burst_s", "hum_hz", "hum_prominence_db", "hum_steadiness_db", "truncated", "pca_x", "pca_y", "pca_z",
+    "n_segments", "burst_s", "hum_hz", "hum_prominence_db", "hum_steadiness_db", "hum_jitter_hz", "truncated", "pca_x", "pca_y", "pca_z",
     "pca_distance", "label_distance", "anomaly_score",
 ]
 
@@ -239,6 +240,14 @@ def explore(
     near_threshold
         Fingerprint cosine similarity from which two recordings are near-duplicates.
     """
+    with single_threaded_blas():
+        return _explore(data, layout=layout, workers=workers, scheduler=scheduler, cache_dir=cache_dir,
+                        violin_hz=violin_hz, top=top, progress=progress, anomaly_config=anomaly_config,
+                        chunk_size=chunk_size, max_pairs=max_pairs, near_threshold=near_threshold)
+
+
+def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, progress, anomaly_config,
+             chunk_size, max_pairs, near_threshold) -> Exploration:
     t0 = time.perf_counter()
     if isinstance(data, pd.DataFrame):
         manifest = data.reset_index(drop=True)

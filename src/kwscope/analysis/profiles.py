@@ -60,9 +60,10 @@ __all__ = [
     "sample_key",
     "default_cache_dir",
     "ProfileSpill",
+    "single_threaded_blas",
 ]
 
-_CACHE_VERSION = "profiles-v1"
+_CACHE_VERSION = "profiles-v2"
 #: The log spectrogram of the aggregates is taken at this rate (the notebook's Speech Commands rate).
 LOGSPEC_SR = 16000
 _LOGSPEC_FRAMES = 99  # frames of one second with the notebook's 20-ms window and 10-ms step
@@ -72,7 +73,7 @@ _SILENCE_FLOOR_DB = -120.0  # level reported for digital silence (log of 0)
 SCALAR_COLUMNS = (
     "duration_s", "sample_rate", "rms_dbfs", "peak_dbfs", "clip_ratio", "dc_offset", "silence_ratio",
     "snr_db", "speech_start_s", "speech_end_s", "n_segments", "burst_s", "hum_hz", "hum_prominence_db",
-    "hum_fraction", "hum_steadiness_db", "truncated",
+    "hum_fraction", "hum_steadiness_db", "hum_jitter_hz", "truncated",
 )
 
 
@@ -93,7 +94,7 @@ class ProfileConfig:
         spectrally flat (Wiener flatness >= ``burst_flatness``); ``burst_s`` is the longest run.
     hum_fmin_hz, hum_fmax_hz, hum_candidate_db
         Band searched for a stationary tone (hum, whistle) in the 1-Hz spectrum; lines at least
-        ``hum_candidate_db`` above their neighbourhood get a steadiness measure.
+        ``hum_candidate_db`` above their neighbourhood get stability measures (steadiness, jitter).
     fp_cells, fp_bands, fp_fmin_hz, fp_fmax_hz, fp_floor_db, fp_bits
         The near-duplicate fingerprint grid (20-ms cells x bands), its floor below the loudest
         cell, and the bits of its SimHash signature.
@@ -150,6 +151,29 @@ def sample_key(path: str, seed: int) -> int:
     the smallest keys, which is the same whatever the chunking or completion order."""
     digest = hashlib.blake2b(f"{seed}:{path}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
+
+
+_BLAS_CONTROLLER: list = []
+
+
+def single_threaded_blas():
+    """A context in which BLAS/LAPACK use one thread.
+
+    The pass's linear algebra is small (a 256 x 256 ``eigh``, 256 x 705 projections) and runs
+    beside busy worker processes: a multi-threaded BLAS then spends its time waiting for cores
+    (a 1.2-s ``eigh`` instead of 0.07 s on a loaded 2-core machine). Scoped, so a notebook's own
+    BLAS settings are untouched afterwards.
+    """
+    try:
+        if not _BLAS_CONTROLLER:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER.append(ThreadpoolController())
+        return _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas")
+    except Exception:  # threadpoolctl missing or unable to inspect: run as is
+        import contextlib
+
+        return contextlib.nullcontext()
 
 
 def default_cache_dir() -> Path:
@@ -274,19 +298,32 @@ def _hum(mag: np.ndarray, cfg: ProfileConfig) -> tuple[np.ndarray, np.ndarray, n
     return hz, prom_db, frac[rows, j]
 
 
-def _steadiness(x: np.ndarray, sr: int, hz: float) -> float:
-    """How steady the amplitude of the ``hz`` line is over the clip: 20 log10(p10 / p90) of its
-    envelope in 50-ms windows (complex demodulation), in dB; 0 is perfectly steady (hum), a voice's
-    pitch follows the word and gives -10 dB or less. NaN for clips under 150 ms."""
+def _tone_stability(x: np.ndarray, sr: int, hz: float) -> tuple[float, float]:
+    """How stationary the ``hz`` line is: ``(steadiness_db, jitter_hz)``.
+
+    The line is demodulated (``x * exp(-2 pi i hz t)``) and averaged over 50-ms windows.
+    ``steadiness_db`` is 20 log10(p10 / p90) of the windows' amplitudes: 0 dB is a constant
+    amplitude (hum), a voice's pitch follows the word (-10 dB or less). ``jitter_hz`` is the
+    amplitude-weighted spread of the line's frequency from window to window (phase advance): a hum
+    stays within a few hundredths of a Hz, a held voiced sound drifts by about 1 Hz. NaN for clips
+    under 150 ms.
+    """
     w = max(1, round(0.05 * sr))
     nw = x.shape[0] // w
     if nw < 3 or not np.isfinite(hz):
-        return np.nan
+        return np.nan, np.nan
     t = np.arange(nw * w) / sr
-    z = x[: nw * w].astype(np.float64) * np.exp(-2j * np.pi * hz * t)
-    env = np.abs(z.reshape(nw, w).mean(axis=1))
+    z = (x[: nw * w].astype(np.float64) * np.exp(-2j * np.pi * hz * t)).reshape(nw, w).mean(axis=1)
+    env = np.abs(z)
     p10, p90 = np.percentile(env, [10, 90])
-    return float(20 * np.log10(max(p10, 1e-12) / max(p90, 1e-12)))
+    steadiness = float(20 * np.log10(max(p10, 1e-12) / max(p90, 1e-12)))
+    d = z[1:] * np.conj(z[:-1])
+    weight = np.abs(d)
+    if weight.sum() <= 0:
+        return steadiness, np.nan
+    f = np.angle(d) / (2 * np.pi * w / sr)
+    mean = np.sum(weight * f) / weight.sum()
+    return steadiness, float(np.sqrt(np.sum(weight * (f - mean) ** 2) / weight.sum()))
 
 
 def _levels(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> dict[str, np.ndarray]:
@@ -467,7 +504,7 @@ class _Batch:
             "speech_start_s": segments[0, 0] / sr if segments.shape[0] else np.nan,
             "speech_end_s": segments[-1, 1] / sr if segments.shape[0] else np.nan,
             "burst_s": np.nan, "hum_hz": np.nan, "hum_prominence_db": np.nan, "hum_fraction": np.nan,
-            "hum_steadiness_db": np.nan,
+            "hum_steadiness_db": np.nan, "hum_jitter_hz": np.nan,
         }
         self.arrays[i] = {"digest": hashlib.sha1(x.tobytes()).digest(), "segments": segments}
         self._items.append((i, x, sr, speech, segments))
@@ -505,7 +542,7 @@ class _Batch:
                 s = self.scalars[i]
                 s.update(hum_hz=float(hz[row]), hum_prominence_db=float(prom[row]), hum_fraction=float(frac[row]))
                 if prom[row] >= cfg.hum_candidate_db:
-                    s["hum_steadiness_db"] = _steadiness(x, sr, hz[row])
+                    s["hum_steadiness_db"], s["hum_jitter_hz"] = _tone_stability(x, sr, hz[row])
         # Log spectrogram at 16 kHz (resampled), padded to whole seconds, batched by length.
         by_len: dict[int, list[tuple[int, np.ndarray, int, int]]] = {}
         for i, x, sr, _, _ in speech:
@@ -604,6 +641,11 @@ class ChunkResult:
 
 def profile_chunk(task: ProfileTask) -> ChunkResult:
     """Profile one chunk of files (the engine's task function; top-level, picklable)."""
+    with single_threaded_blas():
+        return _profile_chunk(task)
+
+
+def _profile_chunk(task: ProfileTask) -> ChunkResult:
     cfg = task.config
     n = len(task.paths)
     n_bins = cfg.spectrum_bins

@@ -1,0 +1,221 @@
+"""Per-file profiles: analytic signals, batch consistency, chunk planning and the profile cache."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import tone, write_wav
+from kwscope.analysis.explore import explore
+from kwscope.audio import read_audio
+from kwscope.analysis.profiles import (
+    SCALAR_COLUMNS,
+    ChunkResult,
+    ProfileConfig,
+    compact_spectrum,
+    plan_chunks,
+    profile_chunk,
+    profile_clip,
+)
+from kwscope.dataset import index_dataset
+
+
+def _band(hz: float, cfg: ProfileConfig = ProfileConfig()) -> int:
+    return int(hz * cfg.spectrum_bins / cfg.spectrum_fmax_hz)
+
+
+@pytest.mark.parametrize("sr", [8000, 16000, 44100])
+def test_tone_shows_its_peak_band_at_any_rate(sr):
+    p = profile_clip(tone(1000.0, sr=sr, seconds=1.0, amp=0.5), sr)
+    spec = p["spectrum"]
+    assert spec.shape == (256,) and spec.dtype == np.float32
+    assert int(np.argmax(spec)) == _band(1000.0)
+    # A full-length tone of amplitude A puts A into one 1-Hz bin; the band averages ~31 bins.
+    assert spec[_band(1000.0)] == pytest.approx(0.5 / 32, rel=0.05)
+
+
+def test_compact_spectrum_is_zero_above_nyquist():
+    p = profile_clip(tone(440.0, sr=8000, amp=0.3), 8000)
+    assert np.all(p["spectrum"][_band(4000.0) + 1:] == 0)
+
+
+def test_compact_spectrum_pools_by_mean():
+    mag = np.zeros(8000, np.float32)
+    mag[1000] = 3.2
+    out = compact_spectrum(mag, 16000)
+    assert out[32] == pytest.approx(3.2 / 32) and out.sum() == pytest.approx(3.2 / 32)
+
+
+def test_levels_of_a_sine():
+    p = profile_clip(tone(440.0, amp=0.5), 16000)
+    assert p["peak_dbfs"] == pytest.approx(20 * np.log10(0.5), abs=0.01)
+    assert p["rms_dbfs"] == pytest.approx(10 * np.log10(0.125), abs=0.01)
+    assert p["clip_ratio"] == 0 and abs(p["dc_offset"]) < 1e-4 and p["silence_ratio"] == 0
+    assert p["n_segments"] == 1 and p["duration_s"] == 1.0 and p["sample_rate"] == 16000
+
+
+def test_silence_has_no_segment_and_is_near_silent():
+    p = profile_clip(np.zeros(16000, np.float32), 16000)
+    assert p["n_segments"] == 0 and np.isnan(p["speech_start_s"])
+    assert p["peak_dbfs"] == -120.0 and p["silence_ratio"] == 1.0
+    rng = np.random.default_rng(0)
+    hiss = (rng.standard_normal(16000) * 10 ** (-75 / 20)).astype(np.float32)
+    q = profile_clip(hiss, 16000)
+    assert q["n_segments"] == 0 and q["peak_dbfs"] < -60 and q["silence_ratio"] == 1.0
+
+
+def test_clipped_sine_has_the_right_clipping_ratio():
+    y = np.clip(tone(200.0, amp=2.0), -1.0, 1.0)
+    p = profile_clip(y, 16000)
+    # |2 sin| >= 0.99 for a fraction 1 - 2 asin(0.495) / pi of the time
+    assert p["clip_ratio"] == pytest.approx(1 - 2 * np.arcsin(0.495) / np.pi, abs=0.01)
+    assert p["peak_dbfs"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_dc_offset_is_measured():
+    p = profile_clip(tone(300.0, amp=0.2) + np.float32(0.1), 16000)
+    assert p["dc_offset"] == pytest.approx(0.1, abs=1e-4)
+
+
+def test_noise_burst_length(rng):
+    y = tone(300.0, amp=0.05)
+    y[4000:8000] += (rng.standard_normal(4000) * 0.3).astype(np.float32)
+    p = profile_clip(y, 16000)
+    assert p["burst_s"] == pytest.approx(0.25, abs=0.03)
+    assert profile_clip(tone(300.0, amp=0.3), 16000)["burst_s"] == 0
+
+
+def test_steady_tone_is_hum_and_a_fading_one_is_not():
+    hum = profile_clip(tone(60.0, amp=0.3) + tone(120.0, amp=0.2), 16000)
+    assert hum["hum_hz"] == 60 and hum["hum_prominence_db"] > 30 and hum["hum_steadiness_db"] > -1
+    assert hum["hum_jitter_hz"] < 0.05
+    fading = tone(120.0, amp=0.3) * np.linspace(1, 0, 16000, dtype=np.float32) ** 3
+    assert profile_clip(fading, 16000)["hum_steadiness_db"] < -10
+    t = np.arange(16000) / 16000
+    gliding = (0.3 * np.sin(2 * np.pi * (120 * t + 4 * t**2))).astype(np.float32)  # 120 -> 128 Hz
+    assert profile_clip(gliding, 16000)["hum_jitter_hz"] > 0.3
+
+
+def test_short_clip_is_profiled():
+    p = profile_clip(tone(500.0, seconds=0.01), 16000)
+    assert p["duration_s"] == pytest.approx(0.01) and p["spectrum"].shape == (256,)
+
+
+def test_batch_equals_one_by_one(tmp_path, rng):
+    """A chunk measures clips in buckets; each file's profile equals its own profile."""
+    clips = {
+        "a/x_nohash_0.wav": (tone(440.0, seconds=1.0), 16000),
+        "a/x_nohash_1.wav": (tone(880.0, seconds=0.63, amp=0.2), 16000),
+        "a/y_nohash_0.wav": ((rng.standard_normal(5000) * 0.1).astype(np.float32), 8000),
+        "a/y_nohash_1.wav": (tone(1500.0, sr=8000, seconds=1.7), 8000),
+    }
+    for rel, (y, sr) in clips.items():
+        write_wav(tmp_path / rel, y, sr)
+    m = index_dataset(tmp_path, layout="speech-commands")
+    plan = plan_chunks(m, config=ProfileConfig())
+    res = profile_chunk(plan.tasks[0])
+    for i, rel in enumerate(m["path"]):
+        y, sr = read_audio(tmp_path / rel)
+        single = profile_clip(y, sr)
+        want = np.array([single.get(c, np.nan) for c in SCALAR_COLUMNS])
+        np.testing.assert_allclose(res.scalars[i], want, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=rel)
+        np.testing.assert_allclose(res.spectra[i], single["spectrum"], rtol=1e-5, atol=1e-7)
+
+
+def test_unreadable_and_background_rows(tmp_path):
+    write_wav(tmp_path / "yes" / "a_nohash_0.wav", tone(seconds=1.0))
+    write_wav(tmp_path / "_background_noise_" / "hum.wav", tone(50.0, seconds=3.0))
+    (tmp_path / "yes" / "b_nohash_0.wav").write_bytes(b"RIFF\x00\x00")
+    ex = explore(tmp_path, workers=1, progress=False)
+    p = ex.profiles.set_index("path")
+    assert p.loc["yes/b_nohash_0.wav", "status"] == "error" and p.loc["yes/b_nohash_0.wav", "error"]
+    assert np.isnan(p.loc["yes/b_nohash_0.wav", "rms_dbfs"])
+    bg = p.loc["_background_noise_/hum.wav"]
+    assert bg["duration_s"] == pytest.approx(3.0) and np.isfinite(bg["rms_dbfs"])
+    assert np.isnan(bg["anomaly_score"]) and np.isnan(bg["pca_x"])
+    assert list(ex.profiles["path"]) == list(index_dataset(tmp_path)["path"])
+
+
+def test_chunks_do_not_cross_labels(tmp_path):
+    for lab, n in (("a", 5), ("b", 3)):
+        for i in range(n):
+            write_wav(tmp_path / lab / f"s{i}_nohash_0.wav", tone(seconds=0.1))
+    plan = plan_chunks(index_dataset(tmp_path), config=ProfileConfig(), chunk_size=2)
+    assert [len(t.paths) for t in plan.tasks] == [2, 2, 1, 2, 1]
+    assert all(len(set(t.labels)) == 1 for t in plan.tasks)
+    assert np.array_equal(np.concatenate(plan.rows), np.arange(8))
+
+
+def _small_set(root, rng):
+    for lab, f in (("up", 500.0), ("down", 900.0)):
+        for i in range(4):
+            y = tone(f * (1 + 0.05 * i), seconds=1.0, amp=0.3) + (rng.standard_normal(16000) * 0.01).astype(np.float32)
+            write_wav(root / lab / f"s{i}_nohash_0.wav", y)
+    return root
+
+
+def test_cache_hit_gives_identical_results(tmp_path, rng):
+    data = _small_set(tmp_path / "data", rng)
+    cache = tmp_path / "cache"
+    first = explore(data, workers=1, cache_dir=cache, chunk_size=3, progress=False)
+    assert first.pass_info["cache_hits"] == 0 and any(cache.rglob("*.npz"))
+    second = explore(data, workers=1, cache_dir=cache, chunk_size=3, progress=False)
+    assert second.pass_info["cache_hits"] == second.pass_info["chunks"] == first.pass_info["chunks"]
+    pd.testing.assert_frame_equal(first.profiles, second.profiles)
+    a, b = first.to_dict(), second.to_dict()
+    a.pop("pass_info"), b.pop("pass_info")
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_changed_file_recomputes_only_its_chunk(tmp_path, rng):
+    data = _small_set(tmp_path / "data", rng)
+    cache = tmp_path / "cache"
+    explore(data, workers=1, cache_dir=cache, chunk_size=2, progress=False)
+    target = data / "up" / "s3_nohash_0.wav"
+    write_wav(target, tone(3000.0, seconds=1.0, amp=0.9))
+    st = os.stat(target)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    again = explore(data, workers=1, cache_dir=cache, chunk_size=2, progress=False)
+    assert again.pass_info["cache_hits"] == again.pass_info["chunks"] - 1
+    fresh = explore(data, workers=1, chunk_size=2, progress=False)
+    pd.testing.assert_frame_equal(again.profiles, fresh.profiles)
+
+
+def test_damaged_cache_entry_is_recomputed(tmp_path, rng):
+    data = _small_set(tmp_path / "data", rng)
+    cache = tmp_path / "cache"
+    first = explore(data, workers=1, cache_dir=cache, progress=False)
+    for f in cache.rglob("*.npz"):
+        f.write_bytes(b"garbage")
+    second = explore(data, workers=1, cache_dir=cache, progress=False)
+    pd.testing.assert_frame_equal(first.profiles, second.profiles)
+
+
+def test_no_cache_unless_asked(tmp_path, rng, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    explore(_small_set(tmp_path / "data", rng), workers=1, progress=False)
+    assert not (tmp_path / "xdg").exists() and not (tmp_path / "home").exists()
+
+
+def test_chunk_result_round_trips_through_npz(tmp_path, rng):
+    data = _small_set(tmp_path / "data", rng)
+    plan = plan_chunks(index_dataset(data), config=ProfileConfig())
+    res = profile_chunk(plan.tasks[0])
+    res.save(tmp_path / "c.npz")
+    back = ChunkResult.load(tmp_path / "c.npz", res.chunk_id)
+    for name in ChunkResult._FIELDS:
+        np.testing.assert_array_equal(getattr(res, name), getattr(back, name), err_msg=name)
+
+
+def test_process_pool_gives_the_same_results(tmp_path, rng):
+    data = _small_set(tmp_path / "data", rng)
+    one = explore(data, workers=1, chunk_size=2, progress=False)
+    two = explore(data, workers=2, chunk_size=2, progress=False)
+    pd.testing.assert_frame_equal(one.profiles, two.profiles)
+    for lab in one.mean_logspec.by_label:
+        np.testing.assert_array_equal(one.mean_logspec.by_label[lab], two.mean_logspec.by_label[lab])
