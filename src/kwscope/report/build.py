@@ -154,11 +154,11 @@ def build_report(
                              data_label=data_label or str(data))
     t3 = time.perf_counter()
     timings = {"explore": round(t1 - t0, 3), "read_clips": round(t2 - t1, 3), "render": round(t3 - t2, 3)}
-    rendered.description["report"]["timings_s"] = timings
-    rendered.description["report"]["figures"] = {"drawn": renderer.n_drawn, "from_cache": renderer.n_cached}
+    timings["total"] = round(t3 - t0, 3)
+    rendered.report_extra.update(timings_s=dict(timings),
+                                 figures={"drawn": renderer.n_drawn, "from_cache": renderer.n_cached})
     html_path = write_atomic(output, rendered.html) if output is not None else None
     json_path = None
     if json_output is not None:
         json_path = write_atomic(json_output, json.dumps(rendered.description, indent=1, allow_nan=False) + "\n")
-    timings["total"] = round(time.perf_counter() - t0, 3)
     return ReportResult(html_path, json_path, rendered, exploration, plan, timings)

@@ -51,16 +51,31 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 SECTION_IDS = tuple(s for s, _ in SECTIONS)
 
 
-@dataclass
 class RenderedReport:
-    """A rendered report: the page, its JSON description, and what ``--strict`` looks at."""
+    """A rendered report: the page, its JSON description, and what ``--strict`` looks at.
 
-    html: str
-    description: dict[str, Any]
-    findings: list[Finding]
-    n_audio: int
-    size_bytes: int
-    figure_errors: list[str] = field(default_factory=list)
+    ``description`` is built on first use (it holds the exploration's ``to_dict()``, whose profile
+    table is the slow part on a big dataset); ``report_extra`` entries are merged into its
+    ``report`` object.
+    """
+
+    def __init__(self, html: str, findings: list[Finding], n_audio: int, size_bytes: int,
+                 figure_errors: list[str], describe):
+        self.html = html
+        self.findings = findings
+        self.n_audio = n_audio
+        self.size_bytes = size_bytes
+        self.figure_errors = figure_errors
+        self.report_extra: dict[str, Any] = {}
+        self._describe = describe
+        self._description: dict[str, Any] | None = None
+
+    @property
+    def description(self) -> dict[str, Any]:
+        if self._description is None:
+            self._description = self._describe()
+        self._description["report"].update(jsonable(self.report_extra))
+        return self._description
 
     @property
     def strict_problems(self) -> list[Finding]:
@@ -1027,9 +1042,8 @@ def render_report(exploration, clips: Mapping[str, tuple[np.ndarray, int]] | Non
             break
         audio_bytes = sum(len(u) for u in ctx.audio.values())
         budget = max(0, audio_bytes - (size - opt.size_limit_bytes) - 200_000)
-    description = _describe(exploration, ctx, plan, opt, findings, title, label, size, extra)
-    return RenderedReport(html=page, description=description, findings=findings, n_audio=len(ctx.clip_of),
-                          size_bytes=size, figure_errors=ctx.figure_errors)
+    return RenderedReport(page, findings, len(ctx.clip_of), size, ctx.figure_errors,
+                          lambda: _describe(exploration, ctx, plan, opt, findings, title, label, size, extra))
 
 
 def _describe(exploration, ctx: _Ctx, plan: ReportPlan, opt: ReportOptions, findings: list[Finding], title: str,
@@ -1037,12 +1051,12 @@ def _describe(exploration, ctx: _Ctx, plan: ReportPlan, opt: ReportOptions, find
     from .. import __version__
 
     if hasattr(exploration, "to_dict"):
-        explored = exploration.to_dict()
+        explored = exploration.to_dict()  # JSON-able by its contract: not walked again (100,000s of values)
     else:
-        explored = {"summary": exploration.summary.to_dict(),
-                    "anomalies": records(getattr(exploration, "anomalies", None)),
-                    "duplicates": records(getattr(exploration, "duplicates", None)),
-                    "quality": getattr(exploration, "quality", None)}
+        explored = jsonable({"summary": exploration.summary.to_dict(),
+                             "anomalies": records(getattr(exploration, "anomalies", None)),
+                             "duplicates": records(getattr(exploration, "duplicates", None)),
+                             "quality": getattr(exploration, "quality", None)})
     strict = strict_problems(findings)
     report = {
         "title": title,
@@ -1061,12 +1075,13 @@ def _describe(exploration, ctx: _Ctx, plan: ReportPlan, opt: ReportOptions, find
     }
     if extra:
         report.update(extra)
-    return jsonable({
+    out = jsonable({
         "kwscope_version": __version__,
         "generated_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "findings": [f.to_dict() for f in findings],
         "strict": {"problems": [f.kind for f in strict], "would_fail": bool(strict)},
         "broken_files": list(exploration.summary.broken_files or []),
         "report": report,
-        "exploration": explored,
     })
+    out["exploration"] = explored
+    return out

@@ -314,14 +314,15 @@ def plan_report(exploration, options: ReportOptions | None = None) -> ReportPlan
     candidates = np.flatnonzero(coords_ok)
     map_total = int(candidates.size)
     rng = np.random.default_rng(opt.seed)
-    labels_all = _col(prof, "label", "").astype(str).to_numpy() if len(prof) else np.array([], str)
     paths_all = prof["path"].astype(str).to_numpy() if len(prof) else np.array([], str)
+    # Label codes by hashing (pd.factorize), not sorting: 100,000 string labels cost milliseconds.
+    codes, uniques = pd.factorize(_col(prof, "label", "").astype(str)) if len(prof) else (np.array([], int), [])
+    cand_codes = codes[candidates]
 
     # A few playable points per label, drawn from the mappable rows.
     per_label: dict[str, np.ndarray] = {}
-    for label in np.unique(labels_all[candidates]) if map_total else []:
-        idx = candidates[labels_all[candidates] == label]
-        per_label[str(label)] = rng.permutation(idx)
+    for k in np.unique(cand_codes):
+        per_label[str(uniques[k])] = rng.permutation(candidates[cand_codes == k])
     for k in range(opt.playable_per_label):
         for label in sorted(per_label):
             idx = per_label[label]
@@ -333,20 +334,18 @@ def plan_report(exploration, options: ReportOptions | None = None) -> ReportPlan
         map_rows, sampled = candidates, False
     else:
         keep_paths = {p for p, _ in order} | flagged
-        must = candidates[np.isin(paths_all[candidates], list(keep_paths))]
-        rest = np.setdiff1d(candidates, must)
+        keep = pd.Series(paths_all[candidates]).isin(keep_paths).to_numpy()
+        must, rest, rest_codes = candidates[keep], candidates[~keep], cand_codes[~keep]
         room = max(0, opt.max_map_points - must.size)
-        # Stratified by label: each label keeps its share of the points (at least a few).
+        # Stratified by label: each label keeps its share of the points (at least one).
         picks = []
         if room and rest.size:
-            rest_labels = labels_all[rest]
-            uniq, counts = np.unique(rest_labels, return_counts=True)
+            present, counts = np.unique(rest_codes, return_counts=True)
             quota = np.maximum(1, np.floor(counts / counts.sum() * room)).astype(int)
-            for label, q in zip(uniq, quota):
-                idx = rest[rest_labels == label]
+            for k, q in zip(present, quota):
+                idx = rest[rest_codes == k]
                 picks.append(rng.choice(idx, size=min(q, idx.size), replace=False))
-        chosen = np.concatenate([must] + picks) if picks else must
-        map_rows, sampled = np.sort(chosen[: max(opt.max_map_points, must.size)]), True
+        map_rows, sampled = np.sort(np.concatenate([must] + picks)), True
     return ReportPlan(examples=examples, showcase=showcase, audio_order=order, map_rows=map_rows,
                       map_total=map_total, map_sampled=sampled)
 
