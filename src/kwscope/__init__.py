@@ -26,6 +26,10 @@ _API = {
     "PipelineConfig": "pipeline",
     "extract_features": "extract",
     "load_features": "store",
+    "explore": "analysis.explore",
+    "Exploration": "analysis.explore",
+    "find_anomalies": "analysis.anomalies",
+    "find_duplicates": "analysis.duplicates",
 }
 
 __all__ = sorted(_API) + ["__version__"]
