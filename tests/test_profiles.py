@@ -100,6 +100,13 @@ def test_steady_tone_is_hum_and_a_fading_one_is_not():
     assert profile_clip(gliding, 16000)["hum_jitter_hz"] > 0.3
 
 
+def test_hum_with_a_harmonic_one_fundamental_away_is_steady():
+    # Regression: box-averaged demodulation let the 100-Hz harmonic leak into the 50-Hz line's
+    # phase (0.57 Hz of "jitter"), so a plain mains hum was not reported.
+    hum = profile_clip(tone(50.0, amp=0.1) + tone(100.0, amp=0.05), 16000)
+    assert hum["hum_hz"] == 50 and hum["hum_jitter_hz"] < 0.05 and hum["hum_steadiness_db"] > -1
+
+
 def test_short_clip_is_profiled():
     p = profile_clip(tone(500.0, seconds=0.01), 16000)
     assert p["duration_s"] == pytest.approx(0.01) and p["spectrum"].shape == (256,)

@@ -74,7 +74,7 @@ class AnomalyConfig:
         A hum is a line this many dB above its neighbourhood, holding this fraction of the power,
         whose amplitude is this steady (p10/p90 of its envelope) and whose frequency moves less than
         ``hum_jitter_hz`` over the clip. A held voiced sound can be as prominent and as steady, but
-        its pitch drifts by about 1 Hz (FSDD); mains hum or a test tone does not.
+        its pitch drifts by 0.3 Hz or more (FSDD); mains hum or a test tone moves by 0.01 Hz or less.
     min_duration_s, short_fraction : float
         Clips shorter than ``min_duration_s``, or than ``short_fraction`` of the typical length
         (the dominant length when at least half of the clips share one, else the median).
@@ -99,7 +99,7 @@ class AnomalyConfig:
     hum_prominence_db: float = 20.0
     hum_fraction: float = 0.05
     hum_steadiness_db: float = -6.0
-    hum_jitter_hz: float = 0.3
+    hum_jitter_hz: float = 0.1
     min_duration_s: float = 0.1
     short_fraction: float = 0.4
     long_factor: float = 2.5

@@ -27,6 +27,7 @@ not cross a label boundary, so adding files to one label leaves the other labels
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,6 +41,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 import scipy.fft
+from scipy.ndimage import uniform_filter1d
 
 from .. import dsp
 from ..audio import AudioError, read_clip
@@ -63,7 +65,7 @@ __all__ = [
     "single_threaded_blas",
 ]
 
-_CACHE_VERSION = "profiles-v2"
+_CACHE_VERSION = "profiles-v3"
 #: The log spectrogram of the aggregates is taken at this rate (the notebook's Speech Commands rate).
 LOGSPEC_SR = 16000
 _LOGSPEC_FRAMES = 99  # frames of one second with the notebook's 20-ms window and 10-ms step
@@ -92,9 +94,11 @@ class ProfileConfig:
     burst_flatness, burst_within_db
         A noise-burst frame is loud (within ``burst_within_db`` of the loudest frame) and
         spectrally flat (Wiener flatness >= ``burst_flatness``); ``burst_s`` is the longest run.
-    hum_fmin_hz, hum_fmax_hz, hum_candidate_db
-        Band searched for a stationary tone (hum, whistle) in the 1-Hz spectrum; lines at least
-        ``hum_candidate_db`` above their neighbourhood get stability measures (steadiness, jitter).
+    hum_fmin_hz, hum_fmax_hz, hum_candidate_db, hum_candidate_fraction
+        Band searched for a stationary tone (hum, whistle) in the 1-Hz spectrum. Lines at least
+        ``hum_candidate_db`` above their neighbourhood and holding ``hum_candidate_fraction`` of
+        the power get stability measures (steadiness, jitter; NaN otherwise): these are the
+        lowest prominence and fraction the hum flag can use.
     fp_cells, fp_bands, fp_fmin_hz, fp_fmax_hz, fp_floor_db, fp_bits
         The near-duplicate fingerprint grid (20-ms cells x bands), its floor below the loudest
         cell, and the bits of its SimHash signature.
@@ -113,7 +117,8 @@ class ProfileConfig:
     burst_within_db: float = 12.0
     hum_fmin_hz: float = 40.0
     hum_fmax_hz: float = 4000.0
-    hum_candidate_db: float = 15.0
+    hum_candidate_db: float = 20.0
+    hum_candidate_fraction: float = 0.05
     fp_cells: int = 48
     fp_bands: int = 16
     fp_fmin_hz: float = 100.0
@@ -223,19 +228,21 @@ def compact_spectrum(mag_1hz: np.ndarray, sr: int, *, fmax: float = 8000.0, n_bi
     idx, nominal, n_used = _pooling(int(sr), float(fmax), int(n_bins))
     mag = np.asarray(mag_1hz, dtype=np.float32)[..., :n_used]
     flat = mag.reshape(-1, n_used)
-    out = np.zeros((flat.shape[0], n_bins))
+    out = np.zeros((flat.shape[0], n_bins), np.float32)
     if n_used:
         used = int(idx[-1]) + 1
         starts = np.searchsorted(idx, np.arange(used))
-        out[:, :used] = np.add.reduceat(flat.astype(np.float64), starts, axis=1)
-    out /= nominal
+        out[:, :used] = np.add.reduceat(flat, starts, axis=1)
+    out /= nominal.astype(np.float32)
     return out.reshape(mag.shape[:-1] + (n_bins,)).astype(np.float32)
 
 
 def _one_second(x: np.ndarray, sr: int, segments: np.ndarray) -> np.ndarray:
     """The clip padded to 1 s, or the 1-s window centred on its speech when longer."""
     n = x.shape[0]
-    if n <= sr:
+    if n == sr:
+        return x
+    if n < sr:
         out = np.zeros(sr, np.float32)
         out[:n] = x
         return out
@@ -251,16 +258,17 @@ def _tone_prominence(mag: np.ndarray, cfg: ProfileConfig) -> tuple[np.ndarray, n
     lo, hi = int(cfg.hum_fmin_hz), min(int(cfg.hum_fmax_hz), n - 31)
     if hi <= lo:
         return np.zeros((m_rows, 0)), np.zeros((m_rows, 0)), lo
-    m = mag[:, : hi + 31]
-    power = (m * m).astype(np.float64)
-    total = (mag.astype(np.float64) ** 2).sum(axis=1)
+    m = np.ascontiguousarray(mag[:, : hi + 31])
+    power = m * m
+    total = np.einsum("ij,ij->i", mag, mag, dtype=np.float64)
     total[total <= 0] = np.inf
-    zero = np.zeros((m_rows, 1))
-    c = np.concatenate((zero, np.cumsum(m, axis=1, dtype=np.float64)), axis=1)
-    pc = np.concatenate((zero, np.cumsum(power, axis=1)), axis=1)
-    baseline = ((c[:, lo + 31:hi + 31] - c[:, lo - 30:hi - 30]) - (c[:, lo + 4:hi + 4] - c[:, lo - 3:hi - 3])) / 54.0
+    # Box means over +-30 and +-3 bins (C loops with double accumulators); the baseline is the
+    # mean 4..30 bins away, the line's power the sum within +-2 bins.
+    wide = uniform_filter1d(m, 61, axis=1, mode="constant")[:, lo:hi].astype(np.float64)
+    near = uniform_filter1d(m, 7, axis=1, mode="constant")[:, lo:hi].astype(np.float64)
+    baseline = (61 * wide - 7 * near) / 54.0
     prominence = m[:, lo:hi] / (baseline + 1e-12)
-    frac = (pc[:, lo + 3:hi + 3] - pc[:, lo - 2:hi - 2]) / total[:, None]
+    frac = 5 * uniform_filter1d(power, 5, axis=1, mode="constant")[:, lo:hi] / total[:, None]
     return prominence, frac, lo
 
 
@@ -298,30 +306,46 @@ def _hum(mag: np.ndarray, cfg: ProfileConfig) -> tuple[np.ndarray, np.ndarray, n
     return hz, prom_db, frac[rows, j]
 
 
+@functools.lru_cache(maxsize=8)
+def _hann(length: int) -> np.ndarray:
+    w = np.hanning(length + 2)[1:-1]
+    return w / w.sum()
+
+
 def _tone_stability(x: np.ndarray, sr: int, hz: float) -> tuple[float, float]:
     """How stationary the ``hz`` line is: ``(steadiness_db, jitter_hz)``.
 
-    The line is demodulated (``x * exp(-2 pi i hz t)``) and averaged over 50-ms windows.
+    The line is demodulated (``x * exp(-2 pi i hz t)``) and averaged over Hann windows of 100 ms
+    every 50 ms (a +-20-Hz band: other lines, e.g. the hum's own harmonics, stay out).
     ``steadiness_db`` is 20 log10(p10 / p90) of the windows' amplitudes: 0 dB is a constant
     amplitude (hum), a voice's pitch follows the word (-10 dB or less). ``jitter_hz`` is the
     amplitude-weighted spread of the line's frequency from window to window (phase advance): a hum
     stays within a few hundredths of a Hz, a held voiced sound drifts by about 1 Hz. NaN for clips
-    under 150 ms.
+    under 200 ms.
     """
-    w = max(1, round(0.05 * sr))
-    nw = x.shape[0] // w
+    hop = max(1, round(0.05 * sr))
+    win = 2 * hop
+    n = x.shape[0]
+    nw = (n - win) // hop + 1 if n >= win else 0
     if nw < 3 or not np.isfinite(hz):
         return np.nan, np.nan
-    t = np.arange(nw * w) / sr
-    z = (x[: nw * w].astype(np.float64) * np.exp(-2j * np.pi * hz * t)).reshape(nw, w).mean(axis=1)
-    env = np.abs(z)
-    p10, p90 = np.percentile(env, [10, 90])
+    # One DFT bin a window: sum_tau x[s + tau] w[tau] e^{-i omega (s + tau)}, as strided real
+    # frames times one complex kernel, then the phase of each window's start.
+    omega = 2 * np.pi * hz / sr
+    w = _hann(win)
+    tau = np.arange(win)
+    kernel = np.stack([w * np.cos(omega * tau), -w * np.sin(omega * tau)], axis=1).astype(np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(np.asarray(x, np.float32), win)[::hop][:nw]
+    parts = (frames @ kernel).astype(np.float64)
+    zc = (parts[:, 0] + 1j * parts[:, 1]) * np.exp(-1j * omega * hop * np.arange(nw))
+    env = np.sort(np.abs(zc))
+    p10, p90 = np.interp([0.1 * (nw - 1), 0.9 * (nw - 1)], np.arange(nw), env)
     steadiness = float(20 * np.log10(max(p10, 1e-12) / max(p90, 1e-12)))
-    d = z[1:] * np.conj(z[:-1])
+    d = zc[1:] * np.conj(zc[:-1])
     weight = np.abs(d)
     if weight.sum() <= 0:
         return steadiness, np.nan
-    f = np.angle(d) / (2 * np.pi * w / sr)
+    f = np.angle(d) / (2 * np.pi * hop / sr)
     mean = np.sum(weight * f) / weight.sum()
     return steadiness, float(np.sqrt(np.sum(weight * (f - mean) ** 2) / weight.sum()))
 
@@ -337,12 +361,15 @@ def _levels(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
     n = lengths.astype(np.float64)
     ax = np.abs(X)
     peak = ax.max(axis=1).astype(np.float64)
+    clipped = np.count_nonzero(ax >= np.float32(cfg.clip_level), axis=1)
+    del ax
     block = max(1, round(sr / 100))
     nbl = max(1, L // block)
     Xb = X[:, : nbl * block] if L >= block else np.pad(X, ((0, 0), (0, block - L)))
-    Xd = Xb.astype(np.float64).reshape(m, nbl, block)
-    bpow = np.einsum("ijk,ijk->ij", Xd, Xd)
-    total = np.einsum("ij,ij->i", X.astype(np.float64), X.astype(np.float64))
+    Xb = Xb.reshape(m, nbl, block)
+    bpow = np.einsum("ijk,ijk->ij", Xb, Xb).astype(np.float64)
+    tail = X[:, nbl * block:]
+    total = bpow.sum(axis=1) + np.einsum("ij,ij->i", tail, tail).astype(np.float64) if L >= block else bpow[:, 0]
     nb = np.maximum(lengths // block, 1)
     short = lengths < block  # a clip under 10 ms is one block of its own length
     bpow /= block
@@ -366,7 +393,7 @@ def _levels(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
     return {
         "rms_dbfs": rms_db,
         "peak_dbfs": peak_db,
-        "clip_ratio": (ax >= cfg.clip_level).sum(axis=1) / n,
+        "clip_ratio": clipped / n,
         "dc_offset": X.sum(axis=1, dtype=np.float64) / n,
         "silence_ratio": quiet.sum(axis=1) / nb,
         "snr_db": snr,
@@ -428,13 +455,15 @@ def _frame_measures(specs: np.ndarray, n_valid: np.ndarray, orig_sr: np.ndarray,
     (>= 0.97).
     """
     m, t, _ = specs.shape
-    top_bin = np.minimum(orig_sr / 2 * 0.9, 7600.0) / 50.0
-    bins = np.arange(specs.shape[2])
-    band_mask = ((bins[None, :] >= 2) & (bins[None, :] < top_bin[:, None])).astype(np.float32)
-    n_band = np.maximum(band_mask.sum(axis=1), 1)[:, None]
+    top_bin = (np.minimum(orig_sr / 2 * 0.9, 7600.0) / 50.0).astype(np.int64)
     power = np.exp(specs)
-    arith = np.einsum("ftb,fb->ft", power, band_mask) / n_band
-    geo = np.exp(np.einsum("ftb,fb->ft", specs, band_mask) / n_band)
+    arith = np.empty((m, t), np.float32)
+    geo = np.empty((m, t), np.float32)
+    for tb in np.unique(top_bin):  # one group per Nyquist frequency (usually one)
+        r = top_bin == tb
+        hi = max(int(tb), 3)
+        arith[r] = power[r, :, 2:hi].mean(axis=2)
+        geo[r] = np.exp(specs[r, :, 2:hi].mean(axis=2))
     flatness = geo / np.maximum(arith, 1e-30)
     valid = np.arange(t)[None, :] < n_valid[:, None]
     level = np.where(valid, 10 * np.log10(np.maximum(arith, 1e-30)), -np.inf)
@@ -495,6 +524,8 @@ class _Batch:
         self.scalars: dict[int, dict[str, float]] = {}
         self.arrays: dict[int, dict[str, Any]] = {}
         self._items: list[tuple[int, np.ndarray, int, bool, np.ndarray]] = []
+        #: (file ids, their 16-kHz log spectrograms (m, frames, 161)) of each length group
+        self.spec_groups: list[tuple[list[int], np.ndarray]] = []
 
     def add(self, i: int, x: np.ndarray, sr: int, *, speech: bool) -> None:
         n = x.shape[0]
@@ -541,7 +572,7 @@ class _Batch:
                 self.arrays[i]["spectrum"] = spectra[row]
                 s = self.scalars[i]
                 s.update(hum_hz=float(hz[row]), hum_prominence_db=float(prom[row]), hum_fraction=float(frac[row]))
-                if prom[row] >= cfg.hum_candidate_db:
+                if prom[row] >= cfg.hum_candidate_db and frac[row] >= cfg.hum_candidate_fraction:
                     s["hum_steadiness_db"], s["hum_jitter_hz"] = _tone_stability(x, sr, hz[row])
         # Log spectrogram at 16 kHz (resampled), padded to whole seconds, batched by length.
         by_len: dict[int, list[tuple[int, np.ndarray, int, int]]] = {}
@@ -557,9 +588,11 @@ class _Batch:
             _, _, specs = dsp.log_specgram(X, LOGSPEC_SR)
             n_valid = np.array([max(0, (n16 - 320) // 160 + 1) for _, _, n16, _ in items])
             burst, fps = _frame_measures(specs, n_valid, np.array([sr for *_, sr in items], float), cfg)
-            for row, (i, _, _, _) in enumerate(items):
+            ids = [i for i, _, _, _ in items]
+            for row, i in enumerate(ids):
                 self.scalars[i]["burst_s"] = float(burst[row])
                 self.arrays[i].update(fingerprint=fps[row], logspec=specs[row], n_valid_frames=int(n_valid[row]))
+            self.spec_groups.append((ids, specs))
         self._items.clear()
 
 
@@ -685,6 +718,8 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     spec_all = np.zeros((L, _LOGSPEC_FRAMES, 161))
     vbins = cfg.violin_bins()
     candidates: dict[str, list[tuple[int, int]]] = {}
+    label_of = np.full(n, -1)
+    exact = np.zeros(n, bool)
     for i in range(n):
         if not ok[i]:
             continue
@@ -697,19 +732,25 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
         spectra[i] = a["spectrum"]
         fingerprints[i] = a["fingerprint"]
         has_fp[i] = s["n_segments"] > 0 and s["peak_dbfs"] > -70 and bool(np.any(a["fingerprint"]))
-        j = lpos[task.labels[i]]
-        spec = a["logspec"][:_LOGSPEC_FRAMES]
-        if spec.shape[0] < _LOGSPEC_FRAMES:  # cannot happen: clips are padded to whole seconds
-            continue
-        exact = round(s["duration_s"] * 1000) == 1000
-        n_all[j] += 1
-        fft_all[j] += a["spectrum"]
-        spec_all[j] += spec
-        if exact:
-            n_1s[j] += 1
-            fft_1s[j] += a["spectrum"]
-            spec_1s[j] += spec
+        label_of[i] = lpos[task.labels[i]]
+        exact[i] = round(s["duration_s"] * 1000) == 1000
         candidates.setdefault(task.labels[i], []).append((sample_key(task.paths[i], cfg.seed), i))
+    # Per-label partial sums, one vectorized reduction per label (float64 accumulators).
+    for j in range(L):
+        rows = label_of == j
+        n_all[j] = rows.sum()
+        n_1s[j] = (rows & exact).sum()
+        fft_all[j] = spectra[rows].sum(axis=0, dtype=np.float64)
+        fft_1s[j] = spectra[rows & exact].sum(axis=0, dtype=np.float64)
+    for ids, specs in batch.spec_groups:
+        ids = np.asarray(ids)
+        labs = label_of[ids]
+        for j in np.unique(labs[labs >= 0]):
+            sel = labs == j
+            spec_all[j] += specs[sel, :_LOGSPEC_FRAMES].sum(axis=0, dtype=np.float64)
+            sel &= exact[ids]
+            if sel.any():
+                spec_1s[j] += specs[sel, :_LOGSPEC_FRAMES].sum(axis=0, dtype=np.float64)
     v_rows, v_labels, v_keys, v_values, v_offsets = [], [], [], [], []
     pos = 0
     for j, lab in enumerate(label_names):
