@@ -8,24 +8,29 @@ killed worker loses and duplicates nothing, an unreachable scheduler is one quic
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 distributed = pytest.importorskip("distributed")  # the kwscope[dask] extra
-cloudpickle = pytest.importorskip("cloudpickle")
+
+from conftest import tone, write_wav  # noqa: E402
 
 from kwscope.engine import EngineError, run_chunks  # noqa: E402
 from kwscope.fsspec_io import RemoteDataError, is_url, resolve_data  # noqa: E402
 
-# Workers unpickle task functions by module name; ship this test module's functions by value.
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
+# Workers import the task functions below by module name (LocalCluster's worker processes inherit
+# sys.path), so this module imports only light modules at the top; the feature and analysis tests
+# import theirs inside.
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +90,10 @@ def _assert_same(local: dict, dask: dict) -> None:
 
 # --- engine ----------------------------------------------------------------------------------
 
-def test_dask_results_equal_local_engine(cluster, capfd):
+def test_dask_results_equal_local_engine(cluster, capfd, monkeypatch):
+    from kwscope import dask_engine
+
+    monkeypatch.setattr(dask_engine, "_ANNOUNCED", set())  # the line is printed once per address
     chunks = [(i, 256, 0.0) for i in range(40)]
     sizes = [3] * len(chunks)
     local = _by_id(run_chunks(spectrum_chunk, chunks, workers=1, progress=False))
@@ -276,3 +284,204 @@ def test_remote_protocols_name_their_package_and_credentials():
         assert "every Dask worker" in message and "\n" not in message
     with pytest.raises(RemoteDataError, match="no protocol 'nosuchfs'"):
         resolve_data("nosuchfs://x/y")
+
+
+# --- kwscope features / anomalies through the cluster -------------------------------------------
+
+CHUNK = 8  # files a task: small, so that even these tiny datasets make many tasks
+
+
+@pytest.fixture(scope="module")
+def generated_dir(tmp_path_factory) -> Path:
+    """A Speech-Commands-style set: 3 words x 6 speakers, plus planted problems and a broken file."""
+    root = tmp_path_factory.mktemp("generated")
+    rng = np.random.default_rng(7)
+    for w, word in enumerate(("yes", "no", "up")):
+        for s in range(6):
+            y = tone(300.0 + 150 * w + 20 * s, seconds=1.0, amp=0.3)
+            y = y + 0.01 * rng.standard_normal(y.shape[0]).astype(np.float32)
+            write_wav(root / word / f"{s:08x}_nohash_0.wav", y)
+    write_wav(root / "yes" / "silent00_nohash_0.wav", np.zeros(16000, np.float32))
+    write_wav(root / "no" / "clipped0_nohash_0.wav", np.clip(tone(500.0, amp=3.0), -1, 1))
+    write_wav(root / "up" / "short000_nohash_0.wav", tone(700.0, seconds=0.4, amp=0.3))
+    (root / "up" / "broken00_nohash_0.wav").write_bytes(b"RIFF....WAVEnot really")
+    return root
+
+
+@pytest.fixture(scope="module")
+def fsdd_subset(fsdd_dir, tmp_path_factory) -> Path:
+    """75 FSDD recordings (every 40th by name: all digits, all speakers)."""
+    root = tmp_path_factory.mktemp("fsdd") / "recordings"
+    root.mkdir()
+    for f in sorted(fsdd_dir.glob("*.wav"))[::40]:
+        shutil.copy(f, root / f.name)
+    return root
+
+
+@pytest.fixture(params=["generated", "fsdd"])
+def dataset(request) -> Path:
+    return request.getfixturevalue("generated_dir" if request.param == "generated" else "fsdd_subset")
+
+
+_LOCAL_STORES: dict[Path, Path] = {}
+
+
+def _local_store(data: Path, tmp_path_factory) -> Path:
+    """Features of ``data`` from the local engine (computed once a dataset)."""
+    from kwscope import extract
+
+    if data not in _LOCAL_STORES:
+        out = tmp_path_factory.mktemp("local") / "store"
+        extract.extract_features(data, out, workers=1, chunk_size=CHUNK, progress=False)
+        _LOCAL_STORES[data] = out
+    return _LOCAL_STORES[data]
+
+
+def _assert_same_store(local: Path, other: Path) -> None:
+    from kwscope.store import load_features
+
+    X_a, m_a = load_features(local)
+    X_b, m_b = load_features(other)
+    assert X_a.dtype == X_b.dtype and X_a.shape == X_b.shape
+    assert np.array_equal(X_a, X_b)  # bit for bit
+    assert m_a.equals(m_b)
+    stats_a, stats_b = np.load(local / "stats.npz"), np.load(other / "stats.npz")
+    for k in stats_a.files:
+        assert np.array_equal(stats_a[k], stats_b[k]), k
+    assert sorted(p.name for p in other.iterdir()) == sorted(p.name for p in local.iterdir())
+
+
+def test_features_cli_through_dask_equal_local(cluster, dataset, tmp_path, tmp_path_factory):
+    from click.testing import CliRunner
+
+    from kwscope.cli import main
+
+    out = tmp_path / "store"
+    result = CliRunner().invoke(main, ["features", str(dataset), "-o", str(out), "--scheduler", cluster,
+                                       "--chunk-size", str(CHUNK)])
+    assert result.exit_code == 0, result.output
+    _assert_same_store(_local_store(dataset, tmp_path_factory), out)
+
+
+def test_features_from_a_file_url_through_dask(cluster, generated_dir, tmp_path, tmp_path_factory):
+    from kwscope import extract
+
+    out = tmp_path / "store"
+    extract.extract_features(generated_dir.as_uri(), out, scheduler=cluster, chunk_size=CHUNK, progress=False)
+    _assert_same_store(_local_store(generated_dir, tmp_path_factory), out)
+
+
+def test_features_survive_a_killed_worker(cluster, client, fsdd_subset, tmp_path, tmp_path_factory):
+    from kwscope import extract
+
+    local = _local_store(fsdd_subset, tmp_path_factory)
+    out = tmp_path / "store"
+    victim = sorted(client.run(os.getpid).values())[0]
+    killed = threading.Event()
+
+    def kill_when_started():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed.is_set():
+            if len(list((out / ".work").glob("chunk-*.npz"))) >= 2:  # some tasks done, most not
+                os.kill(victim, signal.SIGKILL)
+                killed.set()
+                return
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=kill_when_started, daemon=True)
+    watcher.start()
+    try:
+        extract.extract_features(fsdd_subset, out, scheduler=cluster, chunk_size=CHUNK, progress=False)
+    finally:
+        killed.set()
+        watcher.join()
+    client.wait_for_workers(2, timeout=30)
+    assert victim not in client.run(os.getpid).values()
+    _assert_same_store(local, out)
+
+
+def test_interrupted_dask_run_resumes(cluster, fsdd_subset, tmp_path, tmp_path_factory):
+    """SIGKILL the client mid-run; rerunning the same command finishes the same store."""
+    from kwscope import extract
+
+    local = _local_store(fsdd_subset, tmp_path_factory)
+    out = tmp_path / "store"
+    cmd = [sys.executable, "-m", "kwscope", "features", str(fsdd_subset), "-o", str(out),
+           "--scheduler", cluster, "--chunk-size", str(CHUNK)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(list((out / ".work").glob("chunk-*.npz"))) >= 3:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        proc.kill()
+    finally:
+        proc.wait()
+    assert not (out / "manifest.parquet").exists()  # incomplete: the manifest comes last
+    extract.extract_features(fsdd_subset, out, scheduler=cluster, chunk_size=CHUNK, progress=False)
+    _assert_same_store(local, out)
+
+
+def _pca_close_up_to_sign(a: np.ndarray, b: np.ndarray, rtol: float) -> None:
+    """Each PCA axis may flip sign; coordinates agree within ``rtol`` of the axis's spread."""
+    ok = ~np.isnan(a[:, 0])
+    assert np.array_equal(ok, ~np.isnan(b[:, 0]))
+    for j in range(a.shape[1]):
+        x, y = a[ok, j], b[ok, j]
+        sign = 1.0 if np.dot(x, y) >= 0 else -1.0
+        scale = max(float(np.abs(x).max()), 1e-12)
+        np.testing.assert_allclose(sign * y, x, rtol=0, atol=rtol * scale)
+
+
+PCA_RTOL = 1e-6  # PCA coordinates: same up to sign, within 1e-6 of each axis's range
+TOP = 15
+_LOCAL_EXPLORATIONS: dict[Path, object] = {}
+
+
+def _local_exploration(data: Path):
+    """The local engine's exploration of ``data`` (computed once a dataset)."""
+    from kwscope.analysis.explore import explore
+
+    if data not in _LOCAL_EXPLORATIONS:
+        _LOCAL_EXPLORATIONS[data] = explore(data, workers=1, top=TOP, progress=False)
+    return _LOCAL_EXPLORATIONS[data]
+
+
+def test_anomalies_through_dask_equal_local(cluster, dataset):
+    from kwscope.analysis.explore import explore
+
+    local = _local_exploration(dataset)
+    dask = explore(dataset, scheduler=cluster, top=TOP, progress=False)
+    top_local = [a["path"] for a in local.anomalies]
+    assert top_local and [a["path"] for a in dask.anomalies] == top_local  # same ranking
+    np.testing.assert_allclose([a["score"] for a in dask.anomalies],
+                               [a["score"] for a in local.anomalies], rtol=1e-9)
+    cols = ["pca_x", "pca_y", "pca_z"]
+    _pca_close_up_to_sign(local.profiles[cols].to_numpy(), dask.profiles[cols].to_numpy(), PCA_RTOL)
+    np.testing.assert_allclose(dask.pca["explained_variance_ratio"], local.pca["explained_variance_ratio"],
+                               rtol=PCA_RTOL)
+    assert local.quality["counts"] == dask.quality["counts"]
+    assert [d["paths"] for d in local.duplicates] == [d["paths"] for d in dask.duplicates]
+
+
+def test_anomalies_cli_json_through_dask(cluster, dataset):
+    import json
+
+    from click.testing import CliRunner
+
+    from kwscope.cli import main
+
+    local = _local_exploration(dataset).anomaly_report().to_dict()
+    result = CliRunner().invoke(main, ["anomalies", str(dataset), "--json", "--top", str(TOP),
+                                       "--scheduler", cluster])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)  # one JSON document on stdout; the Dask line went to stderr
+    assert [o["path"] for o in doc["outliers"]] == [o["path"] for o in local["outliers"]]
+    assert [o["reasons"] for o in doc["outliers"]] == [o["reasons"] for o in local["outliers"]]
+    np.testing.assert_allclose([o["score"] for o in doc["outliers"]],
+                               [o["score"] for o in local["outliers"]], rtol=1e-9)
+    np.testing.assert_allclose(doc["pca"]["explained_variance_ratio"],
+                               local["pca"]["explained_variance_ratio"], rtol=PCA_RTOL)
+    assert doc["quality"]["counts"] == local["quality"]["counts"]

@@ -46,6 +46,8 @@ CONNECT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
 
 _INSTALL_HINT = "pip install 'kwscope[dask]'"
+# Scheduler addresses whose connection line this process has printed (a log nicety, nothing more).
+_ANNOUNCED: set[str] = set()
 
 
 def _connect_timeout(timeout: float | None) -> float:
@@ -261,7 +263,9 @@ def run_chunks_dask(
     client = connect(scheduler, timeout=connect_timeout)
     pending: dict[Any, int] = {}  # future -> chunk index
     try:
-        print(_describe(client, scheduler), file=sys.stderr, flush=True)
+        if scheduler not in _ANNOUNCED:  # once per address: a command may run several passes
+            _ANNOUNCED.add(scheduler)
+            print(_describe(client, scheduler), file=sys.stderr, flush=True)
         _check_worker_versions(client)
         if max_in_flight is None:
             max_in_flight = max(4, 2 * sum(client.nthreads().values()))
