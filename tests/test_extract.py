@@ -288,3 +288,19 @@ def test_torch_adapter(tmp_path):
     assert len(ds) == 3 and x.shape == (99, 161) and x.dtype == torch.float32 and ds.classes == sorted(WORDS)
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=2)))
     assert batch[0].shape == (2, 99, 161)
+
+
+def test_direct_wav_path_equals_read_clip(tmp_path, rng):
+    from kwscope.audio import read_clip
+    from kwscope.extract import _read_pcm16_into
+
+    y = (rng.uniform(-1, 1, SR)).astype(np.float32)
+    row = np.empty(SR, np.float32)
+    assert _read_pcm16_into(str(write_wav(tmp_path / "a.wav", y)), row, SR)
+    np.testing.assert_array_equal(row, read_clip(tmp_path / "a.wav").samples)
+    # Anything else is left to the general path.
+    assert not _read_pcm16_into(str(write_wav(tmp_path / "b.wav", y, sr=8000)), row, SR)
+    assert not _read_pcm16_into(str(write_wav(tmp_path / "c.wav", y[:-1])), row, SR)
+    assert not _read_pcm16_into(str(write_wav(tmp_path / "d.wav", y, subtype="FLOAT")), row, SR)
+    assert not _read_pcm16_into(str(write_wav(tmp_path / "e.wav", np.stack([y, y], 1))), row, SR)
+    assert not _read_pcm16_into(str(tmp_path / "missing.wav"), row, SR)

@@ -81,6 +81,16 @@ def test_default_shapes():
     assert FeaturePipeline(PipelineConfig(duration_s=None)).output_shape() is None
 
 
+@pytest.mark.parametrize("changes", [
+    {}, {"kind": "mel", "n_fft": 401}, {"kind": "mfcc", "deltas": 1, "stack": 4, "stack_hop": 3},
+    {"window_ms": 25, "step_ms": 10, "duration_s": 0.73}, {"kind": "mel", "sample_rate": 8000, "n_mels": 20},
+])
+def test_output_shape_matches_the_computation(changes, rng):
+    pipe = FeaturePipeline(PipelineConfig(normalize="none", **changes))
+    out = pipe.transform(_clips(rng, 2, seconds=0.9), sample_rate=SR)
+    assert out.shape[1:] == pipe.output_shape()
+
+
 # --------------------------------------------------------------------------- sklearn contract
 
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _wav
 from .audio import AudioError, read_clip
 from .engine import run_chunks
 from .pipeline import FeaturePipeline, FeatureStats, PipelineConfig, PipelineError
@@ -60,6 +60,7 @@ DEFAULT_CHUNK_SIZE = 512
 #: Longest recording decoded (samples); longer files are skipped rather than filling memory.
 MAX_SAMPLES = 1 << 24
 
+_WAV_PROBE_BYTES = 64 * 1024  # one read takes a 1-s 16-kHz 16-bit clip and its header
 _PARTIAL = "features.npy.partial"
 _DTYPE = np.dtype("<f4")
 
@@ -75,6 +76,7 @@ class ExtractResult:
     config_hash: str
     up_to_date: bool  # True when the store was already complete: nothing was computed
     errors: pd.DataFrame  # path, label, split, stage, error
+    seconds: dict  # wall time of each stage: index, features, normalize, publish
 
 
 # --------------------------------------------------------------------------- tasks (workers)
@@ -140,9 +142,16 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         errors: list[tuple[int, str, str]] = []
         prepared: list[np.ndarray] = []
         batch = np.empty((n, length), np.float32) if length is not None else None
+        # The common case -- 16-bit mono WAV already at the target rate and length, no VAD -- is
+        # decoded straight into its batch row; anything else goes through read_clip and prepare.
+        direct = length is not None and not cfg.vad
         for i, rel in enumerate(task.paths):
+            path = f"{task.root}/{rel}"
+            if direct and batch is not None and _read_pcm16_into(path, batch[len(ok)], cfg.sample_rate):
+                ok.append(i)
+                continue
             try:
-                clip = read_clip(f"{task.root}/{rel}", max_samples=MAX_SAMPLES)
+                clip = read_clip(path, max_samples=MAX_SAMPLES)
             except AudioError as exc:
                 errors.append((i, "read", exc.reason))
                 continue
@@ -196,6 +205,37 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
             stat_sumsq=stats.sumsq,
         )
     return task.chunk, len(ok), len(errors)
+
+
+def _read_pcm16_into(path: str, row: np.ndarray, sample_rate: int) -> bool:
+    """Decode a plain local 16-bit mono WAV of exactly ``len(row)`` samples at ``sample_rate``
+    into ``row`` (scaled as :func:`kwscope.audio.read_clip` does: int16 / 32768).
+
+    Returns False, touching nothing that matters, for anything else (other formats, rates or
+    lengths, URLs, unreadable files): the caller then takes the general path, which also
+    produces the error messages.
+    """
+    if "://" in path:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            buf = fh.read(_WAV_PROBE_BYTES)
+            if len(buf) < 44:
+                return False
+            header = _wav.parse_header(buf[:_wav.HEAD_BYTES], os.fstat(fh.fileno()).st_size)
+            if (header is None or header.subtype != "PCM_16" or header.channels != 1
+                    or header.sample_rate != sample_rate or header.n_frames != row.shape[0]):
+                return False
+            end = header.data_offset + 2 * header.n_frames
+            if end > len(buf):
+                buf += fh.read(end - len(buf))
+                if end > len(buf):
+                    return False
+    except OSError:
+        return False
+    samples = np.frombuffer(buf, dtype="<i2", count=header.n_frames, offset=header.data_offset)
+    np.multiply(samples, np.float32(1 / 32768), out=row)
+    return True
 
 
 def _reason(exc: Exception) -> str:
@@ -348,9 +388,13 @@ def extract_features(
     if "://" in os.fspath(out):
         raise StoreError(f"{out}: the feature store must be a folder path (local or shared), not a URL")
     source = resolve_data(data, distributed=bool(scheduler))
+    if scheduler is None and workers != 1:
+        _warm_up_workers()
+    started = time.perf_counter()
     index = index_dataset(source, layout=layout, validation_percentage=validation_percentage,
                           testing_percentage=testing_percentage)
     plan = _Plan.of(index, cfg)
+    seconds = {"index": time.perf_counter() - started}
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with _locked(out):
@@ -367,8 +411,31 @@ def extract_features(
             info = read_store_info(out)
         elif info.get("state") == "complete" and (out / MANIFEST_FILE).is_file():
             shutil.rmtree(out / WORK_DIR, ignore_errors=True)
-            return _result(out, info, up_to_date=True)
-        return _run(out, info, cfg, plan, workers=workers, scheduler=scheduler, progress=progress)
+            return _result(out, info, up_to_date=True, seconds=seconds)
+        return _run(out, info, cfg, plan, workers=workers, scheduler=scheduler, progress=progress,
+                    seconds=seconds)
+
+
+def _warm_up_workers() -> None:
+    """Start the local pool's fork server (and its imports) while this process indexes DATA.
+
+    The engine's pool forks its workers from one fork server a process; started here, in a
+    thread, its second or two of imports overlap the index instead of delaying the first task,
+    and every worker starts with the feature code already imported.
+    """
+    import multiprocessing as mp
+    import threading
+    from multiprocessing import forkserver
+
+    def start():
+        try:
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["numpy", "scipy.signal", "soundfile", "kwscope", "kwscope.extract"])
+            forkserver.ensure_running()
+        except Exception:  # pragma: no cover - the engine starts it the usual way then
+            pass
+
+    threading.Thread(target=start, name="kwscope-warm-up", daemon=True).start()
 
 
 class _Plan:
@@ -456,12 +523,14 @@ def _claim(out: Path, cfg: PipelineConfig, plan: _Plan, chunk_size: int) -> None
     atomic_write_bytes(out / CONFIG_FILE, cfg.to_yaml().encode())
 
 
-def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, scheduler, progress) -> ExtractResult:
+def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, scheduler, progress,
+         seconds: dict) -> ExtractResult:
     work = out / WORK_DIR
     work.mkdir(exist_ok=True)
-    for p in work.iterdir():  # temporary files of killed writers
-        if ".tmp-" in p.name:
-            p.unlink(missing_ok=True)
+    for folder in (out, work):  # temporary files of killed writers
+        for p in folder.iterdir():
+            if ".tmp-" in p.name and p.is_file():
+                p.unlink(missing_ok=True)
     chunk_size = int(info["plan"]["chunk_size"])
     n_chunks = -(-len(plan.ok) // chunk_size)
     bounds = [(k * chunk_size, min(len(plan.ok), (k + 1) * chunk_size)) for k in range(n_chunks)]
@@ -469,6 +538,7 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, sc
     conf = cfg.to_dict()
 
     # Phase 1: raw features and per-chunk statistics.
+    started = time.perf_counter()
     paths = plan.ok["path"].tolist()
     todo = [k for k in range(n_chunks) if not os.path.exists(_meta_path(str(work), k))]
     tasks = [_RawTask(k, root, tuple(paths[a:b]), tuple(plan.fit[a:b].tolist()), conf, str(work))
@@ -476,6 +546,9 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, sc
     for _ in run_chunks(extract_raw_chunk, tasks, workers=workers, scheduler=scheduler,
                         sizes=[len(t.paths) for t in tasks], desc="features", progress=progress):
         pass
+
+    seconds["features"] = time.perf_counter() - started
+    started = time.perf_counter()
 
     # Phase 2: statistics in chunk order (deterministic), then the final layout.
     rows, frames, errs = [], [], []
@@ -520,6 +593,8 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, sc
                             sizes=[len(rows[t.chunk]) for t in tasks2], desc="normalizing", progress=progress):
             pass
         os.replace(partial, final)
+    seconds["normalize"] = time.perf_counter() - started
+    started = time.perf_counter()
 
     # Publish: everything but the manifest, then the manifest.
     from .dataset import write_manifest
@@ -560,7 +635,8 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, sc
                       "config_hash": cfg.config_hash()}
     write_manifest(manifest, out / MANIFEST_FILE)
     shutil.rmtree(work, ignore_errors=True)
-    return ExtractResult(out, len(manifest), len(errors), shape, cfg.config_hash(), False, errors)
+    seconds["publish"] = time.perf_counter() - started
+    return ExtractResult(out, len(manifest), len(errors), shape, cfg.config_hash(), False, errors, seconds)
 
 
 def _open_partial(partial: Path, shape: tuple[int, ...], work: Path, n_chunks: int) -> int:
@@ -613,7 +689,7 @@ def _errors_frame(plan: _Plan, errs: list[tuple[int, str, str]]) -> pd.DataFrame
     return frame.sort_values("path", kind="stable", ignore_index=True)
 
 
-def _result(out: Path, info: dict, *, up_to_date: bool) -> ExtractResult:
+def _result(out: Path, info: dict, *, up_to_date: bool, seconds: dict) -> ExtractResult:
     import pandas as pd
 
     try:
@@ -621,7 +697,7 @@ def _result(out: Path, info: dict, *, up_to_date: bool) -> ExtractResult:
     except (OSError, ValueError):
         errors = pd.DataFrame(columns=["path", "label", "split", "stage", "error"])
     return ExtractResult(out, int(info.get("n_rows", 0)), int(info.get("n_errors", len(errors))),
-                         tuple(info.get("shape", ())), str(info.get("config_hash")), up_to_date, errors)
+                         tuple(info.get("shape", ())), str(info.get("config_hash")), up_to_date, errors, seconds)
 
 
 def summarize_errors(errors: pd.DataFrame, top: int = 3) -> str:

@@ -222,7 +222,8 @@ class PipelineConfig:
             if n_samples < self.window_samples:
                 return 0
             return (n_samples - self.window_samples) // self.hop_samples + 1
-        return 1 + n_samples // self.hop_samples  # centred STFT frames (librosa)
+        # Centred STFT (librosa): n_fft // 2 samples of padding at both ends.
+        return (n_samples + 2 * (self.fft_length // 2) - self.fft_length) // self.hop_samples + 1
 
     def stacked_frames(self, frames: int) -> int:
         """Rows after step 6 for ``frames`` raw frames (0 when too few)."""
@@ -362,7 +363,7 @@ class FeatureStats:
     sum: np.ndarray | None = None  # (coeffs,) float64
     sumsq: np.ndarray | None = None  # (coeffs,) float64
 
-    _BLOCK_VALUES = 1 << 20  # float64 values converted at a time (8 MiB)
+    _BLOCK_VALUES = 1 << 19  # float64 values converted at a time (4 MiB: stays in cache)
 
     @classmethod
     def of(cls, features: np.ndarray | Sequence[np.ndarray]) -> "FeatureStats":
@@ -598,7 +599,7 @@ class FeaturePipeline:
             feats = [self.compute(self.prepare(c, sample_rate=r)[np.newaxis])[0] for c, r in zip(clips, rates)]
             return feats[0] if single else feats
         if isinstance(clips, np.ndarray) and not cfg.vad and clips.shape[-1] == cfg.length_samples \
-                and rates[0] == cfg.sample_rate:
+                and (not rates or rates[0] == cfg.sample_rate):
             batch = clips  # already prepared (the common case: 1-s clips at 16 kHz)
         else:
             batch = np.empty((len(clips), cfg.length_samples), np.float32)

@@ -83,8 +83,9 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, wor
     )
     shape = " x ".join(f"{d:,}" for d in result.shape)
     what = "already complete" if result.up_to_date else "written"
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     click.echo(f"{result.n_rows:,} clips -> {out} ({what}; features.npy {shape} float32, "
-               f"config {result.config_hash[:12]}); {summarize_errors(result.errors)}"
+               f"config {result.config_hash[:12]}; {timing}); {summarize_errors(result.errors)}"
                + (f" (listed in {out}/errors.parquet)" if result.n_errors else ""), err=True)
     if strict and result.n_errors:
         raise SystemExit(1)

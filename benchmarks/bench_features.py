@@ -1,0 +1,211 @@
+"""Benchmark: ``kwscope features`` against the notebook's per-file feature loops.
+
+    python benchmarks/bench_features.py [--data DIR] [--n-files 60000] [--ref-files 2000]
+
+On the same 16-kHz 1-s clips, in one run:
+
+- reference loops (each in a fresh process of its own, timed inside the loop, on the first
+  ``--ref-files`` files; peak RSS of that process):
+  * the notebook's ``log_specgram``: ``scipy.io.wavfile.read`` + ``scipy.signal.spectrogram``
+    (hann, 20 ms / 10 ms) + ``log(spec.T + 1e-10)`` per file;
+  * the notebook's librosa path: ``librosa.load`` at 22,050 Hz + ``melspectrogram(n_mels=128)``
+    + ``power_to_db(ref=max)`` + ``mfcc(S=log_S, n_mfcc=13)`` + ``delta(order=2)`` per file;
+  * the same at the native rate (``librosa.load(sr=None)``);
+- ``kwscope features DATA -o OUT --kind logspec`` and ``--kind mfcc`` as whole processes on the
+  whole corpus (wall time from start to exit: start-up, index, both phases, publishing; peak RSS
+  summed over the process tree, sampled every 20 ms).
+
+The page cache is warmed first, for every contender alike. Prints files/s, ratios against the
+references measured in this run, and peak RSS. Not a test: asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import kwscope_cmd  # noqa: E402
+
+HEADER = (f"{'what':<52} {'files':>7} {'wall s':>8} {'files/s':>8} {'ratio':>6} "
+          f"{'CPU ms/file':>11} {'peak MiB':>8}")
+
+REFERENCES = {
+    "scipy": "notebook: wavfile.read + scipy log_specgram per file",
+    "librosa22k": "notebook: librosa 22,050 Hz mel+MFCC+delta per file",
+    "librosa": "librosa native rate mel+MFCC+delta per file",
+}
+
+
+def _reference_loop(name: str, files: list[str]) -> dict:
+    """Run one reference loop in this process; return seconds and peak RSS (MiB)."""
+    import resource
+
+    import numpy as np
+
+    if name == "scipy":
+        import scipy.io.wavfile
+        from scipy import signal
+
+        def one(path):
+            sample_rate, samples = scipy.io.wavfile.read(path)
+            nperseg = int(round(20 * sample_rate / 1e3))
+            noverlap = int(round(10 * sample_rate / 1e3))
+            _, _, spec = signal.spectrogram(samples, fs=sample_rate, window="hann", nperseg=nperseg,
+                                            noverlap=noverlap, detrend=False)
+            return np.log(spec.T.astype(np.float32) + 1e-10)
+    else:
+        import librosa
+
+        sr = 22050 if name == "librosa22k" else None
+
+        def one(path):
+            y, rate = librosa.load(path, sr=sr)
+            S = librosa.feature.melspectrogram(y=y, sr=rate, n_mels=128)
+            log_S = librosa.power_to_db(S, ref=np.max)
+            mfcc = librosa.feature.mfcc(S=log_S, n_mfcc=13)
+            return librosa.feature.delta(mfcc, order=2)
+
+    one(files[0])  # first-call costs (imports, caches, JIT) are not per-file costs
+    start, cpu = time.perf_counter(), time.process_time()
+    for path in files:
+        one(path)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "cpu_s": time.process_time() - cpu, "n": len(files),
+            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _run_tree(cmd: list[str], interval_s: float = 0.02) -> dict:
+    """Run a command; wall time, peak RSS summed over its process tree, CPU seconds of the tree
+    (last sample of every process seen), and its output."""
+    import psutil
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    root = psutil.Process(proc.pid)
+    peak, cpu = 0, {}
+    while proc.poll() is None:
+        total = 0
+        try:
+            procs = [root] + root.children(recursive=True)
+        except psutil.Error:
+            procs = []
+        for p in procs:
+            try:
+                with p.oneshot():
+                    total += p.memory_info().rss
+                    t = p.cpu_times()
+                    cpu[p.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+        peak = max(peak, total)
+        time.sleep(interval_s)
+    wall = time.perf_counter() - start
+    return {"seconds": wall, "peak_mib": peak / 2**20, "cpu_s": sum(cpu.values()),
+            "returncode": proc.returncode, "output": proc.stdout.read()}
+
+
+def _row(name: str, n: int, seconds: float, cpu_s: float, peak_mib: float, ref_rate: float | None = None) -> str:
+    rate = n / seconds
+    ratio = f"{rate / ref_rate:5.1f}x" if ref_rate else "     -"
+    return f"{name:<52} {n:>7,} {seconds:8.2f} {rate:8,.0f} {ratio} {1000 * cpu_s / n:11.3f} {peak_mib:8.0f}"
+
+
+def _run_reference(name: str, list_file: Path) -> dict:
+    cmd = [sys.executable, __file__, "--reference", name, "--files-from", str(list_file)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"reference {name} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, help="an existing corpus (default: build one in the temp folder)")
+    ap.add_argument("--n-files", type=int, default=60000, help="corpus size when building one")
+    ap.add_argument("--ref-files", type=int, default=2000, help="files each reference loop reads")
+    ap.add_argument("--workers", type=int, help="kwscope --workers (default: one per core)")
+    ap.add_argument("--kinds", default="logspec,mfcc", help="kwscope kinds to run")
+    ap.add_argument("--skip-references", default="", help="comma-separated reference names to skip")
+    ap.add_argument("--reference", help=argparse.SUPPRESS)
+    ap.add_argument("--files-from", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.reference:  # child mode: one reference loop
+        files = args.files_from.read_text().splitlines()
+        print(json.dumps(_reference_loop(args.reference, files)))
+        return
+
+    data = args.data
+    if data is None:
+        from corpus import build_corpus
+
+        data = Path(tempfile.gettempdir()) / f"kwscope-corpus-{args.n_files // 1000}k"
+        print(f"corpus: {data} (building if needed) ...", flush=True)
+        build_corpus(data, args.n_files)
+    files = sorted(str(p) for p in data.rglob("*.wav"))
+    n = len(files)
+    for f in files:  # warm the page cache for everyone alike
+        with open(f, "rb") as fh:
+            fh.read()
+    scratch = Path(tempfile.mkdtemp(prefix="kwscope-bench-"))
+    try:
+        list_file = scratch / "ref-files.txt"
+        ref_files = files[: args.ref_files]
+        list_file.write_text("\n".join(ref_files))
+        refs = {}
+        skip = set(filter(None, args.skip_references.split(",")))
+        for name in REFERENCES:
+            if name not in skip:
+                print(f"reference {name} on {len(ref_files):,} files ...", flush=True)
+                refs[name] = _run_reference(name, list_file)
+
+        results = {}
+        for kind in filter(None, args.kinds.split(",")):
+            out = scratch / f"store-{kind}"
+            cmd = kwscope_cmd("features", str(data), "-o", str(out), "--kind", kind)
+            if args.workers:
+                cmd += ["--workers", str(args.workers)]
+            print(f"kwscope features --kind {kind} on {n:,} files ...", flush=True)
+            m = _run_tree(cmd)
+            if m["returncode"]:
+                sys.exit(f"kwscope failed:\n{m['output']}")
+            results[kind] = m
+            shutil.rmtree(out, ignore_errors=True)  # GBs; the page cache should not carry it over
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    rate = {k: r["n"] / r["seconds"] for k, r in refs.items()}
+    print()
+    print(HEADER)
+    for name, r in refs.items():
+        print(_row(REFERENCES[name], r["n"], r["seconds"], r["cpu_s"], r["peak_mib"]))
+    targets = {"logspec": [("scipy", 3)], "mfcc": [("librosa22k", 30), ("librosa", 10)]}
+    for kind, m in results.items():
+        print(_row(f"kwscope features --kind {kind} (whole process tree)", n, m["seconds"], m["cpu_s"],
+                   m["peak_mib"]))
+        stages = re.search(r"index [\d.]+ s.*?publish [\d.]+ s", m["output"])
+        if stages:
+            print(f"    stages: {stages.group(0)}")
+        for ref, goal in targets.get(kind, []):
+            if ref in rate:
+                got = (n / m["seconds"]) / rate[ref]
+                cpu_ratio = (refs[ref]["cpu_s"] / refs[ref]["n"]) / (m["cpu_s"] / n)
+                print(f"    vs {ref}: {got:5.1f}x files/s (target >= {goal}x: "
+                      f"{'meets' if got >= goal else 'misses'}); {cpu_ratio:5.1f}x less CPU a file")
+    print("peak RSS of the process tree (target < 1024 MiB): " + ", ".join(
+        f"{k} {m['peak_mib']:.0f} MiB" for k, m in results.items()))
+    print(f"(machine load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores)")
+
+if __name__ == "__main__":
+    main()
