@@ -169,7 +169,8 @@ def test_every_section_present_offline_and_plotly_once():
                        .group(1).replace("<\\/", "</"))
     refs = set(re.findall(r'data-clip="([^"]+)"', page))
     assert refs and refs <= set(audio)
-    assert all(uri.startswith("data:audio/flac;base64,") for uri in audio.values())
+    assert all(uri.startswith(("data:audio/flac;base64,", "data:audio/ogg;base64,")) for uri in audio.values())
+    assert any(uri.startswith("data:audio/flac;") for uri in audio.values())
     for spec in re.findall(r'data-spec="([^"]+)"', page):
         assert f'id="{spec}"' in page
 
@@ -228,7 +229,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 
 
 def _folder_dataset(root: Path) -> Path:
-    """Folder-per-label: two words, three speakers-less clips each, one broken file."""
+    """Folder-per-label: two words, three clips each (no speakers), two broken files."""
     rng = np.random.default_rng(3)
     for label, f0 in (("alpha", 300.0), ("beta", 900.0)):
         for i in range(3):
@@ -236,7 +237,10 @@ def _folder_dataset(root: Path) -> Path:
             y[3000:11000] = tone(f0 * (1 + 0.05 * i), seconds=0.5) * np.hanning(8000).astype(np.float32)
             y += rng.normal(0, 0.002, 16000).astype(np.float32)
             write_wav(root / label / f"take{i}.wav", y)
-    (root / "beta" / "damaged.wav").write_bytes(b"RIFF\x00\x00")
+    (root / "beta" / "damaged.wav").write_bytes(b"RIFF\x00\x00")  # the index finds it (bad header)
+    y = tone(seconds=0.5)
+    y[100:110] = np.nan
+    write_wav(root / "beta" / "nan.wav", y, subtype="FLOAT")  # a good header: only decoding finds it
     return root
 
 
@@ -252,7 +256,10 @@ def test_cli_report_on_folder_dataset_json_cache_and_strict(tmp_path, cache_dir)
     doc = json.loads(out.with_suffix(".json").read_text())
     for sid in SECTION_IDS:
         assert f'id="{sid}"' in page
-    assert "beta/damaged.wav" in page and doc["broken_files"][0]["path"] == "beta/damaged.wav"
+    assert [b["path"] for b in doc["broken_files"]] == ["beta/damaged.wav", "beta/nan.wav"]
+    for b in doc["broken_files"]:
+        assert b["path"] in page and b["error"] and b["error"] in page
+    assert "NaN/Inf" in doc["broken_files"][1]["error"]
     assert doc["exploration"]["summary"]["labels"] == ["alpha", "beta"]
     assert set(doc["report"]["examples"]) == {"alpha", "beta"}
     assert doc["report"]["figures"]["drawn"] > 0
@@ -260,7 +267,7 @@ def test_cli_report_on_folder_dataset_json_cache_and_strict(tmp_path, cache_dir)
     # unchanged dataset: profiles and figures come from the cache; --strict names the problem
     res = CliRunner().invoke(main, args + ["--strict"])
     assert res.exit_code == 1
-    assert "strict: 1 broken file" in res.stderr
+    assert "strict: 2 broken files" in res.stderr
     doc2 = json.loads(out.with_suffix(".json").read_text())
     assert doc2["report"]["figures"]["drawn"] == 0
     assert doc2["exploration"]["pass_info"]["cache_hits"] == doc2["exploration"]["pass_info"]["chunks"]

@@ -148,6 +148,23 @@ def test_clicking_a_map_point_plays_that_recording(demo):
     assert audio.evaluate("a => a.duration") > 0
     audio.evaluate("a => a.pause()")
 
+    # the map's extra points are embedded as Ogg Vorbis: they play too
+    ogg = page.evaluate("""() => {
+        const audio = JSON.parse(document.getElementById('kw-audio').textContent);
+        const hit = Object.entries(window.kwscope.clips).find(([p, c]) => audio[c.a].startsWith('data:audio/ogg'));
+        return hit ? hit[0] : null;
+    }""")
+    assert ogg, "no Vorbis-encoded recording in the page"
+    assert page.evaluate("p => window.kwscope.playPath(p)", ogg) is True
+    page.wait_for_function("() => { const a = document.getElementById('now-playing-audio');"
+                           " return !a.paused && (a.currentTime > 0 || a.readyState >= 2) && a.duration > 0; }",
+                           timeout=10_000)
+    audio.evaluate("a => a.pause()")
+
+    # a point whose audio is not embedded says so instead of playing
+    page.evaluate("() => window.kwscope.playPath('no/such/recording.wav')")
+    assert "not embedded" in page.locator("#now-playing-text").inner_text()
+
 
 def test_label_gallery_switches_labels(demo):
     page = demo[0]

@@ -160,5 +160,10 @@ def build_report(
     html_path = write_atomic(output, rendered.html) if output is not None else None
     json_path = None
     if json_output is not None:
-        json_path = write_atomic(json_output, json.dumps(rendered.description, indent=1, allow_nan=False) + "\n")
+        t4 = time.perf_counter()
+        # Indented while a person might read it; one line for big datasets (the profile table dominates).
+        indent = 1 if exploration.summary.n_files <= 20000 else None
+        json_path = write_atomic(json_output, json.dumps(rendered.description, indent=indent, allow_nan=False) + "\n")
+        timings["json"] = round(time.perf_counter() - t4, 3)
+    timings["written"] = round(time.perf_counter() - t0, 3)
     return ReportResult(html_path, json_path, rendered, exploration, plan, timings)

@@ -25,8 +25,8 @@ import pandas as pd
 
 from .figures import FigureError, FigureRenderer, FigureTask
 from .media import audio_data_uri, html_json, png_data_uri, script_json
-from .plan import (Finding, ReportOptions, ReportPlan, find_problems, jsonable, plan_report, quality_view,
-                   reasons_text, records, strict_problems)
+from .plan import (Finding, ReportOptions, ReportPlan, broken_files, find_problems, jsonable, plan_report,
+                   quality_view, reasons_text, records, strict_problems)
 
 __all__ = ["render_report", "RenderedReport", "SECTIONS", "SECTION_IDS"]
 
@@ -135,6 +135,7 @@ class _Ctx:
         self.figure_errors: list[str] = []
         self.embedded: list[dict[str, Any]] = []  # recordings whose audio is on the page
         self.map_paths: set[str] = set()  # paths of the anomaly map's points
+        self.broken = broken_files(exploration)  # every unreadable file, with its reason
 
     # -- labels and players
     def chip(self, label: Any) -> str:
@@ -288,15 +289,18 @@ def _figure_tasks(ctx: _Ctx, clips: Mapping[str, tuple[np.ndarray, int]]) -> dic
     fft_means, fft_axes = _split_mapping(getattr(x, "mean_fft", None))
     freqs = _axis(fft_axes, "freqs_hz", "freqs")
     if fft_means and freqs is not None:
+        # Interactive: 256 bands a label is a few kB of JSON, and cheaper than drawing a PNG grid.
         tasks["mean-fft"] = FigureTask("plot_mean_fft_grid", (freqs, _speech_labels(fft_means, s.labels)),
-                                       {"colors": colors}, dpi=opt.dpi)
+                                       {"colors": colors}, fmt="json")
     spec_means, spec_axes = _split_mapping(getattr(x, "mean_logspec", None))
     t_ax, f_ax = _axis(spec_axes, "times_s", "times"), _axis(spec_axes, "freqs_hz", "freqs")
     if spec_means and t_ax is not None and f_ax is not None:
         tasks["mean-spec"] = FigureTask("plot_mean_spectrogram_grid",
                                         (t_ax, f_ax, _speech_labels(spec_means, s.labels)), {}, dpi=opt.dpi)
     violins = getattr(x, "violins", None) or {}
-    vals = {float(hz): {str(lb): np.asarray(v, dtype=float) for lb, v in per.items()}
+    n_labels = max(1, max((len(per) for per in violins.values()), default=1))
+    per_violin = max(400, opt.max_violin_values // n_labels)
+    vals = {float(hz): {str(lb): _thin(np.asarray(v, dtype=np.float32), per_violin, opt.seed) for lb, v in per.items()}
             for hz, per in violins.items() if per}
     if vals:
         vals = {hz: _speech_labels(per, s.labels) for hz, per in vals.items()}
@@ -306,6 +310,16 @@ def _figure_tasks(ctx: _Ctx, clips: Mapping[str, tuple[np.ndarray, int]]) -> dic
         tasks["anomaly-map"] = FigureTask("plot_anomaly_map", (map_args.pop("coords"),),
                                           {**map_args, "colors": colors}, fmt="json")
     return tasks
+
+
+def _thin(values: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """At most ``k`` of the values, a fixed random subset (a violin's shape needs no more, and every
+    value costs bytes in the page)."""
+    values = values[np.isfinite(values)]
+    if values.size <= k:
+        return values
+    idx = np.sort(np.random.default_rng(seed).choice(values.size, k, replace=False))
+    return values[idx]
 
 
 def _resample_target(sr: int, opt: ReportOptions) -> int:
@@ -402,7 +416,8 @@ def _embed_audio(ctx: _Ctx, clips: Mapping[str, tuple[np.ndarray, int]], budget:
             continue
         y, sr = clips[path]
         try:
-            uri = audio_data_uri(y, sr, max_seconds=opt.max_clip_seconds)
+            # Recordings shown for a reason stay lossless; the map's extra points are Vorbis (a third the size).
+            uri = audio_data_uri(y, sr, max_seconds=opt.max_clip_seconds, lossy=role == "map-sample")
         except Exception:  # an odd array never stops the page; the clip is simply not playable
             continue
         if used + len(uri) > budget:
@@ -453,8 +468,8 @@ def _overview_section(ctx: _Ctx, n: int) -> str:
         ("Dataset folder", f"<code>{esc(s.root)}</code>"),
         ("Layout", esc(s.layout)),
         ("Files", _fmt_int(s.n_files)),
-        ("Readable", _fmt_int(s.n_ok)),
-        ("Broken", f'<b style="color:var(--bad)">{_fmt_int(s.n_broken)}</b>' if s.n_broken else "0"),
+        ("Readable", _fmt_int(s.n_files - len(ctx.broken))),
+        ("Broken", f'<b style="color:var(--bad)">{_fmt_int(len(ctx.broken))}</b>' if ctx.broken else "0"),
         ("Labels", f"{len(s.labels)}: " + " ".join(ctx.chip(lb) for lb in s.labels)),
         ("Speakers", _fmt_int(sp.get("n_speakers")) if sp.get("known") else "unknown in this layout"),
         ("Total duration", _fmt_duration(s.total_duration_s)),
@@ -467,7 +482,7 @@ def _overview_section(ctx: _Ctx, n: int) -> str:
                                           f"{_fmt_duration(noise.get('duration_s', 0))} (not a label)"))
     body = [_kv(pairs)]
     body.append('<h3 id="broken-files">Broken files</h3>')
-    broken = s.broken_files or []
+    broken = ctx.broken
     if not broken:
         body.append('<div class="callout ok">Every file could be read.</div>')
     else:
@@ -722,7 +737,8 @@ def _mean_spectra_section(ctx: _Ctx, n: int) -> str:
             + '<h3>Mean spectrogram per label</h3>' + ctx.figure("mean-spec", alt="Mean log spectrogram per label"))
     lead = ("The average spectrum and the average spectrogram of each label: what the words have in common "
             "across speakers.")
-    howto = ("FFT panels: frequency across, mean magnitude up; peaks are the bands where the word carries energy. "
+    howto = ("FFT panels: frequency across, mean magnitude up (hover for values); peaks are the bands where the "
+             "word carries energy. "
              "Spectrograms: time across, frequency up, brighter = louder on one shared color scale; words differ "
              "in where (frequency) and when (time) their energy sits — the structure a classifier can learn.")
     return _section("mean-spectra", "Mean FFT and mean spectrogram", body, lead=lead, howto=howto, number=n)
@@ -848,7 +864,11 @@ _FLAG_TEXT = {
 
 def _quality_section(ctx: _Ctx, n: int) -> str:
     counts, worst, _ = quality_view(ctx.x)
-    n_ok = max(1, ctx.summary.n_ok)
+    _, _, extra = quality_view(ctx.x)
+    try:
+        n_ok = max(1, int(extra.get("n_checked") or ctx.summary.n_ok))
+    except (TypeError, ValueError):
+        n_ok = max(1, ctx.summary.n_ok)
     if not counts:
         body = '<p class="empty">No quality measurements.</p>'
     else:
@@ -897,7 +917,7 @@ def _header(ctx: _Ctx, title: str, data_label: str, findings: list[Finding]) -> 
         ("labels", _fmt_int(len(s.labels)), "labels", ""),
         ("splits", _fmt_int(sp.get("n_speakers")) if sp.get("known") else "–", "speakers", ""),
         ("overview", _fmt_duration(s.total_duration_s), "of audio", ""),
-        ("overview", _fmt_int(s.n_broken), "broken files", "bad" if s.n_broken else ""),
+        ("overview", _fmt_int(len(ctx.broken)), "broken files", "bad" if ctx.broken else ""),
         ("splits", _fmt_int(len(s.leaking_speakers)), "leaking speakers", "bad" if s.leaking_speakers else ""),
         ("duplicates", _fmt_int(dups), "duplicate groups", "warn" if dups else ""),
         ("outliers", _fmt_int(anomalies[0].count if anomalies else 0), "outliers", "warn" if anomalies else ""),
@@ -1080,7 +1100,7 @@ def _describe(exploration, ctx: _Ctx, plan: ReportPlan, opt: ReportOptions, find
         "generated_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "findings": [f.to_dict() for f in findings],
         "strict": {"problems": [f.kind for f in strict], "would_fail": bool(strict)},
-        "broken_files": list(exploration.summary.broken_files or []),
+        "broken_files": ctx.broken,
         "report": report,
     })
     out["exploration"] = explored

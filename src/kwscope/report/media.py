@@ -17,8 +17,10 @@ __all__ = ["audio_data_uri", "png_data_uri", "compact_png", "script_json", "html
 _FLAC_MAX_RATE = 655350
 
 
-def audio_data_uri(y: np.ndarray, sample_rate: int, *, max_seconds: float | None = 10.0) -> str:
-    """Encode one recording as a ``data:audio/flac;base64,...`` URI (16-bit, lossless).
+def audio_data_uri(y: np.ndarray, sample_rate: int, *, max_seconds: float | None = 10.0,
+                   lossy: bool = False) -> str:
+    """Encode one recording as a ``data:audio/flac;base64,...`` URI (16-bit, lossless), or with
+    ``lossy=True`` as Ogg Vorbis (``audio/ogg``, about a third of the bytes).
 
     Parameters
     ----------
@@ -28,6 +30,8 @@ def audio_data_uri(y: np.ndarray, sample_rate: int, *, max_seconds: float | None
         Hz.
     max_seconds : float or None
         Keep at most this many seconds (long background-noise files would dominate the page).
+    lossy : bool
+        Ogg Vorbis instead of FLAC (falls back to FLAC where Vorbis cannot take the rate).
 
     Returns
     -------
@@ -41,6 +45,12 @@ def audio_data_uri(y: np.ndarray, sample_rate: int, *, max_seconds: float | None
         y = y[: max(1, int(round(max_seconds * sample_rate)))]
     pcm = np.clip(y, -1.0, 32767 / 32768)
     buf = io.BytesIO()
+    if lossy and 8000 <= sample_rate <= 192000:
+        try:
+            sf.write(buf, pcm, int(sample_rate), format="OGG", subtype="VORBIS")
+            return f"data:audio/ogg;base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
+        except Exception:  # a libsndfile without Vorbis: lossless it is
+            buf = io.BytesIO()
     if 0 < sample_rate <= _FLAC_MAX_RATE:
         sf.write(buf, pcm, int(sample_rate), format="FLAC", subtype="PCM_16")
         mime = "audio/flac"

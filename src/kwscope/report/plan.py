@@ -28,7 +28,7 @@ import pandas as pd
 #: recording that is merely unusual scores its robust z-score (capped at 10).
 DEFAULT_ANOMALY_THRESHOLD = 10.0
 
-__all__ = ["DEFAULT_ANOMALY_THRESHOLD", "ReportOptions", "ReportPlan", "Finding", "plan_report", "find_problems", "strict_problems",
+__all__ = ["DEFAULT_ANOMALY_THRESHOLD", "broken_files", "ReportOptions", "ReportPlan", "Finding", "plan_report", "find_problems", "strict_problems",
            "records", "reasons_text", "jsonable"]
 
 
@@ -62,6 +62,8 @@ class ReportOptions:
         Resolution of the static figures.
     seed
         Seed of the map's and the players' per-label samples.
+    max_violin_values
+        Values drawn per violin frequency over all labels (a fixed random subset of each label's).
     max_duplicate_groups, worst_per_flag, max_broken_listed
         Rows shown in those tables (all of them are in the JSON). ``max_broken_listed`` only
         bites on absurd datasets: the page names every broken file up to it.
@@ -79,6 +81,7 @@ class ReportOptions:
     anomaly_threshold: float | None = None
     dpi: int = 72
     seed: int = 0
+    max_violin_values: int = 20_000
     max_duplicate_groups: int = 100
     worst_per_flag: int = 5
     max_broken_listed: int = 100_000
@@ -177,6 +180,20 @@ def jsonable(obj: Any) -> Any:
     if hasattr(obj, "isoformat"):
         return obj.isoformat()
     return obj
+
+
+def broken_files(exploration) -> list[dict[str, str]]:
+    """Every unreadable file with its reason: those the index found (bad headers) and those that only
+    failed when decoded during the profile pass (``profiles.status == "error"``), in path order."""
+    found = {str(b.get("path")): str(b.get("error") or "") for b in (exploration.summary.broken_files or [])}
+    prof = getattr(exploration, "profiles", None)
+    if prof is not None and len(prof) and "status" in prof.columns:
+        bad = prof[prof["status"].astype(str) != "ok"]
+        errors = bad["error"] if "error" in bad.columns else pd.Series([""] * len(bad), index=bad.index)
+        for p, e in zip(bad["path"].astype(str), errors.fillna("").astype(str)):
+            if p not in found or not found[p]:
+                found[p] = e or "cannot be decoded"
+    return [{"path": p, "error": found[p]} for p in sorted(found)]
 
 
 def _profiles(exploration) -> pd.DataFrame:
@@ -390,12 +407,13 @@ def find_problems(exploration, options: ReportOptions | None = None) -> list[Fin
     opt = options or ReportOptions()
     s = exploration.summary
     out: list[Finding] = []
-    if s.n_broken:
+    broken = broken_files(exploration)
+    if broken:
         reasons: dict[str, int] = {}
-        for b in s.broken_files:
-            reasons[b.get("error", "")] = reasons.get(b.get("error", ""), 0) + 1
+        for b in broken:
+            reasons[b["error"]] = reasons.get(b["error"], 0) + 1
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
-        out.append(Finding("broken_files", "bad", s.n_broken, f"{_plural(s.n_broken, 'broken file')}",
+        out.append(Finding("broken_files", "bad", len(broken), f"{_plural(len(broken), 'broken file')}",
                            "cannot be read: " + "; ".join(f"{r} ({n})" for r, n in top), "overview", True))
     if s.leaking_speakers:
         n = len(s.leaking_speakers)

@@ -1,0 +1,122 @@
+"""Benchmark of ``kwscope report``: the whole report of a Speech-Commands-sized corpus, cold and cached.
+
+Builds (or reuses) the corpus of ``benchmarks/corpus.py`` (1-s 16-kHz clips from FSDD, Speech
+Commands layout), then writes the report twice with a fresh cache folder:
+
+1. cold: every file profiled, every figure drawn;
+2. cached: the dataset is unchanged, so profiles and figures come from the cache.
+
+Prints the wall time of both runs and their parts, the speedup, the peak resident memory of this
+process and of the worker processes, and the size of the page. Targets: the cold report of 60,000
+files within 2 minutes on 2 cores, the cached one at least 5 times faster, the page at most 20 MB.
+
+Usage::
+
+    python benchmarks/bench_report.py [--n-files 60000] [--corpus /tmp/kwscope-corpus-60k] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus import build_corpus  # noqa: E402
+
+
+class _TreeRSS:
+    """Samples the resident memory of this process plus all its descendants (the worker pool hangs
+    below a forkserver, so ``RUSAGE_CHILDREN`` never sees it); keeps the peak, in MiB."""
+
+    def __init__(self, every_s: float = 0.2):
+        self.every_s = every_s
+        self.peak_total = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        try:
+            import psutil
+        except ImportError:  # then only this process's own peak is known
+            return
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for p in [me] + me.children(recursive=True):
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_total = max(self.peak_total, total / 2**20)
+            self._stop.wait(self.every_s)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _run(corpus: Path, out: Path, cache: Path, workers: int | None) -> tuple[float, object, float]:
+    from kwscope.report.build import build_report
+
+    with _TreeRSS() as rss:
+        t0 = time.perf_counter()
+        result = build_report(corpus, out, json_output=out.with_suffix(".json"), cache_dir=cache, workers=workers,
+                              progress=None)
+        wall = time.perf_counter() - t0
+    return wall, result, rss.peak_total
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n-files", type=int, default=60000)
+    parser.add_argument("--corpus", default=None, help="corpus folder (default /tmp/kwscope-corpus-<n>)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.add_argument("--keep", action="store_true", help="keep the report and cache folder")
+    args = parser.parse_args(argv)
+
+    corpus = Path(args.corpus or f"/tmp/kwscope-corpus-{args.n_files}")
+    t0 = time.perf_counter()
+    build_corpus(corpus, args.n_files)
+    print(f"corpus: {args.n_files:,} files in {corpus} (ready in {time.perf_counter() - t0:.1f} s)", flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="kwscope-bench-report-"))
+    out, cache = work / "report.html", work / "cache"
+    try:
+        cold, r1, rss_cold = _run(corpus, out, cache, args.workers)
+        size = out.stat().st_size
+        json_size = out.with_suffix(".json").stat().st_size
+        warm, r2, rss_warm = _run(corpus, out, cache, args.workers)
+        rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        n = r1.exploration.summary.n_files
+        print(f"files:          {n:,} ({n / cold:,.0f} files/s cold)")
+        print(f"first run:      {cold:7.1f} s  {r1.timings_s}")
+        print(f"cached run:     {warm:7.1f} s  {r2.timings_s}")
+        print(f"speedup:        {cold / warm:7.1f}x")
+        print(f"peak RSS:       {rss_self:7.0f} MiB this process; {rss_cold:.0f} MiB with its workers (cold), "
+              f"{rss_warm:.0f} MiB (cached)")
+        print(f"report size:    {size / 1e6:7.2f} MB ({r1.rendered.n_audio} embedded recordings); "
+              f"JSON {json_size / 1e6:.1f} MB")
+        print(f"figures:        {r1.description['report']['figures']} cold, "
+              f"{r2.description['report']['figures']} cached")
+        print(f"machine:        {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
