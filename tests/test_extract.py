@@ -165,6 +165,50 @@ def test_other_config_is_refused_same_config_is_up_to_date(tmp_path):
     assert (tmp_path / "notastore" / "thesis.tex").exists()
 
 
+def test_no_splits_means_statistics_from_all_rows(tmp_path):
+    data = _dataset(tmp_path / "d", per_word=2)
+    res = extract_features(data, tmp_path / "out", layout="folders", workers=1, progress=False)
+    info = load_features(tmp_path / "out")[1].attrs["kwscope"]
+    assert info["statistics"] == {"fit_on": "all", "n_clips": res.n_rows, "n_frames": res.n_rows * 99}
+
+
+def test_a_second_run_on_the_same_store_is_refused(tmp_path):
+    import fcntl
+
+    data = _dataset(tmp_path / "d", per_word=1)
+    out = tmp_path / "out"
+    out.mkdir()
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a running `kwscope features` holds it
+        with pytest.raises(StoreError, match="another `kwscope features` run"):
+            extract_features(data, out, workers=1, progress=False)
+    finally:
+        os.close(fd)
+
+
+def test_death_while_publishing_is_finished_by_a_rerun(tmp_path, monkeypatch):
+    import kwscope.dataset
+
+    data = _dataset(tmp_path / "d", per_word=3)
+    extract_features(data, tmp_path / "ref", workers=1, chunk_size=2, progress=False)
+
+    def die(*args, **kwargs):
+        raise SystemExit("killed")  # after features.npy, stats, errors and store.json are in place
+
+    with monkeypatch.context() as m:
+        m.setattr(kwscope.dataset, "write_manifest", die)
+        with pytest.raises(SystemExit):
+            extract_features(data, tmp_path / "out", workers=1, chunk_size=2, progress=False)
+    assert (tmp_path / "out" / "features.npy").exists()
+    with pytest.raises(StoreError, match="incomplete"):
+        load_features(tmp_path / "out")
+    res = extract_features(data, tmp_path / "out", workers=1, chunk_size=2, progress=False)
+    assert not res.up_to_date
+    assert (tmp_path / "out" / "features.npy").read_bytes() == (tmp_path / "ref" / "features.npy").read_bytes()
+    assert not (tmp_path / "out" / ".work").exists()
+
+
 # --------------------------------------------------------------------------- resume after SIGKILL
 
 

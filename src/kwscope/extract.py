@@ -54,9 +54,12 @@ if TYPE_CHECKING:  # pandas is imported only in the parent: workers stay light
 
 __all__ = ["extract_features", "ExtractResult", "DEFAULT_CHUNK_SIZE"]
 
-#: Files a task. Big enough that a batch FFT amortises per-call costs, small enough that a
+#: Most files a task. Big enough that a batch FFT amortises per-call costs, small enough that a
 #: worker's memory stays around 100-200 MB and the progress bar moves.
 DEFAULT_CHUNK_SIZE = 512
+#: Bytes of the largest per-task array (audio, raw or final features) the default chunk size
+#: aims at: 1-s clips give DEFAULT_CHUNK_SIZE files a task, 10-s clips about 50.
+_CHUNK_BYTES = 40 * 2**20
 #: Longest recording decoded (samples); longer files are skipped rather than filling memory.
 MAX_SAMPLES = 1 << 24
 
@@ -332,7 +335,7 @@ def extract_features(
     layout: str = "auto",
     workers: int | None = None,
     scheduler: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     overwrite: bool = False,
     progress: bool | None = None,
     validation_percentage: float = 10.0,
@@ -355,8 +358,9 @@ def extract_features(
     scheduler
         A Dask scheduler address; the tasks run there instead (``out`` must be shared).
     chunk_size
-        Files per task for a new store (a resumed store keeps the chunk size it was started with,
-        which is what makes a resumed run identical to an uninterrupted one).
+        Files per task for a new store; default: up to 512, fewer for long clips so that a task's
+        arrays stay near 40 MiB. A resumed store keeps the chunk size it was started with, which
+        is what makes a resumed run identical to an uninterrupted one.
     overwrite
         Replace a store of another config (or of changed data) instead of refusing.
     progress
@@ -382,7 +386,8 @@ def extract_features(
     cfg = config if config is not None else PipelineConfig()
     if not isinstance(cfg, PipelineConfig):
         raise StoreError(f"config={cfg!r} must be a PipelineConfig")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
         raise StoreError(f"chunk_size={chunk_size!r} must be a positive integer")
     out = Path(out)
     if "://" in os.fspath(out):
@@ -407,7 +412,7 @@ def extract_features(
                 _wipe(out)
                 info = None
         if info is None:
-            _claim(out, cfg, plan, chunk_size)
+            _claim(out, cfg, plan, chunk_size or _default_chunk_size(cfg, plan))
             info = read_store_info(out)
         elif info.get("state") == "complete" and (out / MANIFEST_FILE).is_file():
             shutil.rmtree(out / WORK_DIR, ignore_errors=True)
@@ -497,6 +502,20 @@ def _wipe(out: Path) -> None:
         except FileNotFoundError:
             pass
     shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+
+
+def _default_chunk_size(cfg: PipelineConfig, plan: _Plan) -> int:
+    """Files a task such that its largest array stays near ``_CHUNK_BYTES``."""
+    if cfg.length_samples is not None:
+        samples = cfg.length_samples
+    elif len(plan.ok):  # variable length: the mean clip, at the target rate
+        rates = plan.ok["sample_rate"].to_numpy(np.float64)
+        samples = float(np.mean(plan.ok["n_samples"].to_numpy(np.float64) * cfg.sample_rate / rates))
+    else:
+        samples = cfg.sample_rate
+    frames = cfg.frames_for(int(samples))
+    per_clip = 4 * max(samples, frames * cfg.n_coeffs * cfg.stack)
+    return int(min(DEFAULT_CHUNK_SIZE, max(8, _CHUNK_BYTES // max(1, per_clip))))
 
 
 def _claim(out: Path, cfg: PipelineConfig, plan: _Plan, chunk_size: int) -> None:

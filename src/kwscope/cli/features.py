@@ -51,8 +51,8 @@ def _duration(value: str | None) -> float | None | str:
 @click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core).")
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:port); OUT must be on a shared filesystem.")
 @layout_option
-@click.option("--chunk-size", type=click.IntRange(min=1), default=512, show_default=True,
-              help="Files per task (fixed when a store is started).")
+@click.option("--chunk-size", type=click.IntRange(min=1),
+              help="Files per task (default: up to 512, fewer for long clips; fixed when a store is started).")
 @click.option("--overwrite", is_flag=True, help="Replace a store of another config or of changed data.")
 @click.option("--validation-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
 @click.option("--testing-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
