@@ -4,7 +4,7 @@ Not a test. Prints files/s, the ratio to the reference measured in the same run,
 Each measurement runs in a fresh process (so peak RSS is its own); the input is a batch of random
 float32 1-s 16 kHz clips generated in that process (its size is included in the RSS).
 
-    PYTHONPATH=src python benchmarks/bench_dsp_micro.py [--n 2000] [--repeat 3]
+    PYTHONPATH=src python benchmarks/bench_dsp_micro.py [--n 2000] [--repeat 3] [--blas-threads 1]
 """
 
 from __future__ import annotations
@@ -83,11 +83,21 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+_LIMITS: list = []
+
+
 def _measure(job):
-    name, which, n, repeat = job
+    name, which, n, repeat, blas_threads = job
     func = CASES[name][which]
     x = _clips(n)
-    func(x[:8])  # imports, caches, JIT
+    func(x[:8])  # imports (BLAS libraries must be loaded before limiting them), caches, JIT
+    if blas_threads:
+        # As the engine's workers run: a multi-threaded BLAS beside other busy processes spends
+        # its time waiting for cores (small matrix products become several times slower).
+        # Kept referenced: the limit is lifted when the object is collected.
+        from threadpoolctl import threadpool_limits
+
+        _LIMITS.append(threadpool_limits(limits=blas_threads))
     best_wall = best_cpu = float("inf")
     for _ in range(repeat):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -101,10 +111,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="clips in the batch")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best is kept")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads in both loops (0: the library default)")
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     print(f"{args.n} random 1-s {SR} Hz float32 clips, single process, best of {args.repeat}; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, "
+          f"BLAS threads: {args.blas_threads or 'default'}")
     print("files/s from wall time (and from this process's CPU time, which other jobs on the "
           "machine disturb less; BLAS threads count as CPU time)")
     print(f"{'feature':16s} {'reference files/s':>20s} {'kwscope files/s':>20s} {'ratio':>12s} "
@@ -113,7 +126,7 @@ def main() -> None:
         results = []
         for which in (0, 1):
             with ctx.Pool(1) as pool:
-                results.append(pool.apply(_measure, ((name, which, args.n, args.repeat),)))
+                results.append(pool.apply(_measure, ((name, which, args.n, args.repeat, args.blas_threads),)))
         (ref_wall, ref_cpu, ref_rss), (our_wall, our_cpu, our_rss) = results
         print(f"{name:16s} {ref_wall:10.0f} ({ref_cpu:6.0f}) {our_wall:10.0f} ({our_cpu:6.0f}) "
               f"{our_wall / ref_wall:4.1f}x ({our_cpu / ref_cpu:4.1f}x) {ref_rss:12.0f} {our_rss:16.0f}")

@@ -10,6 +10,9 @@ parity tests in ``tests/test_dsp.py``:
 
 Batches are computed with one strided frame view and one real FFT per chunk of clips, so a batch
 of thousands of 1-s clips costs a few passes over memory instead of thousands of library calls.
+The mel projection and the DCT are BLAS matrix products: on a machine busy with other processes,
+run them with one BLAS thread (``threadpoolctl.threadpool_limits(1)``, as kwscope's workers do),
+or the threads spend their time waiting for cores.
 
 Precision follows the input the way scipy and librosa choose it: float32 (and 8/16-bit integer)
 input is computed in float32, float64 (and 32/64-bit integer) input in float64; outputs are float32.
