@@ -485,3 +485,37 @@ def test_anomalies_cli_json_through_dask(cluster, dataset):
     np.testing.assert_allclose(doc["pca"]["explained_variance_ratio"],
                                local["pca"]["explained_variance_ratio"], rtol=PCA_RTOL)
     assert doc["quality"]["counts"] == local["quality"]["counts"]
+
+
+def test_fsspec_url_read_by_dask_workers(tmp_path):
+    """DATA as an fsspec URL: workers open the recordings through fsspec. ``memory://`` is only
+    visible inside one process, so the cluster here runs its two workers as threads of this one."""
+    fsspec = pytest.importorskip("fsspec")
+    import io
+
+    import soundfile as sf
+
+    from kwscope import extract
+    from kwscope.analysis.explore import explore
+
+    fs = fsspec.filesystem("memory")
+    rng = np.random.default_rng(3)
+    for w, word in enumerate(("yes", "no")):
+        for s in range(5):
+            y = tone(300.0 + 100 * s + 40 * w, amp=0.3) + 0.01 * rng.standard_normal(16000).astype(np.float32)
+            buf = io.BytesIO()
+            sf.write(buf, y, 16000, format="WAV", subtype="PCM_16")
+            fs.pipe(f"/kwscope-dask-test/{word}/{s:08x}_nohash_0.wav", buf.getvalue())
+    url = "memory://kwscope-dask-test"
+    try:
+        local = explore(url, workers=1, top=5, chunk_size=3, progress=False)
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                      dashboard_address=":0") as lc:
+            dask = explore(url, scheduler=lc.scheduler_address, top=5, chunk_size=3, progress=False)
+            with pytest.raises(RemoteDataError, match="Dask workers cannot read it"):
+                extract.extract_features(url, tmp_path / "out", scheduler=lc.scheduler_address)
+        assert local.profiles["status"].eq("ok").all()
+        assert [a["path"] for a in dask.anomalies] == [a["path"] for a in local.anomalies]
+        assert dask.profiles.equals(local.profiles)
+    finally:
+        fs.rm("/kwscope-dask-test", recursive=True)

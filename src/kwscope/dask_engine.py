@@ -270,7 +270,6 @@ def run_chunks_dask(
         if max_in_flight is None:
             max_in_flight = max(4, 2 * sum(client.nthreads().values()))
         limit = max(1, int(max_in_flight))
-        done = bytearray(len(chunks))  # guards against yielding a chunk twice
         todo: Iterator[tuple[int, T]] = iter(enumerate(chunks))
         window = distributed.as_completed(loop=client.loop, with_results=True, raise_errors=False)
 
@@ -288,7 +287,9 @@ def run_chunks_dask(
             fill()
             while pending:
                 fut, result = next(window)
-                i = pending.pop(fut)
+                i = pending.pop(fut, None)
+                if i is None:  # reported twice (recomputed after a lost worker): yield it once
+                    continue
                 if fut.status == "error":
                     _, exc, tb = result
                     raise _task_error(scheduler, fut.key, exc).with_traceback(tb)
@@ -297,16 +298,14 @@ def run_chunks_dask(
                                       "cancelled it (scheduler restarted, or the connection was lost)")
                 fut.release()  # free the result on the cluster now, not when gc runs
                 del fut
-                if done[i]:
-                    continue
-                done[i] = 1
                 bar.update(sizes[i])
                 yield result
                 fill()
     finally:
         if pending:
             try:
-                client.cancel(list(pending), force=True)
+                # not force=True: another client may share these deterministic keys
+                client.cancel(list(pending))
             except Exception:  # noqa: BLE001 - closing anyway
                 pass
             pending.clear()
