@@ -181,7 +181,7 @@ class FigureRenderer:
             data = path.read_bytes()
         except OSError:
             return None
-        return data if fmt == "png" else data.decode("utf-8")
+        return data if fmt == "png" else data.decode("utf-8")  # json and txt are text
 
     def _store(self, key: str, fmt: str, value) -> None:
         if self.cache_dir is None or isinstance(value, FigureError):
@@ -194,6 +194,21 @@ class FigureRenderer:
             os.replace(tmp, path)
         except OSError:
             pass  # a read-only or full cache never stops the report
+
+    def memo_text(self, kind: str, parts: Any, make) -> str:
+        """``make()`` (text), cached on disk under a key of ``kind`` and ``parts`` (e.g. the samples
+        of a clip and how it is encoded): the report's embedded audio is encoded once per clip."""
+        if self.cache_dir is None:
+            return make()
+        h = hashlib.sha256(f"{self._versions}|{kind}|".encode())
+        _feed(h, parts)
+        key = h.hexdigest()
+        hit = self._load(key, "txt")
+        if hit is not None:
+            return hit
+        value = make()
+        self._store(key, "txt", value)
+        return value
 
     def render(self, tasks: Sequence[FigureTask]) -> list[bytes | str | FigureError]:
         """Draw every task (cache hits are read, the rest drawn) and return results in task order."""
@@ -211,13 +226,16 @@ class FigureRenderer:
             per = max(1, -(-len(todo) // (workers * 3)))
             groups = chunked(todo, per)
             payload = [[tasks[i] for i in g] for g in groups]
-            done = run_chunks(_indexed_render, list(zip(groups, payload)), workers=workers,
-                              sizes=[len(g) for g in groups], desc="figures", progress=self.progress)
-            for group, out in done:
-                for i, r in zip(group, out):
-                    results[i] = r
-        else:
-            for i in todo:
+            try:
+                done = run_chunks(_indexed_render, list(zip(groups, payload)), workers=workers,
+                                  sizes=[len(g) for g in groups], desc="figures", progress=self.progress)
+                for group, out in done:
+                    for i, r in zip(group, out):
+                        results[i] = r
+            except Exception:  # a pool that cannot start or lost a worker: draw the rest here
+                pass
+        for i in todo:
+            if results[i] is None:
                 results[i] = render_tasks([tasks[i]])[0]
         for i in todo:
             self._store(keys[i], tasks[i].fmt, results[i])

@@ -136,6 +136,7 @@ class _Ctx:
         self.embedded: list[dict[str, Any]] = []  # recordings whose audio is on the page
         self.map_paths: set[str] = set()  # paths of the anomaly map's points
         self.broken = broken_files(exploration)  # every unreadable file, with its reason
+        self.encoded: dict[str, str] = {}  # path -> data URI, kept across size-limit attempts
 
     # -- labels and players
     def chip(self, label: Any) -> str:
@@ -415,11 +416,17 @@ def _embed_audio(ctx: _Ctx, clips: Mapping[str, tuple[np.ndarray, int]], budget:
         if len(embedded) >= opt.max_embedded_clips or path not in clips:
             continue
         y, sr = clips[path]
-        try:
+        uri = ctx.encoded.get(path)
+        if uri is None:
             # Recordings shown for a reason stay lossless; the map's extra points are Vorbis (a third the size).
-            uri = audio_data_uri(y, sr, max_seconds=opt.max_clip_seconds, lossy=role == "map-sample")
-        except Exception:  # an odd array never stops the page; the clip is simply not playable
-            continue
+            lossy = role == "map-sample"
+            try:
+                uri = ctx.renderer.memo_text(
+                    "audio", (y, int(sr), lossy, opt.max_clip_seconds),
+                    lambda: audio_data_uri(y, sr, max_seconds=opt.max_clip_seconds, lossy=lossy))
+            except Exception:  # an odd array never stops the page; the clip is simply not playable
+                continue
+            ctx.encoded[path] = uri
         if used + len(uri) > budget:
             if role in ("showcase", "example") and used + len(uri) <= budget * 1.25:
                 pass  # examples may use a little headroom
@@ -438,7 +445,9 @@ def _embed_audio(ctx: _Ctx, clips: Mapping[str, tuple[np.ndarray, int]], budget:
 def _embed_derived(ctx: _Ctx, key: str, y: np.ndarray, sr: int) -> None:
     if y is None or len(y) < 2:
         return
-    ctx.audio[key] = audio_data_uri(y, sr, max_seconds=ctx.options.max_clip_seconds)
+    seconds = ctx.options.max_clip_seconds
+    ctx.audio[key] = ctx.renderer.memo_text("audio", (y, int(sr), False, seconds),
+                                            lambda: audio_data_uri(y, sr, max_seconds=seconds))
 
 
 # --------------------------------------------------------------------------- sections
@@ -1022,6 +1031,7 @@ def render_report(exploration, clips: Mapping[str, tuple[np.ndarray, int]] | Non
 
     # Figures first (the slow part, cached and parallel), then audio within what is left of the size limit.
     ctx = _Ctx(exploration, plan, opt, colors)
+    ctx.renderer = renderer
     tasks = _figure_tasks(ctx, clips)
     names = list(tasks)
     results = renderer.render([tasks[k] for k in names])
