@@ -453,13 +453,23 @@ def _embed_derived(ctx: _Ctx, key: str, y: np.ndarray, sr: int) -> None:
 # --------------------------------------------------------------------------- sections
 
 def _findings_section(ctx: _Ctx, findings: list[Finding]) -> str:
-    items = []
+    def item(severity: str, title: str, detail: str, section: str, strict: bool) -> str:
+        badge = {"bad": "problem", "warn": "check", "info": "note", "ok": "ok"}.get(severity, severity)
+        mark = ' <span class="badge muted" title="counted by --strict">strict</span>' if strict else ""
+        return (f'<li class="finding {severity}"><span class="badge {severity}">{badge}</span>'
+                f'<div><b>{title}</b>{mark}<br><span class="note">{detail}</span></div>'
+                f'<a class="go" href="#{esc(section)}">see section →</a></li>')
+
+    items, quality = [], [f for f in findings if f.kind.startswith("quality:")]
     for f in findings:
-        badge = {"bad": "problem", "warn": "check", "info": "note", "ok": "ok"}.get(f.severity, f.severity)
-        strict = ' <span class="badge muted" title="counted by --strict">strict</span>' if f.strict else ""
-        items.append(f'<li class="finding {f.severity}"><span class="badge {f.severity}">{badge}</span>'
-                     f'<div><b>{esc(f.title)}</b>{strict}<br><span class="note">{esc(f.detail)}</span></div>'
-                     f'<a class="go" href="#{esc(f.section)}">see section →</a></li>')
+        if f.kind.startswith("quality:"):
+            if f is quality[0]:  # the quality flags read best as one line
+                n = sum(q.count for q in quality)
+                what = "; ".join(esc(q.title) for q in quality)
+                items.append(item("warn", f"{_fmt_int(n)} quality flag{'s' if n != 1 else ''} raised",
+                                  what + " — listen to the worst ones", "quality", False))
+            continue
+        items.append(item(f.severity, esc(f.title), esc(f.detail), f.section, f.strict))
     body = f'<ul class="finding-list">{"".join(items)}</ul>'
     lead = ("What kwscope found, worst first. Problems marked <i>strict</i> make "
             "<code>kwscope report --strict</code> exit with status 1, so CI can stop on them.")
