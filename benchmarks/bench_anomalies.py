@@ -15,7 +15,8 @@ matrix: its memory at the full corpus size is printed as a projection, not run.
 kwscope runs as a whole process (``python -m kwscope anomalies DATA --json``: indexing, the
 profile pass on a process pool, PCA, scoring, duplicates), peak RSS summed over its process tree.
 ``--cache-check`` also runs it twice with ``--cache`` and prints the second run's speed-up.
-Prints files/s, the ratio to the reference and peak RSS. Not a test: asserts nothing.
+Prints files/s, the ratio to the reference, peak RSS, CPU seconds per file of both (steadier than
+files/s on a shared machine) and the load average. Not a test: asserts nothing.
 """
 
 from __future__ import annotations
@@ -31,9 +32,51 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import HEADER, kwscope_cmd, row, run_measured  # noqa: E402
+from measure import HEADER, kwscope_cmd, row  # noqa: E402
 
 PLANTED = ("noise burst", "clipping", "near-silent", "tonal hum", "s long", "kHz in a", "duplicate")
+
+
+class Run:
+    """Wall time, peak RSS (summed over the process tree) and CPU seconds of a whole command."""
+
+    def __init__(self, cmd: list[str], interval_s: float = 0.02):
+        import subprocess
+
+        import psutil
+
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        root = psutil.Process(proc.pid)
+        cpu: dict[int, float] = {}
+        peak = 0
+        chunks: list[str] = []
+        import threading
+
+        reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
+        reader.start()
+        while proc.poll() is None:
+            total = 0
+            try:
+                procs = [root] + root.children(recursive=True)
+            except psutil.Error:
+                procs = []
+            for p in procs:
+                try:
+                    with p.oneshot():
+                        total += p.memory_info().rss
+                        t = p.cpu_times()
+                        cpu[p.pid] = t.user + t.system
+                except psutil.Error:
+                    pass
+            peak = max(peak, total)
+            time.sleep(interval_s)
+        reader.join()
+        self.wall_s = time.perf_counter() - start
+        self.peak_rss_mib = peak / 2**20
+        self.cpu_s = sum(cpu.values())  # misses at most the last interval of each process
+        self.returncode = proc.returncode
+        self.output = "".join(chunks)
 
 
 def reference(list_file: str) -> None:
@@ -55,6 +98,7 @@ def reference(list_file: str) -> None:
         return xf, vals
 
     t = time.perf_counter()
+    cpu0 = time.process_time()
     fft_all = []
     for f in files:
         sample_rate, samples = wavfile.read(f)
@@ -65,7 +109,8 @@ def reference(list_file: str) -> None:
     fft_all = np.array(fft_all)
     fft_all = StandardScaler().fit_transform(fft_all)
     coords = PCA(n_components=3).fit_transform(fft_all)
-    print(json.dumps({"files": len(files), "seconds": time.perf_counter() - t, "shape": list(coords.shape)}))
+    print(json.dumps({"files": len(files), "seconds": time.perf_counter() - t, "shape": list(coords.shape),
+                      "cpu_s": time.process_time() - cpu0}))
 
 
 def _plant(corpus: Path, out: Path) -> dict[str, str]:
@@ -140,7 +185,8 @@ def main() -> None:
 
     ref_list = Path(tempfile.mkdtemp()) / "ref.txt"
     ref_list.write_text("\n".join(sorted(str(p) for p in corpus.rglob("*.wav"))[: args.ref_files]))
-    ref = run_measured([sys.executable, __file__, "--reference", str(ref_list)])
+    load0 = os.getloadavg()[0]
+    ref = Run([sys.executable, __file__, "--reference", str(ref_list)])
     if ref.returncode:
         sys.exit(ref.output)
     ref_doc = json.loads(ref.output.strip().splitlines()[-1])
@@ -148,7 +194,7 @@ def main() -> None:
     cmd = ["anomalies", str(work), "--json", "--top", "20"]
     if args.workers:
         cmd += ["--workers", str(args.workers)]
-    m = run_measured(kwscope_cmd(*cmd))
+    m = Run(kwscope_cmd(*cmd))
     if m.returncode:
         sys.exit(m.output)
     doc = json.loads(m.output[m.output.index("{"):])
@@ -158,7 +204,12 @@ def main() -> None:
     print(HEADER)
     print(row("notebook: FFT of all, StandardScaler, PCA(3)", ref_doc["files"], ref_doc["seconds"], ref.peak_rss_mib))
     print(row("kwscope anomalies (whole process, cold)", n, m.wall_s, m.peak_rss_mib, ref_rate))
-    print(f"\nnotebook memory at {n:,} files: its N x 8000 float64 matrix alone is {n * 8000 * 8 / 2**30:.1f} GiB")
+    ref_cpu = ref_doc["cpu_s"] / ref_doc["files"]
+    print(f"\nCPU per file: notebook loop {ref_cpu * 1e3:.2f} ms; kwscope (whole process tree, imports and "
+          f"indexing included) {m.cpu_s / n * 1e3:.2f} ms ({ref_cpu / (m.cpu_s / n):.2f}x less)")
+    print(f"load average: {load0:.1f} before, {os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs): "
+          "on a shared machine the files/s figures move with it, CPU per file much less")
+    print(f"notebook memory at {n:,} files: its N x 8000 float64 matrix alone is {n * 8000 * 8 / 2**30:.1f} GiB")
     ranks = {o["path"]: i + 1 for i, o in enumerate(doc["outliers"])}
     print("planted clips (rank in kwscope's list of 20):")
     for path, reason in planted.items():
@@ -169,11 +220,11 @@ def main() -> None:
 
     if args.cache_check:
         cache = Path(tempfile.mkdtemp(prefix="kwscope-cache-"))
-        first = run_measured(kwscope_cmd(*cmd, "--cache", str(cache)))
-        second = run_measured(kwscope_cmd(*cmd, "--cache", str(cache)))
+        first = Run(kwscope_cmd(*cmd, "--cache", str(cache)))
+        second = Run(kwscope_cmd(*cmd, "--cache", str(cache)))
         same = json.loads(first.output[first.output.index("{"):]) == json.loads(second.output[second.output.index("{"):])
-        print(f"\ncache: first run {first.wall_s:.1f} s, second {second.wall_s:.1f} s "
-              f"({first.wall_s / second.wall_s:.1f}x faster), identical output: {same}")
+        print(f"\ncache: first run {first.wall_s:.1f} s ({first.cpu_s:.1f} CPU s), second {second.wall_s:.1f} s "
+              f"({second.cpu_s:.1f} CPU s): {first.wall_s / second.wall_s:.1f}x faster, identical output: {same}")
         shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(ref_list.parent, ignore_errors=True)

@@ -226,3 +226,29 @@ def test_process_pool_gives_the_same_results(tmp_path, rng):
     pd.testing.assert_frame_equal(one.profiles, two.profiles)
     for lab in one.mean_logspec.by_label:
         np.testing.assert_array_equal(one.mean_logspec.by_label[lab], two.mean_logspec.by_label[lab])
+
+
+def test_batched_vad_equals_dsp_speech_segments(rng):
+    """speech_segments_batch is dsp.speech_segments vectorized: identical segments, clip by clip."""
+    from kwscope import dsp
+    from kwscope.analysis.profiles import speech_segments_batch
+
+    for sr in (8000, 16000, 22050):
+        clips = [np.zeros(sr // 2, np.float32), (rng.standard_normal(sr) * 1e-4).astype(np.float32),
+                 tone(440.0, sr=sr, seconds=0.004)]
+        for _ in range(12):
+            n = int(rng.integers(sr // 20, 2 * sr))
+            y = (rng.standard_normal(n) * 0.002).astype(np.float32)
+            for _ in range(int(rng.integers(0, 4))):  # words: bursts of tone at random places
+                a = int(rng.integers(0, n))
+                b = min(n, a + int(rng.integers(sr // 50, sr // 2)))
+                y[a:b] += tone(float(rng.uniform(150, 3000)), sr=sr, seconds=(b - a) / sr,
+                               amp=float(rng.uniform(0.01, 0.8)))[: b - a]
+            clips.append(y)
+        L = max(len(c) for c in clips)
+        X = np.zeros((len(clips), L), np.float32)
+        for i, c in enumerate(clips):
+            X[i, : len(c)] = c
+        got = speech_segments_batch(X, np.array([len(c) for c in clips]), sr)
+        for i, c in enumerate(clips):
+            np.testing.assert_array_equal(got[i], dsp.speech_segments(c, sr), err_msg=f"sr={sr} clip {i}")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -41,7 +42,6 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 import scipy.fft
-from scipy.ndimage import uniform_filter1d
 
 from .. import dsp
 from ..audio import AudioError, read_clip
@@ -251,59 +251,64 @@ def _one_second(x: np.ndarray, sr: int, segments: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x[start:start + sr])
 
 
-def _tone_prominence(mag: np.ndarray, cfg: ProfileConfig) -> tuple[np.ndarray, np.ndarray, int]:
-    """Prominence (ratio) and power fraction of every 1-Hz bin in the hum band: ``(m, K)`` each,
-    and the first bin's frequency. See :func:`_hum`."""
-    m_rows, n = mag.shape
-    lo, hi = int(cfg.hum_fmin_hz), min(int(cfg.hum_fmax_hz), n - 31)
-    if hi <= lo:
-        return np.zeros((m_rows, 0)), np.zeros((m_rows, 0)), lo
-    m = np.ascontiguousarray(mag[:, : hi + 31])
-    power = m * m
-    total = np.einsum("ij,ij->i", mag, mag, dtype=np.float64)
-    total[total <= 0] = np.inf
-    # Box means over +-30 and +-3 bins (C loops with double accumulators); the baseline is the
-    # mean 4..30 bins away, the line's power the sum within +-2 bins.
-    wide = uniform_filter1d(m, 61, axis=1, mode="constant")[:, lo:hi].astype(np.float64)
-    near = uniform_filter1d(m, 7, axis=1, mode="constant")[:, lo:hi].astype(np.float64)
-    baseline = (61 * wide - 7 * near) / 54.0
-    prominence = m[:, lo:hi] / (baseline + 1e-12)
-    frac = 5 * uniform_filter1d(power, 5, axis=1, mode="constant")[:, lo:hi] / total[:, None]
-    return prominence, frac, lo
+def _prominence_at(mag: np.ndarray, power_total: np.ndarray, rows: np.ndarray, bins: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Prominence (ratio) and power fraction of the lines ``mag[rows, bins]`` (same shapes).
+
+    Prominence: the line's magnitude over the mean magnitude 4-30 bins away on both sides; power
+    fraction: the power within +-2 bins over the clip's total power.
+    """
+    off = np.arange(-30, 31)
+    win = mag[rows[..., None], bins[..., None] + off]  # (..., 61)
+    outer = np.concatenate([win[..., :27], win[..., 34:]], axis=-1).astype(np.float64)
+    baseline = outer.mean(axis=-1) + 1e-12
+    centre = win[..., 30].astype(np.float64)
+    near = win[..., 28:33].astype(np.float64)
+    frac = (near * near).sum(axis=-1) / power_total[rows]
+    return centre / baseline, frac
 
 
-def _hum(mag: np.ndarray, cfg: ProfileConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _hum(mag: np.ndarray, cfg: ProfileConfig, *, candidates: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Strongest stationary tone in 1-Hz magnitude spectra ``(m, bins)``: its fundamental (Hz),
     prominence (dB) and the fraction of the clip's power within +-2 Hz of the strongest line,
     each ``(m,)`` (NaN Hz when none).
 
     Prominence compares a line with the mean magnitude 4-30 Hz away on both sides: a tone that
-    lasts the whole second is about 1 Hz wide, a voiced harmonic whose pitch moves is wider. Only
-    lines holding at least 1 % of the power compete. When the line is a harmonic (mains hum at
-    100 or 150 Hz), the lowest prominent sub-multiple is reported as the hum's frequency.
+    lasts the whole second is about 1 Hz wide, a voiced harmonic whose pitch moves is wider. The
+    ``candidates`` largest bins of each clip in ``hum_fmin_hz..hum_fmax_hz`` compete (a line that
+    holds 1 % of a clip's power is always among them), those holding at least 1 % of the power.
+    When the winner is a harmonic (mains hum at 100 or 150 Hz), the lowest prominent
+    sub-multiple is reported as the hum's frequency.
     """
-    prominence, frac, lo = _tone_prominence(mag, cfg)
-    m_rows = mag.shape[0]
+    m_rows, n = mag.shape
+    lo, hi = int(cfg.hum_fmin_hz), min(int(cfg.hum_fmax_hz), n - 31)
     nan = np.full(m_rows, np.nan)
-    if prominence.shape[1] == 0:
+    if hi <= lo or m_rows == 0:
         return nan, nan.copy(), nan.copy()
-    score = np.where(frac >= 0.01, prominence, 0.0)
+    total = np.einsum("ij,ij->i", mag, mag, dtype=np.float64)
+    total[total <= 0] = np.inf
+    k = min(candidates, hi - lo)
+    top = np.argpartition(mag[:, lo:hi], -k, axis=1)[:, -k:] + lo  # (m, k) bins
+    rows = np.repeat(np.arange(m_rows)[:, None], k, axis=1)
+    prom, frac = _prominence_at(mag, total, rows, top)
+    score = np.where(frac >= 0.01, prom, 0.0)
     j = np.argmax(score, axis=1)
-    rows = np.arange(m_rows)
-    best = score[rows, j]
-    hz = np.where(best > 0, (lo + j).astype(np.float64), np.nan)
+    r = np.arange(m_rows)
+    best = score[r, j]
+    hz = np.where(best > 0, top[r, j].astype(np.float64), np.nan)
     prom_db = np.where(best > 0, 20 * np.log10(np.maximum(best, 1e-12)), 0.0)
-    for r in np.flatnonzero(prom_db >= cfg.hum_candidate_db):
-        f0 = hz[r]
+    for i in np.flatnonzero(prom_db >= cfg.hum_candidate_db):
+        f0 = hz[i]
         for d in (5, 4, 3, 2):  # lowest sub-multiple first
-            k = int(round(f0 / d)) - lo
-            if k < 1 or k + 1 >= prominence.shape[1]:
+            b = int(round(f0 / d))
+            if b - 1 < lo or b + 1 >= hi:
                 continue
-            near = slice(k - 1, k + 2)
-            if prominence[r, near].max() >= 10 ** (cfg.hum_candidate_db / 20) and frac[r, near].max() >= 0.005:
-                hz[r] = float(lo + k - 1 + int(np.argmax(prominence[r, near])))
+            bins = np.array([b - 1, b, b + 1])
+            p, fr = _prominence_at(mag, total, np.full(3, i), bins)
+            if p.max() >= 10 ** (cfg.hum_candidate_db / 20) and fr.max() >= 0.005:
+                hz[i] = float(bins[int(np.argmax(p))])
                 break
-    return hz, prom_db, frac[rows, j]
+    return hz, prom_db, frac[r, j]
 
 
 @functools.lru_cache(maxsize=8)
@@ -348,6 +353,84 @@ def _tone_stability(x: np.ndarray, sr: int, hz: float) -> tuple[float, float]:
     f = np.angle(d) / (2 * np.pi * hop / sr)
     mean = np.sum(weight * f) / weight.sum()
     return steadiness, float(np.sqrt(np.sum(weight * (f - mean) ** 2) / weight.sum()))
+
+
+_VAD = {name: p.default for name, p in inspect.signature(dsp.speech_segments).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def speech_segments_batch(X: np.ndarray, lengths: np.ndarray, sr: int) -> list[np.ndarray]:
+    """:func:`kwscope.dsp.speech_segments` (its default parameters) of many clips at once.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(m, L), dtype=float32]
+        Clips zero-padded to a common length ``L``.
+    lengths : np.ndarray [shape=(m,)]
+        Each clip's own length in samples.
+    sr : int
+        Hz.
+
+    Returns
+    -------
+    list of np.ndarray [shape=(n_segments, 2), dtype=int64]
+        Exactly what ``dsp.speech_segments(X[i, :lengths[i]], sr)`` returns (the same float64
+        arithmetic, vectorized over the clips; parity-tested). The per-clip calls cost more in
+        Python overhead than in arithmetic, which made the VAD the largest part of the pass.
+    """
+    m, L = X.shape
+    min_speech = round(_VAD["min_speech_ms"] * sr / 1000)
+    min_gap = round(_VAD["min_gap_ms"] * sr / 1000)
+    frame_length = max(1, round(_VAD["frame_ms"] * sr / 1000))
+    hop = round(_VAD["hop_ms"] * sr / 1000)
+    top_db, floor_db = float(_VAD["top_db"]), float(_VAD["floor_db"])
+    cs = X.astype(np.float64)
+    np.multiply(cs, cs, out=cs)
+    np.cumsum(cs, axis=1, out=cs)  # cs[:, k] = power_cumsum[k + 1] of dsp
+    n = lengths.astype(np.int64)[:, None]
+    centres = np.arange(0, L, hop)
+    valid = centres[None, :] < n
+
+    def energy_db(starts: np.ndarray, length: int) -> np.ndarray:
+        lo = np.clip(starts[None, :], 0, n)
+        hi = np.clip(starts[None, :] + length, 0, n)
+        rows = np.arange(m)[:, None]
+        c_hi = np.where(hi > 0, cs[rows, np.maximum(hi - 1, 0)], 0.0)
+        c_lo = np.where(lo > 0, cs[rows, np.maximum(lo - 1, 0)], 0.0)
+        mean_square = np.maximum(c_hi - c_lo, 0.0) / length
+        return 10.0 * np.log10(np.maximum(mean_square, 1e-20))
+
+    frame_db = energy_db(centres - frame_length // 2, frame_length)
+    loudest = np.where(valid, frame_db, -np.inf).max(axis=1, initial=-np.inf)[:, None]
+    is_speech = valid & (frame_db >= loudest - top_db) & (frame_db > floor_db)
+    block_db = energy_db(centres, hop)
+    out: list[np.ndarray] = []
+    empty = np.zeros((0, 2), dtype=np.int64)
+    for i in range(m):
+        ni = int(lengths[i])
+        if ni == 0 or not is_speech[i].any():
+            out.append(empty)
+            continue
+        nb = -(-ni // hop)
+        bdb = block_db[i, :nb].copy()
+        bdb[-1] += 10.0 * np.log10(hop / (ni - (nb - 1) * hop))  # a short last block, as dsp
+        block_ok = (bdb >= loudest[i, 0] - top_db) & (bdb > floor_db)
+        sp = is_speech[i, :nb]
+        edges = np.diff(np.concatenate(([0], sp.astype(np.int8), [0])))
+        segments: list[list[int]] = []
+        for first, last in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1):
+            start = max(0, int(centres[first]) - frame_length // 2)
+            end = min(ni, int(centres[last]) - frame_length // 2 + frame_length)
+            inside = np.flatnonzero(block_ok[start // hop: -(-end // hop)]) + start // hop
+            if inside.size:
+                start, end = int(centres[inside[0]]), min(ni, int(centres[inside[-1]]) + hop)
+            if segments and start - segments[-1][1] < min_gap:
+                segments[-1][1] = max(segments[-1][1], end)
+            else:
+                segments.append([start, end])
+        kept = [seg for seg in segments if seg[1] - seg[0] >= min_speech]
+        out.append(np.array(kept, dtype=np.int64).reshape(-1, 2))
+    return out
 
 
 def _levels(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> dict[str, np.ndarray]:
@@ -471,14 +554,14 @@ def _frame_measures(specs: np.ndarray, n_valid: np.ndarray, orig_sr: np.ndarray,
     hit = valid & loud & (flatness >= cfg.burst_flatness) & (top_bin[:, None] > 4)
     burst = _longest_run(hit) * 0.01
     need = cfg.fp_cells * 2
-    frames = power[:, :need]
-    if frames.shape[1] < need:
-        frames = np.concatenate([frames, np.full((m, need - frames.shape[1], power.shape[2]), 1e-10,
-                                                 np.float32)], axis=1)
     edges = _fp_bands(cfg)
-    banded = np.add.reduceat(frames[:, :, edges[0]:edges[-1]], edges[:-1] - edges[0], axis=2)
-    cells = banded.reshape(m, cfg.fp_cells, 2, cfg.fp_bands).mean(axis=2, dtype=np.float64)
-    logc = np.log10(np.maximum(cells, 1e-30))
+    frames = power[:, :need, edges[0]:edges[-1]]
+    if frames.shape[1] < need:
+        frames = np.concatenate([frames, np.full((m, need - frames.shape[1], frames.shape[2]), 1e-10,
+                                                 np.float32)], axis=1)
+    pairs = frames.reshape(m, cfg.fp_cells, 2, -1).sum(axis=2)  # 20-ms cells
+    cells = np.add.reduceat(pairs, edges[:-1] - edges[0], axis=2) / 2
+    logc = np.log10(np.maximum(cells.astype(np.float64), 1e-30))
     top = logc.max(axis=(1, 2), keepdims=True)
     logc = np.maximum(logc, top - cfg.fp_floor_db / 10.0)
     fp = np.diff(np.diff(logc, axis=2), axis=1).reshape(m, -1)
@@ -505,92 +588,107 @@ def profile_clip(samples: np.ndarray, sample_rate: int, *, config: ProfileConfig
     """
     cfg = config or ProfileConfig()
     x = np.ascontiguousarray(samples, dtype=np.float32)
-    batch = _Batch(cfg)
+    batch = _Batch(cfg, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         batch.add(0, x, int(sample_rate), speech=True)
         batch.finish()
-    out = dict(batch.scalars[0])
+    out = {c: float(v) for c, v in zip(SCALAR_COLUMNS, batch.scalars[0])}
     out["truncated"] = 0.0
     out.update(batch.arrays[0])
     return out
 
 
-class _Batch:
-    """Measures a chunk's clips, batching every measure over clips of equal (or bucketed) shape."""
+_COL = {c: j for j, c in enumerate(SCALAR_COLUMNS)}
 
-    def __init__(self, cfg: ProfileConfig):
+
+class _Batch:
+    """Measures a chunk's clips, batching every measure over clips of equal (or bucketed) shape.
+
+    ``add(i, ...)`` the decoded clips, then ``finish()``; results: ``scalars`` ``(n, columns)``
+    (row ``i``, NaN where not measured) and ``arrays[i]`` (spectrum, fingerprint, logspec, ...).
+    """
+
+    def __init__(self, cfg: ProfileConfig, n: int):
         self.cfg = cfg
-        self.scalars: dict[int, dict[str, float]] = {}
+        self.scalars = np.full((n, len(SCALAR_COLUMNS)), np.nan)
         self.arrays: dict[int, dict[str, Any]] = {}
-        self._items: list[tuple[int, np.ndarray, int, bool, np.ndarray]] = []
+        self._items: list[tuple[int, np.ndarray, int, bool]] = []
+        self._segments: dict[int, np.ndarray] = {}
         #: (file ids, their 16-kHz log spectrograms (m, frames, 161)) of each length group
         self.spec_groups: list[tuple[list[int], np.ndarray]] = []
 
     def add(self, i: int, x: np.ndarray, sr: int, *, speech: bool) -> None:
-        n = x.shape[0]
-        segments = dsp.speech_segments(x, sr)
-        self.scalars[i] = {
-            "duration_s": n / sr, "sample_rate": float(sr), "n_segments": float(segments.shape[0]),
-            "speech_start_s": segments[0, 0] / sr if segments.shape[0] else np.nan,
-            "speech_end_s": segments[-1, 1] / sr if segments.shape[0] else np.nan,
-            "burst_s": np.nan, "hum_hz": np.nan, "hum_prominence_db": np.nan, "hum_fraction": np.nan,
-            "hum_steadiness_db": np.nan, "hum_jitter_hz": np.nan,
-        }
-        self.arrays[i] = {"digest": hashlib.sha1(x.tobytes()).digest(), "segments": segments}
-        self._items.append((i, x, sr, speech, segments))
+        self.arrays[i] = {"digest": hashlib.sha1(x.tobytes()).digest()}
+        self._items.append((i, x, sr, speech))
 
     def finish(self) -> None:
-        cfg = self.cfg
-        # Levels: clips bucketed by rate and length rounded up to a quarter second, zero-padded.
+        cfg, S = self.cfg, self.scalars
+        # Levels and VAD: clips bucketed by rate and length rounded up to a quarter second.
         buckets: dict[tuple[int, int], list[int]] = {}
-        for k, (_, x, sr, _, _) in enumerate(self._items):
+        for k, (_, x, sr, _) in enumerate(self._items):
             q = max(1, sr // 4)
             buckets.setdefault((sr, -(-x.shape[0] // q) * q), []).append(k)
         for (sr, length), ks in buckets.items():
-            X = np.zeros((len(ks), length), np.float32)
-            lengths = np.empty(len(ks), np.int64)
-            for row, k in enumerate(ks):
-                x = self._items[k][1]
-                X[row, : x.shape[0]] = x
-                lengths[row] = x.shape[0]
-            levels = _levels(X, lengths, sr, cfg)
-            for row, k in enumerate(ks):
-                self.scalars[self._items[k][0]].update({name: float(v[row]) for name, v in levels.items()})
+            items = [self._items[k] for k in ks]
+            lengths = np.array([x.shape[0] for _, x, _, _ in items], np.int64)
+            if np.all(lengths == length):
+                X = np.stack([x for _, x, _, _ in items])
+            else:
+                X = np.zeros((len(items), length), np.float32)
+                for row, (_, x, _, _) in enumerate(items):
+                    X[row, : x.shape[0]] = x
+            ids = np.array([i for i, _, _, _ in items])
+            for name, v in _levels(X, lengths, sr, cfg).items():
+                S[ids, _COL[name]] = v
+            segs = speech_segments_batch(X, lengths, sr)
+            S[ids, _COL["duration_s"]] = lengths / sr
+            S[ids, _COL["sample_rate"]] = sr
+            S[ids, _COL["n_segments"]] = [seg.shape[0] for seg in segs]
+            S[ids, _COL["speech_start_s"]] = [seg[0, 0] / sr if seg.shape[0] else np.nan for seg in segs]
+            S[ids, _COL["speech_end_s"]] = [seg[-1, 1] / sr if seg.shape[0] else np.nan for seg in segs]
+            for i, seg in zip(ids.tolist(), segs):
+                self._segments[i] = seg
+                self.arrays[i]["segments"] = seg
         speech = [item for item in self._items if item[3]]
         # Compact spectrum and hum: the 1-Hz spectrum of 1 s, batched by rate.
-        by_rate: dict[int, list[tuple[int, np.ndarray, int, bool, np.ndarray]]] = {}
+        by_rate: dict[int, list[tuple[int, np.ndarray, int, bool]]] = {}
         for item in speech:
             by_rate.setdefault(item[2], []).append(item)
         for sr, items in by_rate.items():
-            X = np.stack([_one_second(x, sr, seg) for _, x, _, _, seg in items])
+            X = np.stack([_one_second(x, sr, self._segments[i]) for i, x, _, _ in items])
             mag = np.abs(scipy.fft.rfft(X, axis=-1))[:, : sr // 2]
             mag *= np.float32(2.0 / sr)
             spectra = compact_spectrum(mag, sr, fmax=cfg.spectrum_fmax_hz, n_bins=cfg.spectrum_bins)
             hz, prom, frac = _hum(mag, cfg)
-            for row, (i, x, _, _, _) in enumerate(items):
+            ids = np.array([i for i, _, _, _ in items])
+            S[ids, _COL["hum_hz"]] = hz
+            S[ids, _COL["hum_prominence_db"]] = prom
+            S[ids, _COL["hum_fraction"]] = frac
+            for row, (i, x, _, _) in enumerate(items):
                 self.arrays[i]["spectrum"] = spectra[row]
-                s = self.scalars[i]
-                s.update(hum_hz=float(hz[row]), hum_prominence_db=float(prom[row]), hum_fraction=float(frac[row]))
                 if prom[row] >= cfg.hum_candidate_db and frac[row] >= cfg.hum_candidate_fraction:
-                    s["hum_steadiness_db"], s["hum_jitter_hz"] = _tone_stability(x, sr, hz[row])
+                    S[i, _COL["hum_steadiness_db"]], S[i, _COL["hum_jitter_hz"]] = _tone_stability(x, sr, hz[row])
         # Log spectrogram at 16 kHz (resampled), padded to whole seconds, batched by length.
         by_len: dict[int, list[tuple[int, np.ndarray, int, int]]] = {}
-        for i, x, sr, _, _ in speech:
+        for i, x, sr, _ in speech:
             y = x if sr == LOGSPEC_SR else dsp.resample(x, sr, LOGSPEC_SR)
             n16 = y.shape[0]
             padded = max(1, -(-n16 // LOGSPEC_SR)) * LOGSPEC_SR
             by_len.setdefault(padded, []).append((i, y, n16, sr))
         for padded, items in by_len.items():
-            X = np.zeros((len(items), padded), np.float32)
-            for row, (_, y, n16, _) in enumerate(items):
-                X[row, :n16] = y
+            if all(n16 == padded for _, _, n16, _ in items):
+                X = np.stack([y for _, y, _, _ in items])
+            else:
+                X = np.zeros((len(items), padded), np.float32)
+                for row, (_, y, n16, _) in enumerate(items):
+                    X[row, :n16] = y
             _, _, specs = dsp.log_specgram(X, LOGSPEC_SR)
             n_valid = np.array([max(0, (n16 - 320) // 160 + 1) for _, _, n16, _ in items])
             burst, fps = _frame_measures(specs, n_valid, np.array([sr for *_, sr in items], float), cfg)
             ids = [i for i, _, _, _ in items]
+            S[ids, _COL["burst_s"]] = burst
             for row, i in enumerate(ids):
-                self.scalars[i]["burst_s"] = float(burst[row])
                 self.arrays[i].update(fingerprint=fps[row], logspec=specs[row], n_valid_frames=int(n_valid[row]))
             self.spec_groups.append((ids, specs))
         self._items.clear()
@@ -683,9 +781,10 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     n = len(task.paths)
     n_bins = cfg.spectrum_bins
     fp_len = fingerprint_length(cfg)
-    batch = _Batch(cfg)
+    batch = _Batch(cfg, n)
     ok = np.zeros(n, bool)
     errors = [""] * n
+    truncated_of: dict[int, float] = {}
     for i, (path, readable, speech) in enumerate(zip(task.paths, task.readable, task.speech)):
         if not readable:
             continue
@@ -695,16 +794,16 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
             errors[i] = exc.reason
             continue
         x, sr, truncated = clip.samples, clip.sample_rate, clip.truncated
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # scipy's "nperseg > input length" on very short clips
-            batch.add(i, x, sr, speech=speech)
-        batch.scalars[i]["truncated"] = float(truncated)
+        batch.add(i, x, sr, speech=speech)
+        truncated_of[i] = float(truncated)
         ok[i] = True
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # scipy's "nperseg > input length" on very short clips
         batch.finish()
+    for i, t in truncated_of.items():
+        batch.scalars[i, _COL["truncated"]] = t
 
-    scalars = np.full((n, len(SCALAR_COLUMNS)), np.nan)
+    scalars = batch.scalars
     spectra = np.full((n, n_bins), np.nan, np.float32)
     fingerprints = np.zeros((n, fp_len), np.float16)
     has_fp = np.zeros(n, bool)
@@ -723,17 +822,16 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     for i in range(n):
         if not ok[i]:
             continue
-        s = batch.scalars[i]
-        scalars[i] = [s.get(c, np.nan) for c in SCALAR_COLUMNS]
         a = batch.arrays[i]
         digests[i] = np.frombuffer(a["digest"], np.uint8)
         if "spectrum" not in a:
             continue
         spectra[i] = a["spectrum"]
         fingerprints[i] = a["fingerprint"]
-        has_fp[i] = s["n_segments"] > 0 and s["peak_dbfs"] > -70 and bool(np.any(a["fingerprint"]))
+        has_fp[i] = (scalars[i, _COL["n_segments"]] > 0 and scalars[i, _COL["peak_dbfs"]] > -70
+                     and bool(np.any(a["fingerprint"])))
         label_of[i] = lpos[task.labels[i]]
-        exact[i] = round(s["duration_s"] * 1000) == 1000
+        exact[i] = round(scalars[i, _COL["duration_s"]] * 1000) == 1000
         candidates.setdefault(task.labels[i], []).append((sample_key(task.paths[i], cfg.seed), i))
     # Per-label partial sums, one vectorized reduction per label (float64 accumulators).
     for j in range(L):
@@ -757,7 +855,7 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
         for key, i in sorted(candidates.get(lab, []))[: cfg.violin_clips]:
             a = batch.arrays[i]
             valid = a["logspec"][: a["n_valid_frames"]]
-            nyq = batch.scalars[i]["sample_rate"] / 2
+            nyq = scalars[i, _COL["sample_rate"]] / 2
             offs = [pos]
             for hz, b in zip(cfg.violin_hz, vbins):
                 vals = valid[:, b] if hz < nyq and b < valid.shape[1] else np.zeros(0, np.float32)
