@@ -81,7 +81,7 @@ class ReportOptions:
     anomaly_threshold: float | None = None
     dpi: int = 72
     seed: int = 0
-    max_violin_values: int = 20_000
+    max_violin_values: int = 12_000
     max_duplicate_groups: int = 100
     worst_per_flag: int = 5
     max_broken_listed: int = 100_000
