@@ -289,7 +289,10 @@ def finish_chunk(task: _FinalTask) -> tuple[int, int]:
         if cfg.normalize != "none":
             pipe.partial_fit_stats(FeatureStats(n_frames, n_clips, np.asarray(total_sum), np.asarray(total_sumsq)))
         raw_path = _raw_path(task.work, task.chunk)
-        raw = np.load(raw_path, allow_pickle=False)
+        try:  # mapped: transform_features makes the one copy it needs
+            raw = np.load(raw_path, mmap_mode="r", allow_pickle=False)
+        except ValueError:  # an empty array cannot be mapped
+            raw = np.load(raw_path, allow_pickle=False)
         if cfg.length_samples is not None or cfg.stack == 1:
             # Fixed length: (n, frames, coeffs). Variable length without stacking: normalizing
             # the concatenated frames at once is the same as clip by clip.

@@ -92,7 +92,7 @@ class PipelineConfig:
     eps: float = 1e-10
     """logspec: added to the power before the logarithm."""
     n_fft: int | None = None
-    """mel/mfcc: FFT length in samples; ``None``: the next power of two >= the window."""
+    """mel/mfcc: FFT length in samples (>= the window; longer zero-pads); ``None``: the window."""
     n_mels: int = 40
     """mel/mfcc: mel bands."""
     fmin: float = 0.0
@@ -192,7 +192,7 @@ class PipelineConfig:
     @property
     def fft_length(self) -> int:
         """mel/mfcc FFT length in samples."""
-        return self.n_fft if self.n_fft is not None else 1 << (self.window_samples - 1).bit_length()
+        return self.n_fft if self.n_fft is not None else self.window_samples
 
     @property
     def length_samples(self) -> int | None:
