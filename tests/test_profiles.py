@@ -236,10 +236,11 @@ def test_batched_vad_equals_dsp_speech_segments(rng):
     for sr in (8000, 16000, 22050):
         clips = [np.zeros(sr // 2, np.float32), (rng.standard_normal(sr) * 1e-4).astype(np.float32),
                  tone(440.0, sr=sr, seconds=0.004)]
-        for _ in range(12):
+        clips.append(tone(300.0, sr=sr, seconds=0.005))  # shorter than one hop
+        for _ in range(40):
             n = int(rng.integers(sr // 20, 2 * sr))
-            y = (rng.standard_normal(n) * 0.002).astype(np.float32)
-            for _ in range(int(rng.integers(0, 4))):  # words: bursts of tone at random places
+            y = (rng.standard_normal(n) * float(rng.choice([0.0, 0.002, 0.05]))).astype(np.float32)
+            for _ in range(int(rng.integers(0, 7))):  # words: bursts of tone at random places
                 a = int(rng.integers(0, n))
                 b = min(n, a + int(rng.integers(sr // 50, sr // 2)))
                 y[a:b] += tone(float(rng.uniform(150, 3000)), sr=sr, seconds=(b - a) / sr,

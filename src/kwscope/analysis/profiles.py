@@ -403,33 +403,50 @@ def speech_segments_batch(X: np.ndarray, lengths: np.ndarray, sr: int) -> list[n
     frame_db = energy_db(centres - frame_length // 2, frame_length)
     loudest = np.where(valid, frame_db, -np.inf).max(axis=1, initial=-np.inf)[:, None]
     is_speech = valid & (frame_db >= loudest - top_db) & (frame_db > floor_db)
+    F = centres.size
+    # Blocks share the frames' grid (starts at multiples of the hop); dsp measures a clip's short
+    # last block over its own samples.
     block_db = energy_db(centres, hop)
-    out: list[np.ndarray] = []
+    nb = -(-lengths.astype(np.int64) // hop)
+    has = nb > 0
+    rows_h = np.flatnonzero(has)
+    last = nb[has] - 1
+    block_db[rows_h, last] += 10.0 * np.log10(hop / (lengths[has] - last * hop))
+    block_ok = valid & (block_db >= loudest - top_db) & (block_db > floor_db)
+    # Runs of speech frames, all clips at once (row-major order).
+    sp = np.zeros((m, F + 2), np.int8)
+    sp[:, 1:-1] = is_speech
+    d = np.diff(sp, axis=1)
+    r, first = np.nonzero(d == 1)
+    _, last = np.nonzero(d == -1)
+    last -= 1
+    start = np.maximum(0, centres[first] - frame_length // 2)
+    end = np.minimum(lengths[r], centres[last] - frame_length // 2 + frame_length)
+    # Sharpen each run to its first and last passing block: counts of passing blocks per row,
+    # offset so that one searchsorted serves every row.
+    okc = np.zeros((m, F + 1), np.int64)
+    np.cumsum(block_ok, axis=1, out=okc[:, 1:])
+    flat = (okc + (np.arange(m) * (F + 2))[:, None]).ravel()
+    a_blk, b_blk = start // hop, -(-end // hop)
+    base = r * (F + 2)
+    c_a, c_b = okc[r, a_blk], okc[r, b_blk]
+    j_first = np.searchsorted(flat, base + c_a + 1) - r * (F + 1) - 1
+    j_last = np.searchsorted(flat, base + c_b) - r * (F + 1) - 1
+    inside = c_b > c_a
+    start = np.where(inside, centres[np.clip(j_first, 0, F - 1)], start)
+    end = np.where(inside, np.minimum(lengths[r], centres[np.clip(j_last, 0, F - 1)] + hop), end)
+    segments: list[list[list[int]]] = [[] for _ in range(m)]
+    for ri, s0, e0 in zip(r.tolist(), start.tolist(), end.tolist()):
+        segs = segments[ri]
+        if segs and s0 - segs[-1][1] < min_gap:
+            segs[-1][1] = max(segs[-1][1], e0)
+        else:
+            segs.append([s0, e0])
     empty = np.zeros((0, 2), dtype=np.int64)
-    for i in range(m):
-        ni = int(lengths[i])
-        if ni == 0 or not is_speech[i].any():
-            out.append(empty)
-            continue
-        nb = -(-ni // hop)
-        bdb = block_db[i, :nb].copy()
-        bdb[-1] += 10.0 * np.log10(hop / (ni - (nb - 1) * hop))  # a short last block, as dsp
-        block_ok = (bdb >= loudest[i, 0] - top_db) & (bdb > floor_db)
-        sp = is_speech[i, :nb]
-        edges = np.diff(np.concatenate(([0], sp.astype(np.int8), [0])))
-        segments: list[list[int]] = []
-        for first, last in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1):
-            start = max(0, int(centres[first]) - frame_length // 2)
-            end = min(ni, int(centres[last]) - frame_length // 2 + frame_length)
-            inside = np.flatnonzero(block_ok[start // hop: -(-end // hop)]) + start // hop
-            if inside.size:
-                start, end = int(centres[inside[0]]), min(ni, int(centres[inside[-1]]) + hop)
-            if segments and start - segments[-1][1] < min_gap:
-                segments[-1][1] = max(segments[-1][1], end)
-            else:
-                segments.append([start, end])
-        kept = [seg for seg in segments if seg[1] - seg[0] >= min_speech]
-        out.append(np.array(kept, dtype=np.int64).reshape(-1, 2))
+    out = []
+    for segs in segments:
+        kept = [seg for seg in segs if seg[1] - seg[0] >= min_speech]
+        out.append(np.array(kept, dtype=np.int64).reshape(-1, 2) if kept else empty)
     return out
 
 
@@ -492,6 +509,17 @@ def _fp_bands(cfg: ProfileConfig) -> np.ndarray:
     return edges
 
 
+@functools.lru_cache(maxsize=4)
+def _band_matrix(cfg: ProfileConfig) -> np.ndarray:
+    """0/1 pooling matrix ``(bins, fp_bands)`` of the fingerprint's bands (from ``edges[0]``)."""
+    edges = _fp_bands(cfg)
+    w = np.zeros((edges[-1] - edges[0], cfg.fp_bands), np.float32)
+    for b in range(cfg.fp_bands):
+        w[edges[b] - edges[0]:edges[b + 1] - edges[0], b] = 1.0
+    w.setflags(write=False)
+    return w
+
+
 def _longest_run(hit: np.ndarray) -> np.ndarray:
     """Longest run of True along axis 1 of a bool ``(m, t)`` array, ``(m,)``."""
     c = np.cumsum(hit, axis=1)
@@ -542,8 +570,9 @@ def _frame_measures(specs: np.ndarray, n_valid: np.ndarray, orig_sr: np.ndarray,
     power = np.exp(specs)
     arith = np.empty((m, t), np.float32)
     geo = np.empty((m, t), np.float32)
-    for tb in np.unique(top_bin):  # one group per Nyquist frequency (usually one)
-        r = top_bin == tb
+    groups = np.unique(top_bin)
+    for tb in groups:  # one group per Nyquist frequency (usually one: then plain slices, no copies)
+        r = slice(None) if groups.size == 1 else top_bin == tb
         hi = max(int(tb), 3)
         arith[r] = power[r, :, 2:hi].mean(axis=2)
         geo[r] = np.exp(specs[r, :, 2:hi].mean(axis=2))
@@ -559,8 +588,8 @@ def _frame_measures(specs: np.ndarray, n_valid: np.ndarray, orig_sr: np.ndarray,
     if frames.shape[1] < need:
         frames = np.concatenate([frames, np.full((m, need - frames.shape[1], frames.shape[2]), 1e-10,
                                                  np.float32)], axis=1)
-    pairs = frames.reshape(m, cfg.fp_cells, 2, -1).sum(axis=2)  # 20-ms cells
-    cells = np.add.reduceat(pairs, edges[:-1] - edges[0], axis=2) / 2
+    banded = frames @ _band_matrix(cfg)  # (m, frames, bands): one small BLAS product
+    cells = banded.reshape(m, cfg.fp_cells, 2, cfg.fp_bands).mean(axis=2)  # 20-ms cells
     logc = np.log10(np.maximum(cells.astype(np.float64), 1e-30))
     top = logc.max(axis=(1, 2), keepdims=True)
     logc = np.maximum(logc, top - cfg.fp_floor_db / 10.0)
@@ -619,7 +648,7 @@ class _Batch:
         self.spec_groups: list[tuple[list[int], np.ndarray]] = []
 
     def add(self, i: int, x: np.ndarray, sr: int, *, speech: bool) -> None:
-        self.arrays[i] = {"digest": hashlib.sha1(x.tobytes()).digest()}
+        self.arrays[i] = {"digest": hashlib.sha1(np.ascontiguousarray(x)).digest()}
         self._items.append((i, x, sr, speech))
 
     def finish(self) -> None:
