@@ -392,9 +392,9 @@ def extract_features(
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
                                    or chunk_size < 1):
         raise StoreError(f"chunk_size={chunk_size!r} must be a positive integer")
-    out = Path(out)
     if "://" in os.fspath(out):
         raise StoreError(f"{out}: the feature store must be a folder path (local or shared), not a URL")
+    out = Path(os.path.abspath(out))  # workers (Dask's too) may run in another directory
     source = resolve_data(data, distributed=bool(scheduler))
     if scheduler is None and workers != 1:
         _warm_up_workers()
