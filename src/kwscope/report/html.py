@@ -752,8 +752,11 @@ def _resampling_section(ctx: _Ctx, clips, n: int) -> str:
 
 
 def _mean_spectra_section(ctx: _Ctx, n: int) -> str:
-    body = ('<h3>Mean FFT per label</h3>' + ctx.figure("mean-fft", alt="Mean FFT per label")
-            + '<h3>Mean spectrogram per label</h3>' + ctx.figure("mean-spec", alt="Mean log spectrogram per label"))
+    body = (ctx.figure("mean-fft", alt="Mean FFT per label")
+            + ctx.figure("mean-spec", alt="Mean log spectrogram per label"))
+    sel = getattr(getattr(ctx.x, "mean_fft", None), "selection", None)
+    if sel:
+        body += f'<p class="note">Averaged over {esc(sel)}.</p>
     lead = ("The average spectrum and the average spectrogram of each label: what the words have in common "
             "across speakers.")
     howto = ("FFT panels: frequency across, mean magnitude up (hover for values); peaks are the bands where the "
