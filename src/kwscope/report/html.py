@@ -756,7 +756,7 @@ def _mean_spectra_section(ctx: _Ctx, n: int) -> str:
             + ctx.figure("mean-spec", alt="Mean log spectrogram per label"))
     sel = getattr(getattr(ctx.x, "mean_fft", None), "selection", None)
     if sel:
-        body += f'<p class="note">Averaged over {esc(sel)}.</p>
+        body += f'<p class="note">Averaged over {esc(sel)}.</p>'
     lead = ("The average spectrum and the average spectrogram of each label: what the words have in common "
             "across speakers.")
     howto = ("FFT panels: frequency across, mean magnitude up (hover for values); peaks are the bands where the "
