@@ -210,6 +210,13 @@ class LabelSpectra:
         self._keys: dict[str, np.ndarray] = {}
         self._spectra: dict[str, np.ndarray] = {}
 
+    def may_enter(self, label: str, keys: np.ndarray) -> np.ndarray:
+        """Which of these keys could still enter the label's sample (so only they need dB)."""
+        kept = self._keys.get(label)
+        if kept is None or kept.size < self.k:
+            return np.ones(keys.shape, bool)
+        return keys < kept.max()
+
     def add(self, label: str, keys: np.ndarray, spectra_db: np.ndarray) -> None:
         if label in self._keys:
             keys = np.concatenate([self._keys[label], keys])

@@ -290,12 +290,13 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
             if has.any():
                 spec = res.spectra[has]
                 pca.partial_fit(spec)
-                db = spectrum_db(spec)
                 lab_rows = labels[rows[has]]
                 keys = np.array([sample_key(p, acfg.seed) for p in paths[rows[has]]], np.int64)
                 for lab in pd.unique(lab_rows):
-                    m = lab_rows == lab
-                    label_spectra.add(str(lab), keys[m], db[m])
+                    m = np.flatnonzero(lab_rows == lab)
+                    m = m[label_spectra.may_enter(str(lab), keys[m])]
+                    if m.size:
+                        label_spectra.add(str(lab), keys[m], spectrum_db(spec[m]))
             finder.add(rows, res.ok, res.digests, res.signatures, res.has_fp)
             spill.append(res.spectra, res.fingerprints)
 
@@ -303,7 +304,7 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
             pca.finalize()
             medians = label_spectra.medians()
             ev = np.maximum(pca.explained_variance_, 1e-12)
-            for start, spec, _ in spill.blocks():
+            for start, spec, _ in spill.blocks(2048):
                 ok = ~np.isnan(spec[:, 0])
                 if not ok.any():
                     continue

@@ -629,6 +629,14 @@ def profile_clip(samples: np.ndarray, sample_rate: int, *, config: ProfileConfig
 
 
 _COL = {c: j for j, c in enumerate(SCALAR_COLUMNS)}
+#: Clips measured together: batching pays off well before this, and it bounds a worker's memory
+#: (a 16-kHz second is 64 KB as float32; the VAD's float64 sums and the spectrograms are larger).
+SUB_BATCH = 64
+
+
+def _sub_batches(items: list) -> Iterator[list]:
+    for start in range(0, len(items), SUB_BATCH):
+        yield items[start:start + SUB_BATCH]
 
 
 class _Batch:
@@ -638,18 +646,28 @@ class _Batch:
     (row ``i``, NaN where not measured) and ``arrays[i]`` (spectrum, fingerprint, logspec, ...).
     """
 
-    def __init__(self, cfg: ProfileConfig, n: int):
+    def __init__(self, cfg: ProfileConfig, n: int, n_labels: int = 0):
         self.cfg = cfg
         self.scalars = np.full((n, len(SCALAR_COLUMNS)), np.nan)
         self.arrays: dict[int, dict[str, Any]] = {}
         self._items: list[tuple[int, np.ndarray, int, bool]] = []
         self._segments: dict[int, np.ndarray] = {}
-        #: (file ids, their 16-kHz log spectrograms (m, frames, 161)) of each length group
-        self.spec_groups: list[tuple[list[int], np.ndarray]] = []
+        self._label: dict[int, int] = {}
+        self._keep: set[int] = set()
+        #: Per-label sums of the first second of the 16-kHz log spectrograms, all clips and
+        #: exactly-1-s clips, and their counts.
+        self.spec_all = np.zeros((n_labels, _LOGSPEC_FRAMES, 161))
+        self.spec_1s = np.zeros((n_labels, _LOGSPEC_FRAMES, 161))
 
-    def add(self, i: int, x: np.ndarray, sr: int, *, speech: bool) -> None:
+    def add(self, i: int, x: np.ndarray, sr: int, *, speech: bool, label: int = -1,
+            keep_logspec: bool = True) -> None:
+        """Queue one decoded clip; ``label`` indexes the sums; ``keep_logspec`` keeps its
+        log spectrogram in ``arrays[i]`` (memory: only the clips that need it)."""
         self.arrays[i] = {"digest": hashlib.sha1(np.ascontiguousarray(x)).digest()}
         self._items.append((i, x, sr, speech))
+        self._label[i] = label
+        if keep_logspec:
+            self._keep.add(i)
 
     def finish(self) -> None:
         cfg, S = self.cfg, self.scalars
@@ -658,46 +676,48 @@ class _Batch:
         for k, (_, x, sr, _) in enumerate(self._items):
             q = max(1, sr // 4)
             buckets.setdefault((sr, -(-x.shape[0] // q) * q), []).append(k)
-        for (sr, length), ks in buckets.items():
-            items = [self._items[k] for k in ks]
-            lengths = np.array([x.shape[0] for _, x, _, _ in items], np.int64)
-            if np.all(lengths == length):
-                X = np.stack([x for _, x, _, _ in items])
-            else:
-                X = np.zeros((len(items), length), np.float32)
-                for row, (_, x, _, _) in enumerate(items):
-                    X[row, : x.shape[0]] = x
-            ids = np.array([i for i, _, _, _ in items])
-            for name, v in _levels(X, lengths, sr, cfg).items():
-                S[ids, _COL[name]] = v
-            segs = speech_segments_batch(X, lengths, sr)
-            S[ids, _COL["duration_s"]] = lengths / sr
-            S[ids, _COL["sample_rate"]] = sr
-            S[ids, _COL["n_segments"]] = [seg.shape[0] for seg in segs]
-            S[ids, _COL["speech_start_s"]] = [seg[0, 0] / sr if seg.shape[0] else np.nan for seg in segs]
-            S[ids, _COL["speech_end_s"]] = [seg[-1, 1] / sr if seg.shape[0] else np.nan for seg in segs]
-            for i, seg in zip(ids.tolist(), segs):
-                self._segments[i] = seg
-                self.arrays[i]["segments"] = seg
+        for (sr, length), ks_all in buckets.items():
+            for ks in _sub_batches(ks_all):
+                items = [self._items[k] for k in ks]
+                lengths = np.array([x.shape[0] for _, x, _, _ in items], np.int64)
+                if np.all(lengths == length):
+                    X = np.stack([x for _, x, _, _ in items])
+                else:
+                    X = np.zeros((len(items), length), np.float32)
+                    for row, (_, x, _, _) in enumerate(items):
+                        X[row, : x.shape[0]] = x
+                ids = np.array([i for i, _, _, _ in items])
+                for name, v in _levels(X, lengths, sr, cfg).items():
+                    S[ids, _COL[name]] = v
+                segs = speech_segments_batch(X, lengths, sr)
+                S[ids, _COL["duration_s"]] = lengths / sr
+                S[ids, _COL["sample_rate"]] = sr
+                S[ids, _COL["n_segments"]] = [seg.shape[0] for seg in segs]
+                S[ids, _COL["speech_start_s"]] = [seg[0, 0] / sr if seg.shape[0] else np.nan for seg in segs]
+                S[ids, _COL["speech_end_s"]] = [seg[-1, 1] / sr if seg.shape[0] else np.nan for seg in segs]
+                for i, seg in zip(ids.tolist(), segs):
+                    self._segments[i] = seg
+                    self.arrays[i]["segments"] = seg
         speech = [item for item in self._items if item[3]]
         # Compact spectrum and hum: the 1-Hz spectrum of 1 s, batched by rate.
         by_rate: dict[int, list[tuple[int, np.ndarray, int, bool]]] = {}
         for item in speech:
             by_rate.setdefault(item[2], []).append(item)
-        for sr, items in by_rate.items():
-            X = np.stack([_one_second(x, sr, self._segments[i]) for i, x, _, _ in items])
-            mag = np.abs(scipy.fft.rfft(X, axis=-1))[:, : sr // 2]
-            mag *= np.float32(2.0 / sr)
-            spectra = compact_spectrum(mag, sr, fmax=cfg.spectrum_fmax_hz, n_bins=cfg.spectrum_bins)
-            hz, prom, frac = _hum(mag, cfg)
-            ids = np.array([i for i, _, _, _ in items])
-            S[ids, _COL["hum_hz"]] = hz
-            S[ids, _COL["hum_prominence_db"]] = prom
-            S[ids, _COL["hum_fraction"]] = frac
-            for row, (i, x, _, _) in enumerate(items):
-                self.arrays[i]["spectrum"] = spectra[row]
-                if prom[row] >= cfg.hum_candidate_db and frac[row] >= cfg.hum_candidate_fraction:
-                    S[i, _COL["hum_steadiness_db"]], S[i, _COL["hum_jitter_hz"]] = _tone_stability(x, sr, hz[row])
+        for sr, items_all in by_rate.items():
+            for items in _sub_batches(items_all):
+                X = np.stack([_one_second(x, sr, self._segments[i]) for i, x, _, _ in items])
+                mag = np.abs(scipy.fft.rfft(X, axis=-1))[:, : sr // 2]
+                mag *= np.float32(2.0 / sr)
+                spectra = compact_spectrum(mag, sr, fmax=cfg.spectrum_fmax_hz, n_bins=cfg.spectrum_bins)
+                hz, prom, frac = _hum(mag, cfg)
+                ids = np.array([i for i, _, _, _ in items])
+                S[ids, _COL["hum_hz"]] = hz
+                S[ids, _COL["hum_prominence_db"]] = prom
+                S[ids, _COL["hum_fraction"]] = frac
+                for row, (i, x, _, _) in enumerate(items):
+                    self.arrays[i]["spectrum"] = spectra[row]
+                    if prom[row] >= cfg.hum_candidate_db and frac[row] >= cfg.hum_candidate_fraction:
+                        S[i, _COL["hum_steadiness_db"]], S[i, _COL["hum_jitter_hz"]] = _tone_stability(x, sr, hz[row])
         # Log spectrogram at 16 kHz (resampled), padded to whole seconds, batched by length.
         by_len: dict[int, list[tuple[int, np.ndarray, int, int]]] = {}
         for i, x, sr, _ in speech:
@@ -705,21 +725,32 @@ class _Batch:
             n16 = y.shape[0]
             padded = max(1, -(-n16 // LOGSPEC_SR)) * LOGSPEC_SR
             by_len.setdefault(padded, []).append((i, y, n16, sr))
-        for padded, items in by_len.items():
-            if all(n16 == padded for _, _, n16, _ in items):
-                X = np.stack([y for _, y, _, _ in items])
-            else:
-                X = np.zeros((len(items), padded), np.float32)
-                for row, (_, y, n16, _) in enumerate(items):
-                    X[row, :n16] = y
-            _, _, specs = dsp.log_specgram(X, LOGSPEC_SR)
-            n_valid = np.array([max(0, (n16 - 320) // 160 + 1) for _, _, n16, _ in items])
-            burst, fps = _frame_measures(specs, n_valid, np.array([sr for *_, sr in items], float), cfg)
-            ids = [i for i, _, _, _ in items]
-            S[ids, _COL["burst_s"]] = burst
-            for row, i in enumerate(ids):
-                self.arrays[i].update(fingerprint=fps[row], logspec=specs[row], n_valid_frames=int(n_valid[row]))
-            self.spec_groups.append((ids, specs))
+        for padded, items_all in by_len.items():
+            for items in _sub_batches(items_all):
+                if all(n16 == padded for _, _, n16, _ in items):
+                    X = np.stack([y for _, y, _, _ in items])
+                else:
+                    X = np.zeros((len(items), padded), np.float32)
+                    for row, (_, y, n16, _) in enumerate(items):
+                        X[row, :n16] = y
+                _, _, specs = dsp.log_specgram(X, LOGSPEC_SR)
+                n_valid = np.array([max(0, (n16 - 320) // 160 + 1) for _, _, n16, _ in items])
+                burst, fps = _frame_measures(specs, n_valid, np.array([sr for *_, sr in items], float), cfg)
+                ids = [i for i, _, _, _ in items]
+                S[ids, _COL["burst_s"]] = burst
+                for row, i in enumerate(ids):
+                    a = self.arrays[i]
+                    a.update(fingerprint=fps[row], n_valid_frames=int(n_valid[row]))
+                    if i in self._keep:
+                        a["logspec"] = specs[row].copy()
+                labs = np.array([self._label[i] for i in ids])
+                exact = np.round(S[ids, _COL["duration_s"]] * 1000) == 1000
+                for j in np.unique(labs[labs >= 0]):
+                    sel = labs == j
+                    self.spec_all[j] += specs[sel, :_LOGSPEC_FRAMES].sum(axis=0, dtype=np.float64)
+                    sel &= exact
+                    if sel.any():
+                        self.spec_1s[j] += specs[sel, :_LOGSPEC_FRAMES].sum(axis=0, dtype=np.float64)
         self._items.clear()
 
 
@@ -810,7 +841,17 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     n = len(task.paths)
     n_bins = cfg.spectrum_bins
     fp_len = fingerprint_length(cfg)
-    batch = _Batch(cfg, n)
+    label_names = sorted({lab for lab, sp, r in zip(task.labels, task.speech, task.readable) if sp and r})
+    L = len(label_names)
+    lpos = {lab: j for j, lab in enumerate(label_names)}
+    # The chunk's violin candidates (smallest keys of each label) are known before reading.
+    keys = {i: sample_key(p, cfg.seed) for i, (p, sp, r) in enumerate(zip(task.paths, task.speech, task.readable))
+            if sp and r}
+    by_label: dict[str, list[tuple[int, int]]] = {}
+    for i, key in keys.items():
+        by_label.setdefault(task.labels[i], []).append((key, i))
+    keep = {i for lab in by_label for _, i in sorted(by_label[lab])[: cfg.violin_clips]}
+    batch = _Batch(cfg, n, L)
     ok = np.zeros(n, bool)
     errors = [""] * n
     truncated_of: dict[int, float] = {}
@@ -823,7 +864,7 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
             errors[i] = exc.reason
             continue
         x, sr, truncated = clip.samples, clip.sample_rate, clip.truncated
-        batch.add(i, x, sr, speech=speech)
+        batch.add(i, x, sr, speech=speech, label=lpos[task.labels[i]] if speech else -1, keep_logspec=i in keep)
         truncated_of[i] = float(truncated)
         ok[i] = True
     with warnings.catch_warnings():
@@ -837,13 +878,8 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     fingerprints = np.zeros((n, fp_len), np.float16)
     has_fp = np.zeros(n, bool)
     digests = np.zeros((n, 20), np.uint8)
-    label_names = sorted({lab for lab, sp, o in zip(task.labels, task.speech, ok) if sp and o})
-    L = len(label_names)
-    lpos = {lab: j for j, lab in enumerate(label_names)}
     n_1s, n_all = np.zeros(L, np.int64), np.zeros(L, np.int64)
     fft_1s, fft_all = np.zeros((L, n_bins)), np.zeros((L, n_bins))
-    spec_1s = np.zeros((L, _LOGSPEC_FRAMES, 161))
-    spec_all = np.zeros((L, _LOGSPEC_FRAMES, 161))
     vbins = cfg.violin_bins()
     candidates: dict[str, list[tuple[int, int]]] = {}
     label_of = np.full(n, -1)
@@ -861,7 +897,9 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
                      and bool(np.any(a["fingerprint"])))
         label_of[i] = lpos[task.labels[i]]
         exact[i] = round(scalars[i, _COL["duration_s"]] * 1000) == 1000
-        candidates.setdefault(task.labels[i], []).append((sample_key(task.paths[i], cfg.seed), i))
+        if i in keep:
+            candidates.setdefault(task.labels[i], []).append((keys[i], i))
+    # Labels whose every file failed to decode still have a (zero) row: keep the arrays aligned.
     # Per-label partial sums, one vectorized reduction per label (float64 accumulators).
     for j in range(L):
         rows = label_of == j
@@ -869,15 +907,7 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
         n_1s[j] = (rows & exact).sum()
         fft_all[j] = spectra[rows].sum(axis=0, dtype=np.float64)
         fft_1s[j] = spectra[rows & exact].sum(axis=0, dtype=np.float64)
-    for ids, specs in batch.spec_groups:
-        ids = np.asarray(ids)
-        labs = label_of[ids]
-        for j in np.unique(labs[labs >= 0]):
-            sel = labs == j
-            spec_all[j] += specs[sel, :_LOGSPEC_FRAMES].sum(axis=0, dtype=np.float64)
-            sel &= exact[ids]
-            if sel.any():
-                spec_1s[j] += specs[sel, :_LOGSPEC_FRAMES].sum(axis=0, dtype=np.float64)
+    spec_1s, spec_all = batch.spec_1s, batch.spec_all
     v_rows, v_labels, v_keys, v_values, v_offsets = [], [], [], [], []
     pos = 0
     for j, lab in enumerate(label_names):
@@ -912,11 +942,20 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
 
 @dataclass(frozen=True)
 class ChunkPlan:
-    """The fixed chunks of a manifest: ``tasks[i]`` covers manifest rows ``rows[i]``."""
+    """The fixed chunks of a manifest: ``tasks[i]`` covers manifest rows ``rows[i]``.
+
+    ``key(i)`` is chunk ``i``'s cache key: the profile config and, for each file, its absolute
+    location, size, mtime, readability, category and label.
+    """
 
     tasks: list[ProfileTask]
     rows: list[np.ndarray]
-    keys: list[str]
+    sizes: list
+    mtimes: list
+
+    def key(self, i: int) -> str:
+        rows = self.rows[i]
+        return self.tasks[i].cache_key([self.sizes[r] for r in rows], [self.mtimes[r] for r in rows])
 
 
 def plan_chunks(manifest: pd.DataFrame, *, config: ProfileConfig, chunk_size: int = 256) -> ChunkPlan:
@@ -930,7 +969,7 @@ def plan_chunks(manifest: pd.DataFrame, *, config: ProfileConfig, chunk_size: in
     mtimes = manifest["mtime_ns"].astype("object").where(manifest["mtime_ns"].notna(), None).tolist()
     rates = manifest["sample_rate"].astype("object").where(manifest["sample_rate"].notna(), None).tolist()
     limits = [None if r is None else max(1, int(config.max_seconds * int(r))) for r in rates]
-    tasks, rows, keys = [], [], []
+    tasks, rows = [], []
     n = len(manifest)
     start = 0
     while start < n:
@@ -938,16 +977,14 @@ def plan_chunks(manifest: pd.DataFrame, *, config: ProfileConfig, chunk_size: in
         while end < n and end - start < chunk_size and labels[end] == labels[start]:
             end += 1
         sl = slice(start, end)
-        task = ProfileTask(
+        tasks.append(ProfileTask(
             chunk_id=len(tasks), root=root, paths=tuple(paths[sl]), labels=tuple(labels[sl]),
             speech=tuple(bool(v) for v in speech[sl]), readable=tuple(bool(v) for v in readable[sl]),
             max_samples=tuple(limits[sl]), config=config,
-        )
-        tasks.append(task)
+        ))
         rows.append(np.arange(start, end))
-        keys.append(task.cache_key(sizes[sl], mtimes[sl]))
         start = end
-    return ChunkPlan(tasks, rows, keys)
+    return ChunkPlan(tasks, rows, sizes, mtimes)
 
 
 def _cache_path(cache_dir: Path, key: str) -> Path:
@@ -968,9 +1005,11 @@ def iter_chunk_results(
     a fixed order and two runs give bit-identical aggregates.
     """
     cdir = Path(cache_dir) if cache_dir is not None else None
+    keys: dict[int, str] = {}
     hits = set()
     if cdir is not None:
-        hits = {i for i, key in enumerate(plan.keys) if _cache_path(cdir, key).is_file()}
+        keys = {i: plan.key(i) for i in range(len(plan.tasks))}
+        hits = {i for i, key in keys.items() if _cache_path(cdir, key).is_file()}
     misses = [i for i in range(len(plan.tasks)) if i not in hits]
     ready: dict[int, ChunkResult] = {}
     next_id = 0
@@ -982,7 +1021,7 @@ def iter_chunk_results(
                 yield ready.pop(next_id)
             elif next_id in hits:
                 try:
-                    yield ChunkResult.load(_cache_path(cdir, plan.keys[next_id]), next_id)
+                    yield ChunkResult.load(_cache_path(cdir, keys[next_id]), next_id)
                 except (OSError, ValueError, KeyError):  # damaged cache entry: recompute here
                     yield _store(profile_chunk(plan.tasks[next_id]))
             else:
@@ -992,7 +1031,7 @@ def iter_chunk_results(
     def _store(result: ChunkResult) -> ChunkResult:
         if cdir is not None:
             try:
-                result.save(_cache_path(cdir, plan.keys[result.chunk_id]))
+                result.save(_cache_path(cdir, keys[result.chunk_id]))
             except OSError:
                 pass  # a read-only or full cache never stops the analysis
         return result
