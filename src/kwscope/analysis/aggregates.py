@@ -21,7 +21,7 @@ Workers return per-chunk partial sums (:class:`~kwscope.analysis.profiles.ChunkR
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

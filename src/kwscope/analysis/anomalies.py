@@ -30,7 +30,6 @@ Reasons vocabulary: ``clipping 12%``, ``near-silent (peak -62 dBFS)``, ``digital
 
 from __future__ import annotations
 
-import html
 from dataclasses import asdict, dataclass, field
 from typing import Any
 

@@ -18,7 +18,7 @@ both trained on and tested on.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -70,49 +70,61 @@ class DuplicateFinder:
 
     def find(self, spill: ProfileSpill, paths: np.ndarray, labels: np.ndarray, splits: np.ndarray,
              *, max_pairs: int | None = 5000) -> "DuplicateReport":
-        pairs: list[dict[str, Any]] = []
+        """Pair up duplicates. Rows index ``paths``/``labels``/``splits`` (manifest order, which
+        is path order). Pairs are kept as arrays; only the listed ones become dicts."""
+        ex_a, ex_b = [], []
         group_of: dict[int, int] = {}
-        n_exact = 0
         for group in self._digests.values():
             if len(group) < 2:
                 continue
-            first = group[0]
             for other in group:
-                group_of[other] = first
-            for other in group[1:]:
-                pairs.append(_pair("exact", first, other, 1.0, paths, labels, splits))
-                n_exact += 1
-        n_near = 0
-        for a, b, sim in self._near_pairs(spill):
-            if group_of.get(a, -1) == group_of.get(b, -2):  # an exact pair already
-                continue
-            pairs.append(_pair("near", a, b, sim, paths, labels, splits))
-            n_near += 1
-        pairs.sort(key=lambda p: (p["kind"] != "exact", not p["cross_split"], -p["similarity"], p["paths"]))
-        n_cross = sum(p["cross_split"] for p in pairs)
-        listed = pairs if max_pairs is None else pairs[:max_pairs]
-        return DuplicateReport(pairs=listed, n_exact_pairs=n_exact, n_near_pairs=n_near, n_cross_split=int(n_cross),
-                               near_threshold=self.near_threshold, truncated=len(listed) < len(pairs))
+                group_of[other] = group[0]
+            ex_a.extend([group[0]] * (len(group) - 1))
+            ex_b.extend(group[1:])
+        near = self._near_pairs(spill)
+        if near[0].size and group_of:
+            ga = np.array([group_of.get(int(x), -1) for x in near[0]])
+            gb = np.array([group_of.get(int(x), -2) for x in near[1]])
+            keep = ga != gb  # an exact pair already
+            near = tuple(v[keep] for v in near)
+        a = np.concatenate([np.asarray(ex_a, np.int64), near[0]])
+        b = np.concatenate([np.asarray(ex_b, np.int64), near[1]])
+        sim = np.concatenate([np.ones(len(ex_a)), near[2]])
+        kind_near = np.concatenate([np.zeros(len(ex_a), bool), np.ones(near[0].size, bool)])
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        sp = np.asarray([_opt(v) for v in splits], dtype=object)
+        cross = np.array([x is not None and y is not None and x != y for x, y in zip(sp[lo], sp[hi])], bool)
+        order = np.lexsort((hi, lo, -sim, ~cross, kind_near))
+        if max_pairs is not None:
+            order = order[:max_pairs]
+        pairs = [{"kind": "near" if kind_near[k] else "exact", "paths": [str(paths[lo[k]]), str(paths[hi[k]])],
+                  "labels": [_opt(labels[lo[k]]), _opt(labels[hi[k]])], "splits": [sp[lo[k]], sp[hi[k]]],
+                  "similarity": float(sim[k]), "cross_split": bool(cross[k])} for k in order.tolist()]
+        return DuplicateReport(pairs=pairs, n_exact_pairs=len(ex_a), n_near_pairs=int(near[0].size),
+                               n_cross_split=int(cross.sum()), near_threshold=self.near_threshold,
+                               truncated=len(pairs) < a.size)
 
-    def _near_pairs(self, spill: ProfileSpill) -> list[tuple[int, int, float]]:
+    def _near_pairs(self, spill: ProfileSpill) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(rows_a, rows_b, similarity)`` of the near-duplicate pairs."""
+        none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
         if not self._sigs:
-            return []
+            return none
         valid = np.concatenate(self._valid)
         rows = np.flatnonzero(valid)
         if rows.size < 2:
-            return []
+            return none
         sigs = np.concatenate(self._sigs)[rows]
         n_bits = sigs.shape[1] * 8
         cand = self._candidates(sigs)
         if cand.size == 0:
-            return []
+            return none
         # Hamming prefilter at the angle of cos = near_threshold - 0.05, with 3 sigma of slack.
         theta = np.arccos(np.clip(self.near_threshold - 0.05, -1, 1)) / np.pi
         limit = n_bits * theta + 3 * np.sqrt(n_bits * theta * (1 - theta))
         ham = _popcount(np.bitwise_xor(sigs[cand[:, 0]], sigs[cand[:, 1]]))
         cand = cand[ham <= limit]
         if cand.size == 0:
-            return []
+            return none
         a, b = rows[cand[:, 0]], rows[cand[:, 1]]
         uniq, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
         fps = spill.fingerprints_at(uniq).astype(np.float32)
@@ -121,7 +133,7 @@ class DuplicateFinder:
         ia, ib = inv[: a.size], inv[a.size:]
         sims = np.einsum("ij,ij->i", fps[ia], fps[ib]) / (norms[ia] * norms[ib])
         hit = sims >= self.near_threshold
-        return [(int(x), int(y), round(float(s), 4)) for x, y, s in zip(a[hit], b[hit], sims[hit])]
+        return a[hit], b[hit], np.round(sims[hit].astype(np.float64), 4)
 
     def _candidates(self, sigs: np.ndarray) -> np.ndarray:
         """Index pairs ``(i, j)``, ``i < j``, of signatures sharing at least one band."""
@@ -155,15 +167,6 @@ class DuplicateFinder:
         code = allp[:, 0].astype(np.int64) * n + allp[:, 1]
         code = np.unique(code)
         return np.stack([code // n, code % n], axis=1)
-
-
-def _pair(kind: str, a: int, b: int, sim: float, paths, labels, splits) -> dict[str, Any]:
-    if paths[b] < paths[a]:
-        a, b = b, a
-    sa, sb = _opt(splits[a]), _opt(splits[b])
-    return {"kind": kind, "paths": [str(paths[a]), str(paths[b])], "labels": [_opt(labels[a]), _opt(labels[b])],
-            "splits": [sa, sb], "similarity": float(sim),
-            "cross_split": bool(sa is not None and sb is not None and sa != sb)}
 
 
 def _opt(v: Any) -> str | None:

@@ -12,11 +12,14 @@ summary : DatasetSummary
 profiles : pandas.DataFrame, n rows (manifest order)
     ``path, label, speaker, split, category, status, error, duration_s, sample_rate, rms_dbfs,
     peak_dbfs, clip_ratio, dc_offset, silence_ratio, snr_db, speech_start_s, speech_end_s,
-    n_segments, burst_s, hum_hz, hum_prominence_db, hum_steadiness_db, hum_jitter_hz, truncated, pca_x, pca_y, pca_z, pca_distance,
-    label_distance, anomaly_score``. Levels in dBFS (full scale 1.0; -120 for digital silence),
-    times in s, rates in Hz, ``clip_ratio``/``silence_ratio`` fractions of samples / 10-ms blocks,
-    ``dc_offset`` in full-scale units. NaN where not measured (unreadable files; background noise
-    has levels but no spectrum, PCA or score).
+    n_segments, burst_s, hum_hz, hum_prominence_db, hum_steadiness_db, hum_jitter_hz, truncated,
+    pca_x, pca_y, pca_z, pca_distance, label_distance, anomaly_score, hum_fraction``.
+    Levels in dBFS (full scale 1.0; -120 for digital silence), times in s, rates and ``hum_hz``
+    in Hz, ``clip_ratio``/``silence_ratio`` fractions of samples / 10-ms blocks, ``dc_offset``
+    in full-scale units, ``snr_db`` the loudest fifth of 10-ms blocks over the quietest tenth,
+    ``burst_s`` the longest loud, spectrally flat stretch, ``pca_*`` the notebook's 3-D anomaly
+    map coordinates. NaN where not measured (unreadable files; background noise has levels but
+    no spectrum, PCA or score; hum stability only for prominent lines).
 mean_fft : MeanSpectrum
     ``freqs_hz`` (bins,) and ``by_label`` {label: (bins,) mean magnitude}; ``n_by_label``,
     ``selection`` (exactly-1-s clips when most clips are 1 s, else all clips padded/cut to 1 s).
@@ -101,8 +104,8 @@ __all__ = ["Exploration", "explore", "PROFILE_COLUMNS"]
 PROFILE_COLUMNS = [
     "path", "label", "speaker", "split", "category", "status", "error", "duration_s", "sample_rate", "rms_dbfs",
     "peak_dbfs", "clip_ratio", "dc_offset", "silence_ratio", "snr_db", "speech_start_s", "speech_end_s",
-    "n_segments", "burst_s", "hum_hz", "hum_prominence_db", "hum_steadiness_db", "hum_jitter_hz", "truncated", "pca_x", "pca_y", "pca_z",
-    "pca_distance", "label_distance", "anomaly_score",
+    "n_segments", "burst_s", "hum_hz", "hum_prominence_db", "hum_steadiness_db", "hum_jitter_hz", "truncated",
+    "pca_x", "pca_y", "pca_z", "pca_distance", "label_distance", "anomaly_score",
 ]
 
 
