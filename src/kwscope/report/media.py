@@ -72,7 +72,7 @@ def compact_png(png: bytes, *, colors: int = 192) -> bytes:
             rgb = im.convert("RGB")
         pal = rgb.quantize(colors=colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
         out = io.BytesIO()
-        pal.save(out, format="PNG", optimize=False, compress_level=9)
+        pal.save(out, format="PNG", compress_level=6)  # level 9: 5x the time for 8% fewer bytes
         small = out.getvalue()
     except Exception:  # Pillow missing or an odd image: the original is still a valid PNG
         return png
