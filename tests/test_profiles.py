@@ -253,3 +253,19 @@ def test_batched_vad_equals_dsp_speech_segments(rng):
         got = speech_segments_batch(X, np.array([len(c) for c in clips]), sr)
         for i, c in enumerate(clips):
             np.testing.assert_array_equal(got[i], dsp.speech_segments(c, sr), err_msg=f"sr={sr} clip {i}")
+
+
+def test_manifest_is_cached_and_refreshed(tmp_path, rng):
+    from kwscope.analysis.explore import cached_index
+
+    data = _small_set(tmp_path / "data", rng)
+    cache = tmp_path / "cache"
+    first = cached_index(data, cache_dir=cache)
+    assert len(list((cache / "manifests-v1").glob("*.parquet"))) == 1
+    pd.testing.assert_frame_equal(cached_index(data, cache_dir=cache), first)
+    write_wav(data / "up" / "new_nohash_0.wav", tone(seconds=0.5))
+    third = cached_index(data, cache_dir=cache)
+    assert len(third) == len(first) + 1 and "up/new_nohash_0.wav" in set(third["path"])
+    (data / "validation_list.txt").write_text("up/new_nohash_0.wav\n")
+    fourth = cached_index(data, cache_dir=cache)
+    assert fourth.set_index("path").loc["up/new_nohash_0.wav", "split"] == "validation"

@@ -56,17 +56,21 @@ pass_info : dict
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import math
 import os
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..dataset import index_dataset
+from ..audio import is_url
+from ..dataset import index_dataset, read_manifest, scan_audio_files, write_manifest
 from .aggregates import (
     AggregateAccumulator,
     MeanLogSpectrogram,
@@ -98,7 +102,7 @@ from .profiles import (
 )
 from .summary import DatasetSummary, summarize
 
-__all__ = ["Exploration", "explore", "PROFILE_COLUMNS"]
+__all__ = ["Exploration", "explore", "cached_index", "PROFILE_COLUMNS"]
 
 #: Columns of :attr:`Exploration.profiles`, in order.
 PROFILE_COLUMNS = [
@@ -198,6 +202,44 @@ class Exploration:
         return "".join(parts)
 
 
+_MANIFEST_CACHE = "manifests-v1"
+_SPLIT_LISTS = ("validation_list.txt", "testing_list.txt")
+
+
+def cached_index(data, *, layout: str = "auto", cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """:func:`kwscope.index_dataset`, reused from ``cache_dir`` when nothing changed.
+
+    The key is the folder, the layout, every recording's relative path with its size and mtime
+    (one ``stat`` each, no file opened) and the split lists' size and mtime; any difference
+    re-indexes the folder (reading every header again). Without ``cache_dir``, or for a URL, it
+    is ``index_dataset(data, layout=layout)``.
+    """
+    if cache_dir is None or is_url(os.fspath(data)) or not Path(data).is_dir():
+        return index_dataset(data, layout=layout)
+    root = Path(data).resolve()
+    relpaths, problems = scan_audio_files(root)
+    h = hashlib.sha256(json.dumps([_MANIFEST_CACHE, str(root), layout, problems]).encode())
+    for rel in relpaths + list(_SPLIT_LISTS):
+        try:
+            st = os.stat(root / rel)
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{rel}\0-\n".encode())
+    path = Path(cache_dir) / _MANIFEST_CACHE / f"{h.hexdigest()}.parquet"
+    if path.is_file():
+        try:
+            return read_manifest(path)
+        except Exception:  # a damaged cache entry: index again
+            pass
+    manifest = index_dataset(data, layout=layout)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_manifest(manifest, path)
+    except OSError:
+        pass  # a read-only or full cache never stops the analysis
+    return manifest
+
+
 def explore(
     data,
     *,
@@ -226,8 +268,8 @@ def explore(
     scheduler
         A Dask scheduler address (``tcp://host:port``).
     cache_dir
-        Opt-in profile cache folder (e.g. :func:`~kwscope.analysis.profiles.default_cache_dir`);
-        ``None`` disables caching.
+        Opt-in cache folder (e.g. :func:`~kwscope.analysis.profiles.default_cache_dir`) for the
+        per-chunk profiles and the manifest (:func:`cached_index`); ``None`` disables caching.
     violin_hz
         Frequencies (Hz) of the violin samples.
     top
@@ -256,7 +298,7 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
         manifest = data.reset_index(drop=True)
         manifest.attrs.update(data.attrs)
     else:
-        manifest = index_dataset(data, layout=layout)
+        manifest = cached_index(data, layout=layout, cache_dir=cache_dir)
     summary = summarize(manifest)
     config = ProfileConfig(violin_hz=tuple(float(h) for h in violin_hz))
     acfg = anomaly_config or AnomalyConfig()
