@@ -234,3 +234,27 @@ def test_cli_cache_option(tmp_path):
     assert first.exit_code == 0 and any(cache.rglob("*.npz"))
     second = CliRunner().invoke(main, args)
     assert json.loads(second.stdout) == json.loads(first.stdout)
+
+
+def test_light_pass_ranks_exactly_like_explore(planted_set):
+    from kwscope.analysis.anomalies import find_anomalies
+
+    out, _, ex = planted_set
+    report = find_anomalies(out, workers=1, top=20)
+    assert report.outliers == ex.anomalies
+    assert report.quality["counts"] == ex.quality["counts"]
+
+
+def test_light_pass_reuses_a_full_cache(tmp_path):
+    from kwscope.analysis.explore import _explore
+
+    cache = tmp_path / "cache"
+    full = explore(DEMO, workers=1, progress=False, cache_dir=cache)
+    kw = dict(layout="auto", workers=1, scheduler=None, cache_dir=cache, violin_hz=(1000, 2500, 6000), top=50,
+              progress=False, anomaly_config=None, chunk_size=256, max_pairs=0, near_threshold=0.9)
+    light = _explore(DEMO, full=False, **kw)
+    assert light.pass_info["cache_hits"] == light.pass_info["chunks"]
+    assert light.anomalies == full.anomalies
+    fresh = _explore(DEMO, full=False, **{**kw, "cache_dir": None})
+    assert fresh.anomalies == full.anomalies
+    assert fresh.profiles["n_segments"].isna().all()  # the light pass runs no VAD

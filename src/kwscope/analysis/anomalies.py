@@ -93,7 +93,7 @@ class AnomalyConfig:
 
     clip_ratio: float = 0.001
     near_silent_dbfs: float = -40.0
-    burst_s: float = 0.1
+    burst_s: float = 0.12
     noise_only_fraction: float = 0.8
     hum_prominence_db: float = 20.0
     hum_fraction: float = 0.05
@@ -515,8 +515,13 @@ def find_anomalies(
     top
         Outliers listed.
     """
-    from .explore import explore
+    from .explore import _explore
+    from .profiles import single_threaded_blas
 
-    ex = explore(data, layout=layout, workers=workers, scheduler=scheduler, cache_dir=cache_dir, top=top,
-                 progress=progress, anomaly_config=config)
+    # Only what the ranking needs (no VAD, log spectrograms, fingerprints): the same results as
+    # explore()'s anomalies, at a fraction of the cost; a cache written by explore() serves it.
+    with single_threaded_blas():
+        ex = _explore(data, layout=layout, workers=workers, scheduler=scheduler, cache_dir=cache_dir,
+                      violin_hz=(1000, 2500, 6000), top=top, progress=progress, anomaly_config=config,
+                      chunk_size=256, max_pairs=0, near_threshold=0.9, full=False)
     return ex.anomaly_report()

@@ -288,11 +288,13 @@ def explore(
     with single_threaded_blas():
         return _explore(data, layout=layout, workers=workers, scheduler=scheduler, cache_dir=cache_dir,
                         violin_hz=violin_hz, top=top, progress=progress, anomaly_config=anomaly_config,
-                        chunk_size=chunk_size, max_pairs=max_pairs, near_threshold=near_threshold)
+                        chunk_size=chunk_size, max_pairs=max_pairs, near_threshold=near_threshold, full=True)
 
 
 def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, progress, anomaly_config,
-             chunk_size, max_pairs, near_threshold) -> Exploration:
+             chunk_size, max_pairs, near_threshold, full: bool) -> Exploration:
+    """The pass and everything after it. ``full=False`` (``kwscope anomalies``) measures only what
+    the anomaly ranking needs and leaves the aggregates and duplicates empty."""
     t0 = time.perf_counter()
     if isinstance(data, pd.DataFrame):
         manifest = data.reset_index(drop=True)
@@ -300,7 +302,7 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
     else:
         manifest = cached_index(data, layout=layout, cache_dir=cache_dir)
     summary = summarize(manifest)
-    config = ProfileConfig(violin_hz=tuple(float(h) for h in violin_hz))
+    config = ProfileConfig(violin_hz=tuple(float(h) for h in violin_hz), full=full)
     acfg = anomaly_config or AnomalyConfig()
     plan = plan_chunks(manifest, config=config, chunk_size=chunk_size)
     n = len(manifest)
@@ -330,7 +332,8 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
             failed = (status[rows] == "ok") & ~res.ok  # the header was fine, decoding was not
             status[rows[failed]] = "error"
             errors[rows[failed]] = res.errors[failed]
-            agg.add(res)
+            if full:
+                agg.add(res)
             has = res.ok & ~np.isnan(res.spectra[:, 0])
             if has.any():
                 spec = res.spectra[has]
@@ -342,7 +345,8 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
                     m = m[label_spectra.may_enter(str(lab), keys[m])]
                     if m.size:
                         label_spectra.add(str(lab), keys[m], spectrum_db(spec[m]))
-            finder.add(rows, res.ok, res.digests, res.signatures, res.has_fp)
+            if full:
+                finder.add(rows, res.ok, res.digests, res.signatures, res.has_fp)
             spill.append(res.spectra, res.fingerprints)
 
         if pca._n >= 4:

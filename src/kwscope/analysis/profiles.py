@@ -35,6 +35,7 @@ import os
 import shutil
 import tempfile
 import warnings
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -92,8 +93,10 @@ class ProfileConfig:
     silence_db
         10-ms blocks quieter than this (dBFS, mean square) count as near-silent.
     burst_flatness, burst_within_db
-        A noise-burst frame is loud (within ``burst_within_db`` of the loudest frame) and
-        spectrally flat (Wiener flatness >= ``burst_flatness``); ``burst_s`` is the longest run.
+        A noise-burst frame (16 ms, not overlapping) is loud (within ``burst_within_db`` of the
+        clip's loudest frame) and spectrally flat (Wiener flatness >= ``burst_flatness`` over
+        100 Hz .. 0.9 x Nyquist, at most 7.6 kHz; white noise is about 0.56, voiced speech well
+        under 0.1); ``burst_s`` is the longest run.
     hum_fmin_hz, hum_fmax_hz, hum_candidate_db, hum_candidate_fraction
         Band searched for a stationary tone (hum, whistle) in the 1-Hz spectrum. Lines at least
         ``hum_candidate_db`` above their neighbourhood and holding ``hum_candidate_fraction`` of
@@ -107,6 +110,12 @@ class ProfileConfig:
         label, and the seed of that deterministic sample.
     max_seconds
         At most this much of a recording is read (long background-noise files).
+    full
+        ``True``: everything (what :func:`~kwscope.analysis.explore.explore` needs). ``False``:
+        only what the anomaly ranking uses -- levels, SNR, clipping, noise bursts, the compact
+        spectrum and hum -- skipping the VAD, the sample digest, the notebook log spectrogram
+        (mean spectrograms, violins) and the fingerprints (``kwscope anomalies``). The measures
+        both compute are computed identically, and a full cache entry serves a light run.
     """
 
     spectrum_fmax_hz: float = 8000.0
@@ -129,6 +138,7 @@ class ProfileConfig:
     violin_clips: int = 100
     seed: int = 0
     max_seconds: float = 30.0
+    full: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -237,8 +247,8 @@ def compact_spectrum(mag_1hz: np.ndarray, sr: int, *, fmax: float = 8000.0, n_bi
     return out.reshape(mag.shape[:-1] + (n_bins,)).astype(np.float32)
 
 
-def _one_second(x: np.ndarray, sr: int, segments: np.ndarray) -> np.ndarray:
-    """The clip padded to 1 s, or the 1-s window centred on its speech when longer."""
+def _one_second(x: np.ndarray, sr: int) -> np.ndarray:
+    """The clip padded to 1 s or, when longer, its loudest 1-s window (on a 10-ms grid)."""
     n = x.shape[0]
     if n == sr:
         return x
@@ -246,8 +256,13 @@ def _one_second(x: np.ndarray, sr: int, segments: np.ndarray) -> np.ndarray:
         out = np.zeros(sr, np.float32)
         out[:n] = x
         return out
-    mid = (int(segments[0, 0]) + int(segments[-1, 1])) // 2 if segments.shape[0] else n // 2
-    start = min(max(0, mid - sr // 2), n - sr)
+    block = max(1, sr // 100)
+    nb = n // block
+    power = np.einsum("ij,ij->i", *(2 * [x[: nb * block].reshape(nb, block).astype(np.float64)]))
+    c = np.concatenate(([0.0], np.cumsum(power)))
+    width = sr // block
+    start = int(np.argmax(c[width:] - c[:-width])) * block if nb > width else 0
+    start = min(start, n - sr)
     return np.ascontiguousarray(x[start:start + sr])
 
 
@@ -500,6 +515,29 @@ def _levels(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
     }
 
 
+def _bursts(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> np.ndarray:
+    """Noise-burst seconds of clips zero-padded to a common length ``X`` ``(m, L)``: the longest
+    run of loud, spectrally flat 16-ms frames (see :class:`ProfileConfig`), ``(m,)``."""
+    m, L = X.shape
+    fl = max(8, round(0.016 * sr))
+    nf = L // fl
+    if nf == 0:
+        return np.zeros(m)
+    frames = X[:, : nf * fl].reshape(m, nf, fl) * _hann(fl).astype(np.float32)
+    power = np.abs(scipy.fft.rfft(frames, axis=-1)) ** 2
+    df = sr / fl
+    lo, hi = int(np.ceil(100 / df)), int(min(0.9 * sr / 2, 7600.0) / df)
+    if hi - lo < 4:
+        return np.zeros(m)
+    band = power[:, :, lo:hi] + np.float32(1e-20)
+    arith = band.mean(axis=2)
+    flatness = np.exp(np.log(band).mean(axis=2)) / arith
+    valid = (np.arange(nf)[None, :] + 1) * fl <= lengths[:, None]
+    level = np.where(valid, 10 * np.log10(arith), -np.inf)
+    loud = level >= level.max(axis=1, keepdims=True) - cfg.burst_within_db
+    return _longest_run(valid & loud & (flatness >= cfg.burst_flatness)) * (fl / sr)
+
+
 def _fp_bands(cfg: ProfileConfig) -> np.ndarray:
     # Log-spaced band edges on the 16-kHz log spectrogram's 50-Hz bins, at least one bin each.
     edges = np.geomspace(cfg.fp_fmin_hz, cfg.fp_fmax_hz, cfg.fp_bands + 1) / 50.0
@@ -549,42 +587,20 @@ def signatures(fingerprints: np.ndarray, cfg: ProfileConfig) -> np.ndarray:
     return np.packbits(np.asarray(fingerprints, np.float32) @ _planes(cfg) > 0, axis=1)
 
 
-def _frame_measures(specs: np.ndarray, n_valid: np.ndarray, orig_sr: np.ndarray,
-                    cfg: ProfileConfig) -> tuple[np.ndarray, np.ndarray]:
-    """From 16-kHz log spectrograms ``(m, frames, 161)``: noise-burst seconds ``(m,)`` and
-    fingerprints ``(m, fingerprint_length)`` float16.
+def _fingerprints(specs: np.ndarray, cfg: ProfileConfig) -> np.ndarray:
+    """Fingerprints ``(m, fingerprint_length)`` float16 of 16-kHz log spectrograms
+    ``(m, frames, 161)``, for near-duplicates.
 
-    A burst frame is within ``burst_within_db`` of the clip's loudest frame and spectrally flat
-    (Wiener flatness over 100 Hz .. 0.9 x the file's Nyquist >= ``burst_flatness``; white noise
-    is about 0.56, voiced speech well under 0.1); frames past the clip's end do not count.
-
-    The fingerprint is gain-invariant and ignores faint noise: log10 band energies on a grid of
-    ``fp_cells`` cells of 20 ms (from the clip's start) x ``fp_bands`` log-spaced bands, floored
-    ``fp_floor_db`` under the loudest cell, then differenced along time and frequency (the
-    continuous form of the Haitsma-Kalker audio fingerprint): different takes of one word by one
-    speaker stay well apart (cosine <= 0.8 on FSDD) while a gain-changed, noise-added copy does not
-    (>= 0.97).
+    Gain-invariant and blind to faint noise: log10 band energies on a grid of ``fp_cells`` cells
+    of 20 ms (from the clip's start) x ``fp_bands`` log-spaced bands, floored ``fp_floor_db``
+    under the loudest cell, then differenced along time and frequency (the continuous form of the
+    Haitsma-Kalker audio fingerprint): different takes of one word by one speaker stay well apart
+    (cosine <= 0.8 on FSDD) while a gain-changed, noise-added copy does not (>= 0.97).
     """
-    m, t, _ = specs.shape
-    top_bin = (np.minimum(orig_sr / 2 * 0.9, 7600.0) / 50.0).astype(np.int64)
-    power = np.exp(specs)
-    arith = np.empty((m, t), np.float32)
-    geo = np.empty((m, t), np.float32)
-    groups = np.unique(top_bin)
-    for tb in groups:  # one group per Nyquist frequency (usually one: then plain slices, no copies)
-        r = slice(None) if groups.size == 1 else top_bin == tb
-        hi = max(int(tb), 3)
-        arith[r] = power[r, :, 2:hi].mean(axis=2)
-        geo[r] = np.exp(specs[r, :, 2:hi].mean(axis=2))
-    flatness = geo / np.maximum(arith, 1e-30)
-    valid = np.arange(t)[None, :] < n_valid[:, None]
-    level = np.where(valid, 10 * np.log10(np.maximum(arith, 1e-30)), -np.inf)
-    loud = level >= level.max(axis=1, keepdims=True) - cfg.burst_within_db
-    hit = valid & loud & (flatness >= cfg.burst_flatness) & (top_bin[:, None] > 4)
-    burst = _longest_run(hit) * 0.01
+    m = specs.shape[0]
     need = cfg.fp_cells * 2
     edges = _fp_bands(cfg)
-    frames = power[:, :need, edges[0]:edges[-1]]
+    frames = np.exp(specs[:, :need, edges[0]:edges[-1]])
     if frames.shape[1] < need:
         frames = np.concatenate([frames, np.full((m, need - frames.shape[1], frames.shape[2]), 1e-10,
                                                  np.float32)], axis=1)
@@ -594,7 +610,7 @@ def _frame_measures(specs: np.ndarray, n_valid: np.ndarray, orig_sr: np.ndarray,
     top = logc.max(axis=(1, 2), keepdims=True)
     logc = np.maximum(logc, top - cfg.fp_floor_db / 10.0)
     fp = np.diff(np.diff(logc, axis=2), axis=1).reshape(m, -1)
-    return burst, fp.astype(np.float16)
+    return fp.astype(np.float16)
 
 
 def profile_clip(samples: np.ndarray, sample_rate: int, *, config: ProfileConfig | None = None) -> dict[str, Any]:
@@ -663,7 +679,7 @@ class _Batch:
             keep_logspec: bool = True) -> None:
         """Queue one decoded clip; ``label`` indexes the sums; ``keep_logspec`` keeps its
         log spectrogram in ``arrays[i]`` (memory: only the clips that need it)."""
-        self.arrays[i] = {"digest": hashlib.sha1(np.ascontiguousarray(x)).digest()}
+        self.arrays[i] = {"digest": hashlib.sha1(np.ascontiguousarray(x)).digest()} if self.cfg.full else {}
         self._items.append((i, x, sr, speech))
         self._label[i] = label
         if keep_logspec:
@@ -689,9 +705,14 @@ class _Batch:
                 ids = np.array([i for i, _, _, _ in items])
                 for name, v in _levels(X, lengths, sr, cfg).items():
                     S[ids, _COL[name]] = v
-                segs = speech_segments_batch(X, lengths, sr)
                 S[ids, _COL["duration_s"]] = lengths / sr
                 S[ids, _COL["sample_rate"]] = sr
+                speech_rows = [row for row, (_, _, _, sp) in enumerate(items) if sp]
+                if speech_rows:
+                    S[ids[speech_rows], _COL["burst_s"]] = _bursts(X[speech_rows], lengths[speech_rows], sr, cfg)
+                if not cfg.full:
+                    continue
+                segs = speech_segments_batch(X, lengths, sr)
                 S[ids, _COL["n_segments"]] = [seg.shape[0] for seg in segs]
                 S[ids, _COL["speech_start_s"]] = [seg[0, 0] / sr if seg.shape[0] else np.nan for seg in segs]
                 S[ids, _COL["speech_end_s"]] = [seg[-1, 1] / sr if seg.shape[0] else np.nan for seg in segs]
@@ -705,7 +726,7 @@ class _Batch:
             by_rate.setdefault(item[2], []).append(item)
         for sr, items_all in by_rate.items():
             for items in _sub_batches(items_all):
-                X = np.stack([_one_second(x, sr, self._segments[i]) for i, x, _, _ in items])
+                X = np.stack([_one_second(x, sr) for _, x, _, _ in items])
                 mag = np.abs(scipy.fft.rfft(X, axis=-1))[:, : sr // 2]
                 mag *= np.float32(2.0 / sr)
                 spectra = compact_spectrum(mag, sr, fmax=cfg.spectrum_fmax_hz, n_bins=cfg.spectrum_bins)
@@ -718,6 +739,9 @@ class _Batch:
                     self.arrays[i]["spectrum"] = spectra[row]
                     if prom[row] >= cfg.hum_candidate_db and frac[row] >= cfg.hum_candidate_fraction:
                         S[i, _COL["hum_steadiness_db"]], S[i, _COL["hum_jitter_hz"]] = _tone_stability(x, sr, hz[row])
+        if not cfg.full:
+            self._items.clear()
+            return
         # Log spectrogram at 16 kHz (resampled), padded to whole seconds, batched by length.
         by_len: dict[int, list[tuple[int, np.ndarray, int, int]]] = {}
         for i, x, sr, _ in speech:
@@ -735,9 +759,8 @@ class _Batch:
                         X[row, :n16] = y
                 _, _, specs = dsp.log_specgram(X, LOGSPEC_SR)
                 n_valid = np.array([max(0, (n16 - 320) // 160 + 1) for _, _, n16, _ in items])
-                burst, fps = _frame_measures(specs, n_valid, np.array([sr for *_, sr in items], float), cfg)
+                fps = _fingerprints(specs, cfg)
                 ids = [i for i, _, _, _ in items]
-                S[ids, _COL["burst_s"]] = burst
                 for row, i in enumerate(ids):
                     a = self.arrays[i]
                     a.update(fingerprint=fps[row], n_valid_frames=int(n_valid[row]))
@@ -770,8 +793,8 @@ class ProfileTask:
     max_samples: tuple[int | None, ...]  # config.max_seconds at the file's rate (from its header)
     config: ProfileConfig
 
-    def cache_key(self, sizes: list, mtimes: list) -> str:
-        h = hashlib.sha256(self.config.config_hash().encode())
+    def cache_key(self, sizes: list, mtimes: list, *, config: ProfileConfig | None = None) -> str:
+        h = hashlib.sha256((config or self.config).config_hash().encode())
         for p, s, m, ok, sp, lab in zip(self.paths, sizes, mtimes, self.readable, self.speech, self.labels):
             h.update(f"\0{self.root}/{p}\0{s}\0{m}\0{ok}\0{sp}\0{lab}".encode())
         return h.hexdigest()
@@ -846,7 +869,7 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     lpos = {lab: j for j, lab in enumerate(label_names)}
     # The chunk's violin candidates (smallest keys of each label) are known before reading.
     keys = {i: sample_key(p, cfg.seed) for i, (p, sp, r) in enumerate(zip(task.paths, task.speech, task.readable))
-            if sp and r}
+            if sp and r and cfg.full}
     by_label: dict[str, list[tuple[int, int]]] = {}
     for i, key in keys.items():
         by_label.setdefault(task.labels[i], []).append((key, i))
@@ -888,13 +911,15 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
         if not ok[i]:
             continue
         a = batch.arrays[i]
-        digests[i] = np.frombuffer(a["digest"], np.uint8)
+        if "digest" in a:
+            digests[i] = np.frombuffer(a["digest"], np.uint8)
         if "spectrum" not in a:
             continue
         spectra[i] = a["spectrum"]
-        fingerprints[i] = a["fingerprint"]
-        has_fp[i] = (scalars[i, _COL["n_segments"]] > 0 and scalars[i, _COL["peak_dbfs"]] > -70
-                     and bool(np.any(a["fingerprint"])))
+        if "fingerprint" in a:
+            fingerprints[i] = a["fingerprint"]
+            has_fp[i] = (scalars[i, _COL["n_segments"]] > 0 and scalars[i, _COL["peak_dbfs"]] > -70
+                         and bool(np.any(a["fingerprint"])))
         label_of[i] = lpos[task.labels[i]]
         exact[i] = round(scalars[i, _COL["duration_s"]] * 1000) == 1000
         if i in keep:
@@ -928,7 +953,8 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     return ChunkResult(
         chunk_id=task.chunk_id, scalars=scalars, ok=ok, errors=np.array(errors, dtype=str),
         spectra=spectra, fingerprints=fingerprints, has_fp=has_fp, digests=digests,
-        signatures=np.where(has_fp[:, None], signatures(fingerprints, cfg), 0).astype(np.uint8),
+        signatures=(np.where(has_fp[:, None], signatures(fingerprints, cfg), 0).astype(np.uint8) if cfg.full
+                    else np.zeros((n, cfg.fp_bits // 8), np.uint8)),
         labels=np.array(label_names, dtype=str), n_1s=n_1s, n_all=n_all, fft_1s=fft_1s, fft_all=fft_all,
         spec_1s=spec_1s, spec_all=spec_all,
         v_rows=np.array(v_rows, np.int64), v_labels=np.array(v_labels, np.int64), v_keys=np.array(v_keys, np.int64),
@@ -953,9 +979,10 @@ class ChunkPlan:
     sizes: list
     mtimes: list
 
-    def key(self, i: int) -> str:
+    def key(self, i: int, *, config: ProfileConfig | None = None) -> str:
         rows = self.rows[i]
-        return self.tasks[i].cache_key([self.sizes[r] for r in rows], [self.mtimes[r] for r in rows])
+        return self.tasks[i].cache_key([self.sizes[r] for r in rows], [self.mtimes[r] for r in rows],
+                                       config=config)
 
 
 def plan_chunks(manifest: pd.DataFrame, *, config: ProfileConfig, chunk_size: int = 256) -> ChunkPlan:
@@ -1010,6 +1037,15 @@ def iter_chunk_results(
     if cdir is not None:
         keys = {i: plan.key(i) for i in range(len(plan.tasks))}
         hits = {i for i, key in keys.items() if _cache_path(cdir, key).is_file()}
+        if plan.tasks and not plan.tasks[0].config.full:
+            # A full entry holds everything a light run needs, computed the same way.
+            full = dataclasses.replace(plan.tasks[0].config, full=True)
+            for i in range(len(plan.tasks)):
+                if i not in hits:
+                    key = plan.key(i, config=full)
+                    if _cache_path(cdir, key).is_file():
+                        keys[i] = key
+                        hits.add(i)
     misses = [i for i in range(len(plan.tasks)) if i not in hits]
     ready: dict[int, ChunkResult] = {}
     next_id = 0
