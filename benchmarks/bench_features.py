@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import kwscope_cmd  # noqa: E402
+from measure import kwscope_cmd, run_measured  # noqa: E402
 
 HEADER = (f"{'what':<52} {'files':>7} {'wall s':>8} {'files/s':>8} {'ratio':>6} "
           f"{'CPU ms/file':>11} {'peak MiB':>8}")
@@ -84,34 +84,11 @@ def _reference_loop(name: str, files: list[str]) -> dict:
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _run_tree(cmd: list[str], interval_s: float = 0.02) -> dict:
-    """Run a command; wall time, peak RSS summed over its process tree, CPU seconds of the tree
-    (last sample of every process seen), and its output."""
-    import psutil
-
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    root = psutil.Process(proc.pid)
-    peak, cpu = 0, {}
-    while proc.poll() is None:
-        total = 0
-        try:
-            procs = [root] + root.children(recursive=True)
-        except psutil.Error:
-            procs = []
-        for p in procs:
-            try:
-                with p.oneshot():
-                    total += p.memory_info().rss
-                    t = p.cpu_times()
-                    cpu[p.pid] = t.user + t.system
-            except psutil.Error:
-                pass
-        peak = max(peak, total)
-        time.sleep(interval_s)
-    wall = time.perf_counter() - start
-    return {"seconds": wall, "peak_mib": peak / 2**20, "cpu_s": sum(cpu.values()),
-            "returncode": proc.returncode, "output": proc.stdout.read()}
+def _run_tree(cmd: list[str]) -> dict:
+    """Run a command; wall time, CPU seconds and peak RSS of its whole process tree, its output."""
+    m = run_measured(cmd)
+    return {"seconds": m.wall_s, "peak_mib": m.peak_rss_mib, "cpu_s": m.cpu_s,
+            "returncode": m.returncode, "output": m.output}
 
 
 def _row(name: str, n: int, seconds: float, cpu_s: float, peak_mib: float, ref_rate: float | None = None) -> str:

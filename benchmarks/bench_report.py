@@ -26,59 +26,24 @@ import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import build_corpus  # noqa: E402
-
-
-class _TreeRSS:
-    """Samples the resident memory of this process plus all its descendants (the worker pool hangs
-    below a forkserver, so ``RUSAGE_CHILDREN`` never sees it); keeps the peak, in MiB."""
-
-    def __init__(self, every_s: float = 0.2):
-        self.every_s = every_s
-        self.peak_total = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        try:
-            import psutil
-        except ImportError:  # then only this process's own peak is known
-            return
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for p in [me] + me.children(recursive=True):
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak_total = max(self.peak_total, total / 2**20)
-            self._stop.wait(self.every_s)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+from measure import TreeSampler  # noqa: E402
 
 
 def _run(corpus: Path, out: Path, cache: Path, workers: int | None) -> tuple[float, object, float]:
     """``kwscope report CORPUS -o out --cache cache``: the page only (the JSON is timed apart)."""
     from kwscope.report.build import build_report
 
-    with _TreeRSS() as rss:
+    with TreeSampler(interval_s=0.2) as rss:
         t0 = time.perf_counter()
         result = build_report(corpus, out, cache_dir=cache, workers=workers, progress=None)
         wall = time.perf_counter() - t0
-    return wall, result, rss.peak_total
+    return wall, result, rss.peak_rss_mib
 
 
 def main(argv: list[str] | None = None) -> None:

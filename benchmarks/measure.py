@@ -1,13 +1,16 @@
 """Timing and memory of whole commands, for the benchmarks (not a test helper).
 
-``run_measured(cmd)`` runs a command, samples the resident memory of its whole process tree
-(the command plus any worker processes) every 20 ms, and returns wall time and the peak sum.
+``run_measured(cmd)`` runs a command, samples its whole process tree (the command plus worker
+processes, which hang below a fork server where ``RUSAGE_CHILDREN`` cannot see them) every 20 ms,
+and returns wall time, CPU seconds of the tree and the peak of the summed resident memory.
+``TreeSampler`` does the same for this process and its children, around in-process work.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -17,40 +20,72 @@ import psutil
 @dataclass
 class Measured:
     wall_s: float
-    peak_rss_mib: float
+    cpu_s: float  # user + system of every process seen in the tree (last sample of each)
+    peak_rss_mib: float  # peak of the summed RSS over the tree
     returncode: int
     output: str
+
+
+class TreeSampler:
+    """Samples a process and its descendants in a thread: peak summed RSS and CPU seconds."""
+
+    def __init__(self, pid: int | None = None, interval_s: float = 0.02):
+        self.root = psutil.Process(pid)
+        self.interval_s = interval_s
+        self.peak_rss = 0
+        self.cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def sample(self) -> None:
+        try:
+            procs = [self.root] + self.root.children(recursive=True)
+        except psutil.Error:
+            return
+        total = 0
+        for p in procs:
+            try:
+                with p.oneshot():
+                    total += p.memory_info().rss
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+        self.peak_rss = max(self.peak_rss, total)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval_s)
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return self.peak_rss / 2**20
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self.cpu.values())
+
+    def __enter__(self) -> "TreeSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def run_measured(cmd: list[str], *, env=None, cwd=None, interval_s: float = 0.02) -> Measured:
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd, text=True)
-    root = psutil.Process(proc.pid)
-    peak = 0
     chunks: list[str] = []
-    while proc.poll() is None:
-        try:
-            procs = [root] + root.children(recursive=True)
-            total = 0
-            for p in procs:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            peak = max(peak, total)
-        except psutil.Error:
-            pass
-        time.sleep(interval_s)
-    wall = time.perf_counter() - start
-    chunks.append(proc.stdout.read())
-    return Measured(wall, peak / 2**20, proc.returncode, "".join(chunks))
-
-
-def peak_rss_mib_self() -> float:
-    """Peak RSS of this process so far (Linux reports KiB)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # read output while it runs, or a chatty command would block on a full pipe
+    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    with TreeSampler(proc.pid, interval_s) as tree:
+        proc.wait()
+    reader.join()
+    return Measured(time.perf_counter() - start, tree.cpu_s, tree.peak_rss_mib, proc.returncode, "".join(chunks))
 
 
 def kwscope_cmd(*args: str) -> list[str]:
