@@ -258,3 +258,24 @@ def test_light_pass_reuses_a_full_cache(tmp_path):
     fresh = _explore(DEMO, full=False, **{**kw, "cache_dir": None})
     assert fresh.anomalies == full.anomalies
     assert fresh.profiles["n_segments"].isna().all()  # the light pass runs no VAD
+
+
+def test_scan_manifest_matches_the_index_without_opening_files():
+    from kwscope.analysis.explore import scan_manifest
+
+    scan, index = scan_manifest(DEMO), index_dataset(DEMO)
+    cols = ["path", "label", "speaker", "take", "split", "category", "size_bytes", "mtime_ns"]
+    pd.testing.assert_frame_equal(scan[cols], index[cols])
+    assert scan.attrs == index.attrs and scan["sample_rate"].isna().all()
+
+
+def test_light_pass_reports_undecodable_files(tmp_path):
+    from kwscope.analysis.anomalies import find_anomalies
+
+    for i in range(3):
+        write_wav(tmp_path / "yes" / f"s{i}_nohash_0.wav", (np.random.default_rng(i).standard_normal(8000) * 0.1)
+                  .astype(np.float32))
+    (tmp_path / "yes" / "bad_nohash_0.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
+    report = find_anomalies(tmp_path, workers=1)
+    assert report.n_files == 4 and report.n_broken == 1 and report.n_checked == 3
+    assert all(o["path"] != "yes/bad_nohash_0.wav" for o in report.outliers)

@@ -69,8 +69,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..audio import is_url
-from ..dataset import index_dataset, read_manifest, scan_audio_files, write_manifest
+from ..audio import AUDIO_EXTENSIONS, is_url
+from ..dataset import MANIFEST_COLUMNS, DatasetError, index_dataset, read_manifest, scan_audio_files, write_manifest
+from ..layouts import LAYOUTS, LayoutError, detect_layout, make_layout
 from .aggregates import (
     AggregateAccumulator,
     MeanLogSpectrogram,
@@ -240,6 +241,54 @@ def cached_index(data, *, layout: str = "auto", cache_dir: str | os.PathLike | N
     return manifest
 
 
+def scan_manifest(data, *, layout: str = "auto") -> pd.DataFrame:
+    """A manifest from the folder walk alone: paths, layout keys, size and mtime; no file opened.
+
+    Header columns (rate, length, format) are empty and every file counts as readable until the
+    profile pass decodes it (``kwscope anomalies`` learns those from the samples it reads anyway,
+    instead of opening every file twice). Same errors as :func:`kwscope.index_dataset`.
+    """
+    root = Path(data)
+    if not root.exists():
+        raise DatasetError(f"{data}: no such folder")
+    if not root.is_dir():
+        raise DatasetError(f"{data}: not a folder")
+    if layout != "auto" and layout not in LAYOUTS:
+        raise LayoutError(f"unknown layout {layout!r}; choose auto or one of {', '.join(LAYOUTS)}")
+    relpaths, problems = scan_audio_files(root)
+    if not relpaths and not problems:
+        raise DatasetError(f"{data}: no recordings found ({', '.join(sorted(AUDIO_EXTENSIONS))})")
+    chosen = detect_layout(relpaths[:20000]) if layout == "auto" else layout
+    lay = make_layout(chosen, root)
+    entries = sorted([(rel, None) for rel in relpaths] + list(problems))
+    base = str(root.resolve())
+    cols: dict[str, list] = {c: [] for c in MANIFEST_COLUMNS}
+    for rel, problem in entries:
+        keys = lay.keys(rel)
+        size = mtime = None
+        if problem is None:
+            try:
+                st = os.stat(f"{base}/{rel}")
+                size, mtime = st.st_size, st.st_mtime_ns
+            except OSError:
+                pass
+        for col, v in (("path", rel), ("label", keys.label), ("speaker", keys.speaker), ("take", keys.take),
+                       ("split", keys.split), ("category", keys.category), ("size_bytes", size),
+                       ("mtime_ns", mtime), ("status", "ok" if problem is None else "error"),
+                       ("error", problem or "")):
+            cols[col].append(v)
+        for col in ("sample_rate", "channels", "n_samples", "subtype", "format"):
+            cols[col].append(None)
+        cols["duration_s"].append(np.nan)
+    df = pd.DataFrame(cols, columns=MANIFEST_COLUMNS)
+    for c in ("take", "sample_rate", "channels", "n_samples", "size_bytes", "mtime_ns"):
+        df[c] = pd.array(cols[c], dtype="Int64")
+    df["duration_s"] = df["duration_s"].astype("float64")
+    df.attrs["layout"] = chosen
+    df.attrs["root"] = base
+    return df
+
+
 def explore(
     data,
     *,
@@ -299,9 +348,10 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
     if isinstance(data, pd.DataFrame):
         manifest = data.reset_index(drop=True)
         manifest.attrs.update(data.attrs)
+    elif not full and not is_url(os.fspath(data)):
+        manifest = scan_manifest(data, layout=layout)
     else:
         manifest = cached_index(data, layout=layout, cache_dir=cache_dir)
-    summary = summarize(manifest)
     config = ProfileConfig(violin_hz=tuple(float(h) for h in violin_hz), full=full)
     acfg = anomaly_config or AnomalyConfig()
     plan = plan_chunks(manifest, config=config, chunk_size=chunk_size)
@@ -372,6 +422,17 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
                         "components": pca.components_.astype(np.float32)}
         dup_report = finder.find(spill, paths, labels, splits, max_pairs=max_pairs)
 
+    if manifest["sample_rate"].isna().all() and len(manifest):  # a scan-only manifest: fill it in
+        manifest = manifest.copy()
+        ok_rows = status == "ok"
+        sr_col = scalars[:, SCALAR_COLUMNS.index("sample_rate")]
+        dur = scalars[:, SCALAR_COLUMNS.index("duration_s")]
+        manifest["status"], manifest["error"] = status, errors
+        manifest["sample_rate"] = pd.array(np.where(ok_rows, sr_col, np.nan), dtype="Float64").astype("Int64")
+        manifest["duration_s"] = np.where(ok_rows, dur, np.nan)
+        manifest["n_samples"] = pd.array(np.where(ok_rows, np.round(dur * sr_col), np.nan),
+                                         dtype="Float64").astype("Int64")
+    summary = summarize(manifest)
     pca_z = robust_z(pca_d)
     label_z = np.full(n, np.nan)
     for lab in pd.unique(labels[np.isfinite(label_d)]):

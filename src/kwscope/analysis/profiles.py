@@ -1,32 +1,37 @@
 """Per-file profiles: one streaming pass over a dataset that measures every readable recording.
 
 For each file the pass measures levels (RMS and peak in dBFS), clipping, DC offset, near-silence,
-the speech segments of :func:`kwscope.dsp.speech_segments`, an SNR estimate, a noise-burst and a
-tonal-hum measure, and keeps three small arrays:
+an SNR estimate, noise bursts (loud, spectrally flat 16-ms frames), tonal hum (a line in the 1-Hz
+spectrum, with its steadiness and frequency jitter), the speech segments of
+:func:`kwscope.dsp.speech_segments` (computed in batches, parity-tested), and keeps small arrays:
 
 - a **compact spectrum**: the one-sided FFT magnitude (the notebook's ``custom_fft``,
-  ``2/N |FFT|``) of the clip zero-padded (or cut) to 1 s, which puts every sample rate on the
-  same 1-Hz grid, pooled by averaging into ``spectrum_bins`` bands over ``0..spectrum_fmax_hz``
-  (256 bands of 31.25 Hz over 0-8 kHz by default). Bands above a file's Nyquist frequency are 0.
-- a **fingerprint** for near-duplicates: log band energies of the 16-kHz log spectrogram on a
-  coarse (32 time cells x 16 bands, 100-3800 Hz) grid, relative to the loudest cell and floored
-  40 dB below it, so it ignores gain and faint noise.
+  ``2/N |FFT|``) of the clip zero-padded to 1 s (a longer clip: its loudest second), which puts
+  every sample rate on the same 1-Hz grid, pooled by averaging into ``spectrum_bins`` bands over
+  ``0..spectrum_fmax_hz`` (256 bands of 31.25 Hz over 0-8 kHz). Bands above a file's Nyquist
+  frequency are 0; nothing is resampled for it.
+- a **fingerprint** for near-duplicates (48 x 16 differenced log band energies of the 16-kHz log
+  spectrogram, see :func:`_fingerprints`) and its 256-bit SimHash **signature**;
 - a **digest** of the decoded float32 samples (SHA-1) for exact duplicates.
 
 Workers also return, per label, partial sums of the compact spectra and of the notebook's
 ``log_specgram`` (clips resampled to 16 kHz with soxr when recorded at another rate), split into
 "exactly 1-s clips" and "all clips padded/cut to 1 s", and a deterministic sample of
 log-spectrogram values at the violin frequencies. The parent combines them in chunk order, so the
-results do not depend on which worker finished first.
+results do not depend on which worker finished first. ``ProfileConfig(full=False)`` (``kwscope
+anomalies``) skips the VAD, digests, log spectrograms and fingerprints; what both modes measure
+is computed identically.
 
 Profiles are cached per chunk (opt-in ``cache_dir``): the key hashes the profile config and each
 file's absolute location, size and mtime, so an unchanged dataset is read from the cache and a
 changed file only recomputes its chunk. Chunks are fixed-size runs of the sorted manifest that do
 not cross a label boundary, so adding files to one label leaves the other labels' chunks valid.
+Inside a chunk, clips are measured in sub-batches of equal (or quarter-second-bucketed) length.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -35,7 +40,6 @@ import os
 import shutil
 import tempfile
 import warnings
-import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -66,7 +70,7 @@ __all__ = [
     "single_threaded_blas",
 ]
 
-_CACHE_VERSION = "profiles-v3"
+_CACHE_VERSION = "profiles-v4"
 #: The log spectrogram of the aggregates is taken at this rate (the notebook's Speech Commands rate).
 LOGSPEC_SR = 16000
 _LOGSPEC_FRAMES = 99  # frames of one second with the notebook's 20-ms window and 10-ms step
@@ -332,6 +336,13 @@ def _hann(length: int) -> np.ndarray:
     return w / w.sum()
 
 
+@functools.lru_cache(maxsize=8)
+def _hann_f32(length: int) -> np.ndarray:
+    w = _hann(length).astype(np.float32)
+    w.setflags(write=False)
+    return w
+
+
 def _tone_stability(x: np.ndarray, sr: int, hz: float) -> tuple[float, float]:
     """How stationary the ``hz`` line is: ``(steadiness_db, jitter_hz)``.
 
@@ -523,15 +534,18 @@ def _bursts(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
     nf = L // fl
     if nf == 0:
         return np.zeros(m)
-    frames = X[:, : nf * fl].reshape(m, nf, fl) * _hann(fl).astype(np.float32)
-    power = np.abs(scipy.fft.rfft(frames, axis=-1)) ** 2
     df = sr / fl
     lo, hi = int(np.ceil(100 / df)), int(min(0.9 * sr / 2, 7600.0) / df)
     if hi - lo < 4:
         return np.zeros(m)
-    band = power[:, :, lo:hi] + np.float32(1e-20)
+    frames = X[:, : nf * fl].reshape(m, nf, fl) * _hann_f32(fl)
+    spec = scipy.fft.rfft(frames, axis=-1)[:, :, lo:hi]
+    band = spec.real * spec.real
+    band += spec.imag * spec.imag
+    band += np.float32(1e-20)
     arith = band.mean(axis=2)
-    flatness = np.exp(np.log(band).mean(axis=2)) / arith
+    np.log(band, out=band)
+    flatness = np.exp(band.mean(axis=2)) / arith
     valid = (np.arange(nf)[None, :] + 1) * fl <= lengths[:, None]
     level = np.where(valid, 10 * np.log10(arith), -np.inf)
     loud = level >= level.max(axis=1, keepdims=True) - cfg.burst_within_db
@@ -882,11 +896,17 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
         if not readable:
             continue
         try:
-            clip = read_clip(f"{task.root}/{path}", max_samples=task.max_samples[i])
+            # Without the header's rate (a scan-only manifest), read generously and cut below:
+            # either way the same first max_seconds are measured.
+            clip = read_clip(f"{task.root}/{path}",
+                             max_samples=task.max_samples[i] or int(cfg.max_seconds * 192000))
         except AudioError as exc:
             errors[i] = exc.reason
             continue
         x, sr, truncated = clip.samples, clip.sample_rate, clip.truncated
+        cap = max(1, int(cfg.max_seconds * sr))
+        if x.shape[0] > cap:
+            x, truncated = np.ascontiguousarray(x[:cap]), True
         batch.add(i, x, sr, speech=speech, label=lpos[task.labels[i]] if speech else -1, keep_logspec=i in keep)
         truncated_of[i] = float(truncated)
         ok[i] = True
