@@ -373,7 +373,7 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
     hits = 0
     pca_info: dict[str, Any] = {}
 
-    with ProfileSpill(config.spectrum_bins, fingerprint_length(config)) as spill:
+    with ProfileSpill(config.spectrum_bins, fingerprint_length(config) if full else 0) as spill:
         for res in iter_chunk_results(plan, workers=workers, scheduler=scheduler, cache_dir=cache_dir,
                                       progress=progress):
             rows = plan.rows[res.chunk_id]
@@ -397,7 +397,7 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
                         label_spectra.add(str(lab), keys[m], spectrum_db(spec[m]))
             if full:
                 finder.add(rows, res.ok, res.digests, res.signatures, res.has_fp)
-            spill.append(res.spectra, res.fingerprints)
+            spill.append(res.spectra, res.fingerprints if full else res.fingerprints[:, :0])
 
         if pca._n >= 4:
             pca.finalize()

@@ -821,7 +821,8 @@ class ChunkResult:
     Per file (``n`` rows, chunk order): ``scalars`` ``(n, len(SCALAR_COLUMNS))`` float64,
     ``ok`` bool (decoded), ``errors`` str, ``spectra`` ``(n, bins)`` float32 (NaN if none),
     ``fingerprints`` ``(n, fingerprint_length)`` float16, ``has_fp`` bool (usable: speech found),
-    ``signatures`` ``(n, fp_bits // 8)`` uint8 (SimHash), ``digests`` ``(n, 20)`` uint8.
+    ``signatures`` ``(n, fp_bits // 8)`` uint8 (SimHash), ``digests`` ``(n, 20)`` uint8 (a light
+    pass leaves fingerprints and signatures with 0 columns and digests zero).
     Per label of the chunk (``L`` rows, ``labels``): ``n_1s``/``n_all`` counts and the sums
     ``fft_1s``/``fft_all`` ``(L, bins)`` and ``spec_1s``/``spec_all`` ``(L, 99, 161)`` float64.
     Violin sample candidates: ``v_rows`` (file row), ``v_labels`` (index into ``labels``), ``v_keys``, ``v_values`` (concatenated
@@ -918,7 +919,7 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
 
     scalars = batch.scalars
     spectra = np.full((n, n_bins), np.nan, np.float32)
-    fingerprints = np.zeros((n, fp_len), np.float16)
+    fingerprints = np.zeros((n, fp_len if cfg.full else 0), np.float16)
     has_fp = np.zeros(n, bool)
     digests = np.zeros((n, 20), np.uint8)
     n_1s, n_all = np.zeros(L, np.int64), np.zeros(L, np.int64)
@@ -974,7 +975,7 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
         chunk_id=task.chunk_id, scalars=scalars, ok=ok, errors=np.array(errors, dtype=str),
         spectra=spectra, fingerprints=fingerprints, has_fp=has_fp, digests=digests,
         signatures=(np.where(has_fp[:, None], signatures(fingerprints, cfg), 0).astype(np.uint8) if cfg.full
-                    else np.zeros((n, cfg.fp_bits // 8), np.uint8)),
+                    else np.zeros((n, 0), np.uint8)),
         labels=np.array(label_names, dtype=str), n_1s=n_1s, n_all=n_all, fft_1s=fft_1s, fft_all=fft_all,
         spec_1s=spec_1s, spec_all=spec_all,
         v_rows=np.array(v_rows, np.int64), v_labels=np.array(v_labels, np.int64), v_keys=np.array(v_keys, np.int64),
