@@ -70,7 +70,7 @@ __all__ = [
     "single_threaded_blas",
 ]
 
-_CACHE_VERSION = "profiles-v4"
+_CACHE_VERSION = "profiles-v5"
 #: The log spectrogram of the aggregates is taken at this rate (the notebook's Speech Commands rate).
 LOGSPEC_SR = 16000
 _LOGSPEC_FRAMES = 99  # frames of one second with the notebook's 20-ms window and 10-ms step
@@ -528,28 +528,38 @@ def _levels(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
 
 def _bursts(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> np.ndarray:
     """Noise-burst seconds of clips zero-padded to a common length ``X`` ``(m, L)``: the longest
-    run of loud, spectrally flat 16-ms frames (see :class:`ProfileConfig`), ``(m,)``."""
+    run of loud, spectrally flat 16-ms frames, ``(m,)``.
+
+    A frame is loud when its energy (mean removed) is within ``burst_within_db`` of the clip's
+    loudest frame; only loud frames get a spectrum (Hann window), whose Wiener flatness over
+    100 Hz .. 0.9 x Nyquist (at most 7.6 kHz) must reach ``burst_flatness``.
+    """
     m, L = X.shape
     fl = max(8, round(0.016 * sr))
     nf = L // fl
-    if nf == 0:
-        return np.zeros(m)
     df = sr / fl
     lo, hi = int(np.ceil(100 / df)), int(min(0.9 * sr / 2, 7600.0) / df)
-    if hi - lo < 4:
+    if nf == 0 or hi - lo < 4:
         return np.zeros(m)
-    frames = X[:, : nf * fl].reshape(m, nf, fl) * _hann_f32(fl)
-    spec = scipy.fft.rfft(frames, axis=-1)[:, :, lo:hi]
-    band = spec.real * spec.real
-    band += spec.imag * spec.imag
-    band += np.float32(1e-20)
-    arith = band.mean(axis=2)
-    np.log(band, out=band)
-    flatness = np.exp(band.mean(axis=2)) / arith
+    frames = X[:, : nf * fl].reshape(m, nf, fl)
+    s1 = frames.sum(axis=2, dtype=np.float64)
+    energy = np.einsum("ijk,ijk->ij", frames, frames).astype(np.float64) - s1 * s1 / fl
     valid = (np.arange(nf)[None, :] + 1) * fl <= lengths[:, None]
-    level = np.where(valid, 10 * np.log10(arith), -np.inf)
-    loud = level >= level.max(axis=1, keepdims=True) - cfg.burst_within_db
-    return _longest_run(valid & loud & (flatness >= cfg.burst_flatness)) * (fl / sr)
+    level = np.where(valid, 10 * np.log10(np.maximum(energy, 0) + 1e-20), -np.inf)
+    loud = valid & (level >= level.max(axis=1, keepdims=True) - cfg.burst_within_db)
+    r, c = np.nonzero(loud)
+    hit = np.zeros((m, nf), bool)
+    if r.size:
+        sel = frames[r, c]
+        sel = (sel - sel.mean(axis=1, keepdims=True)) * _hann_f32(fl)
+        spec = scipy.fft.rfft(sel, axis=-1)[:, lo:hi]
+        band = spec.real * spec.real
+        band += spec.imag * spec.imag
+        band += np.float32(1e-20)
+        arith = band.mean(axis=1)
+        np.log(band, out=band)
+        hit[r, c] = np.exp(band.mean(axis=1)) / arith >= cfg.burst_flatness
+    return _longest_run(hit) * (fl / sr)
 
 
 def _fp_bands(cfg: ProfileConfig) -> np.ndarray:
@@ -699,6 +709,22 @@ class _Batch:
         if keep_logspec:
             self._keep.add(i)
 
+    def _spectra(self, sr: int, X: np.ndarray, items: list) -> None:
+        """Compact spectrum and hum of clips already padded to 1 s, ``X`` ``(m, sr)``."""
+        cfg, S = self.cfg, self.scalars
+        mag = np.abs(scipy.fft.rfft(X, axis=-1))[:, : sr // 2]
+        mag *= np.float32(2.0 / sr)
+        spectra = compact_spectrum(mag, sr, fmax=cfg.spectrum_fmax_hz, n_bins=cfg.spectrum_bins)
+        hz, prom, frac = _hum(mag, cfg)
+        ids = np.array([i for i, _, _, _ in items])
+        S[ids, _COL["hum_hz"]] = hz
+        S[ids, _COL["hum_prominence_db"]] = prom
+        S[ids, _COL["hum_fraction"]] = frac
+        for row, (i, x, _, _) in enumerate(items):
+            self.arrays[i]["spectrum"] = spectra[row]
+            if prom[row] >= cfg.hum_candidate_db and frac[row] >= cfg.hum_candidate_fraction:
+                S[i, _COL["hum_steadiness_db"]], S[i, _COL["hum_jitter_hz"]] = _tone_stability(x, sr, hz[row])
+
     def finish(self) -> None:
         cfg, S = self.cfg, self.scalars
         # Levels and VAD: clips bucketed by rate and length rounded up to a quarter second.
@@ -724,6 +750,8 @@ class _Batch:
                 speech_rows = [row for row, (_, _, _, sp) in enumerate(items) if sp]
                 if speech_rows:
                     S[ids[speech_rows], _COL["burst_s"]] = _bursts(X[speech_rows], lengths[speech_rows], sr, cfg)
+                    if length == sr:  # these rows are already the clips padded to 1 s
+                        self._spectra(sr, X[speech_rows], [items[row] for row in speech_rows])
                 if not cfg.full:
                     continue
                 segs = speech_segments_batch(X, lengths, sr)
@@ -734,25 +762,14 @@ class _Batch:
                     self._segments[i] = seg
                     self.arrays[i]["segments"] = seg
         speech = [item for item in self._items if item[3]]
-        # Compact spectrum and hum: the 1-Hz spectrum of 1 s, batched by rate.
+        # Compact spectrum and hum of the other clips: padded to 1 s (or their loudest second).
         by_rate: dict[int, list[tuple[int, np.ndarray, int, bool]]] = {}
         for item in speech:
-            by_rate.setdefault(item[2], []).append(item)
+            if "spectrum" not in self.arrays[item[0]]:
+                by_rate.setdefault(item[2], []).append(item)
         for sr, items_all in by_rate.items():
             for items in _sub_batches(items_all):
-                X = np.stack([_one_second(x, sr) for _, x, _, _ in items])
-                mag = np.abs(scipy.fft.rfft(X, axis=-1))[:, : sr // 2]
-                mag *= np.float32(2.0 / sr)
-                spectra = compact_spectrum(mag, sr, fmax=cfg.spectrum_fmax_hz, n_bins=cfg.spectrum_bins)
-                hz, prom, frac = _hum(mag, cfg)
-                ids = np.array([i for i, _, _, _ in items])
-                S[ids, _COL["hum_hz"]] = hz
-                S[ids, _COL["hum_prominence_db"]] = prom
-                S[ids, _COL["hum_fraction"]] = frac
-                for row, (i, x, _, _) in enumerate(items):
-                    self.arrays[i]["spectrum"] = spectra[row]
-                    if prom[row] >= cfg.hum_candidate_db and frac[row] >= cfg.hum_candidate_fraction:
-                        S[i, _COL["hum_steadiness_db"]], S[i, _COL["hum_jitter_hz"]] = _tone_stability(x, sr, hz[row])
+                self._spectra(sr, np.stack([_one_second(x, sr) for _, x, _, _ in items]), items)
         if not cfg.full:
             self._items.clear()
             return
