@@ -248,6 +248,17 @@ def test_port_without_dask_behind_it(monkeypatch):
         server.close()
 
 
+def test_dashboard_port_is_not_the_scheduler(client):
+    """The commonest slip: the dashboard's address instead of the scheduler's."""
+    from urllib.parse import urlsplit
+
+    dashboard = urlsplit(client.dashboard_link)
+    address = f"tcp://{dashboard.hostname}:{dashboard.port}"
+    with pytest.raises(EngineError, match="HTTP server answers there .*tcp://HOST:8786") as info:
+        list(run_chunks(failing_chunk, [1], scheduler=address))
+    assert address in str(info.value) and "\n" not in str(info.value)
+
+
 def test_workers_must_see_the_files(cluster, tmp_path):
     from kwscope.dask_engine import check_workers_see
 

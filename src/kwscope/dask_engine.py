@@ -75,9 +75,11 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split()) or "no reason given"
 
 
-def _fail(address: str, reason: str) -> EngineError:
-    return EngineError(f"cannot reach the Dask scheduler at {address}: {reason} "
-                       "(start one with `dask scheduler`, or drop --scheduler to run locally)")
+_START_HINT = "start one with `dask scheduler`, or drop --scheduler to run locally"
+
+
+def _fail(address: str, reason: str, hint: str = _START_HINT) -> EngineError:
+    return EngineError(f"cannot reach the Dask scheduler at {address}: {reason}; {hint}")
 
 
 def _check_reachable(address: str, timeout: float) -> None:
@@ -97,8 +99,8 @@ def _check_reachable(address: str, timeout: float) -> None:
         raise EngineError(f"bad Dask scheduler address {address!r}: {_one_line(exc)} "
                           "(expected tcp://HOST:PORT)") from None
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            reason = _not_dask(sock, timeout) if scheme == "tcp" else None
     except ConnectionRefusedError:
         raise _fail(address, "connection refused, nothing listens on that port") from None
     except socket.gaierror:
@@ -107,6 +109,38 @@ def _check_reachable(address: str, timeout: float) -> None:
         raise _fail(address, f"no answer within {timeout:g} s") from None
     except OSError as exc:
         raise _fail(address, _one_line(exc.strerror or exc)) from None
+    if reason:
+        raise _fail(address, reason, "pass the scheduler's own address (tcp://HOST:8786 by default)")
+
+
+_SNIFF_S = 3.0  # seconds a Dask scheduler may take to send its handshake before we look closer
+
+
+def _not_dask(sock: socket.socket, timeout: float) -> str | None:
+    """Why the listener on ``sock`` is clearly not a Dask scheduler, or None.
+
+    A Dask scheduler speaks first (its handshake, at once); an HTTP server such as the Dask
+    dashboard waits for a request, so a silent port is asked for one.
+    """
+    sock.settimeout(min(timeout, _SNIFF_S))
+    try:
+        first = sock.recv(1)
+    except (socket.timeout, TimeoutError):
+        first = None
+    except OSError:
+        return None  # let the Dask handshake report it
+    if first:
+        return None
+    if first == b"":
+        return "it closed the connection without a Dask handshake (not a Dask scheduler)"
+    try:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        head = sock.recv(5)
+    except OSError:
+        return None
+    if head.startswith(b"HTTP/"):
+        return "an HTTP server answers there (the Dask dashboard?), not a Dask scheduler"
+    return None
 
 
 def _check_handshake(address: str, timeout: float) -> None:
@@ -117,7 +151,7 @@ def _check_handshake(address: str, timeout: float) -> None:
     from distributed.comm import connect as comm_connect
 
     async def probe() -> None:
-        comm = await comm_connect(address, timeout=timeout)
+        comm = await asyncio.wait_for(comm_connect(address, timeout=timeout), timeout)
         await comm.close()
 
     failure: list[BaseException] = []
@@ -130,9 +164,9 @@ def _check_handshake(address: str, timeout: float) -> None:
 
     thread = threading.Thread(target=run, name="kwscope-dask-probe", daemon=True)
     thread.start()
-    thread.join(timeout + 5)
-    if thread.is_alive():
-        raise _fail(address, f"no Dask handshake within {timeout:g} s")
+    thread.join(timeout + 2)
+    if thread.is_alive() or (failure and isinstance(failure[0], (asyncio.TimeoutError, TimeoutError))):
+        raise _fail(address, f"no Dask handshake within {timeout:g} s (not a Dask scheduler?)")
     if failure:
         exc = failure[0]
         reason = _one_line(exc) if isinstance(exc, OSError) else "it does not speak the Dask protocol"
