@@ -172,6 +172,7 @@ def test_cache_hit_gives_identical_results(tmp_path, rng):
     assert first.pass_info["cache_hits"] == 0 and any(cache.rglob("*.npz"))
     second = explore(data, workers=1, cache_dir=cache, chunk_size=3, progress=False)
     assert second.pass_info["cache_hits"] == second.pass_info["chunks"] == first.pass_info["chunks"]
+    assert second.pass_info["result_cache"]
     pd.testing.assert_frame_equal(first.profiles, second.profiles)
     a, b = first.to_dict(), second.to_dict()
     a.pop("pass_info"), b.pop("pass_info")
@@ -196,10 +197,36 @@ def test_damaged_cache_entry_is_recomputed(tmp_path, rng):
     data = _small_set(tmp_path / "data", rng)
     cache = tmp_path / "cache"
     first = explore(data, workers=1, cache_dir=cache, progress=False)
-    for f in cache.rglob("*.npz"):
+    for f in [*cache.rglob("*.npz"), *cache.rglob("*.pkl"), *cache.rglob("*.parquet")]:
         f.write_bytes(b"garbage")
     second = explore(data, workers=1, cache_dir=cache, progress=False)
     pd.testing.assert_frame_equal(first.profiles, second.profiles)
+    assert second.pass_info["cache_hits"] == 0
+
+
+def test_chunk_cache_alone_gives_identical_results(tmp_path, rng):
+    import shutil
+
+    data = _small_set(tmp_path / "data", rng)
+    cache = tmp_path / "cache"
+    first = explore(data, workers=1, cache_dir=cache, chunk_size=3, progress=False)
+    shutil.rmtree(cache / "results-v1")
+    second = explore(data, workers=1, cache_dir=cache, chunk_size=3, progress=False)
+    assert second.pass_info["cache_hits"] == second.pass_info["chunks"] and "result_cache" not in second.pass_info
+    a, b = first.to_dict(), second.to_dict()
+    a.pop("pass_info"), b.pop("pass_info")
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_result_cache_follows_split_lists(tmp_path, rng):
+    data = _small_set(tmp_path / "data", rng)
+    cache = tmp_path / "cache"
+    before = explore(data, workers=1, cache_dir=cache, progress=False)
+    (data / "validation_list.txt").write_text("up/s0_nohash_0.wav\n")
+    after = explore(data, workers=1, cache_dir=cache, progress=False)
+    assert after.profiles.set_index("path").loc["up/s0_nohash_0.wav", "split"] == "validation"
+    assert before.profiles.set_index("path").loc["up/s0_nohash_0.wav", "split"] != "validation"
+    assert "result_cache" not in after.pass_info and after.pass_info["cache_hits"] == after.pass_info["chunks"]
 
 
 def test_no_cache_unless_asked(tmp_path, rng, monkeypatch):

@@ -61,6 +61,7 @@ import html
 import json
 import math
 import os
+import pickle
 import time
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -318,7 +319,8 @@ def explore(
         A Dask scheduler address (``tcp://host:port``).
     cache_dir
         Opt-in cache folder (e.g. :func:`~kwscope.analysis.profiles.default_cache_dir`) for the
-        per-chunk profiles and the manifest (:func:`cached_index`); ``None`` disables caching.
+        per-chunk profiles, the manifest (:func:`cached_index`) and the finished result (reused
+        when nothing at all changed); ``None`` disables caching.
     violin_hz
         Frequencies (Hz) of the violin samples.
     top
@@ -355,6 +357,16 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
     config = ProfileConfig(violin_hz=tuple(float(h) for h in violin_hz), full=full)
     acfg = anomaly_config or AnomalyConfig()
     plan = plan_chunks(manifest, config=config, chunk_size=chunk_size)
+    result_path = None
+    if cache_dir is not None:
+        result_path = _result_path(cache_dir, manifest, plan, dict(
+            full=full, top=top, max_pairs=max_pairs, near_threshold=near_threshold, chunk_size=chunk_size,
+            anomaly_config=acfg.to_dict(), profile_config=config.to_dict()))
+        cached = _load_result(result_path)
+        if cached is not None:
+            cached.pass_info = {**cached.pass_info, "cache_hits": len(plan.tasks), "result_cache": True,
+                                "seconds": round(time.perf_counter() - t0, 3)}
+            return cached
     n = len(manifest)
     paths = manifest["path"].astype(str).to_numpy()
     labels = manifest["label"].astype(object).to_numpy()
@@ -457,7 +469,7 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
     prof = prof[PROFILE_COLUMNS + ["hum_fraction"]]
     prof.attrs.update(manifest.attrs)
 
-    return Exploration(
+    result = Exploration(
         summary=summary,
         profiles=prof,
         mean_fft=agg.mean_fft(),
@@ -474,3 +486,46 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
         pass_info={"chunks": len(plan.tasks), "cache_hits": int(hits), "files": n,
                    "seconds": round(time.perf_counter() - t0, 3)},
     )
+    if result_path is not None:
+        _store_result(result_path, result)
+    return result
+
+
+_RESULT_CACHE = "results-v1"
+
+
+def _result_path(cache_dir, manifest: pd.DataFrame, plan, params: dict) -> Path:
+    """Where the finished analysis of this exact input is cached: the key covers every chunk's
+    key (config, files' locations, sizes and mtimes), the manifest's identity columns (a split
+    list can change without touching the audio) and every parameter."""
+    h = hashlib.sha256(json.dumps([_RESULT_CACHE, str(manifest.attrs.get("root", "")),
+                                   str(manifest.attrs.get("layout", "")), params], sort_keys=True,
+                                  default=str).encode())
+    for i in range(len(plan.tasks)):
+        h.update(plan.key(i).encode())
+    ident = manifest[["path", "label", "speaker", "split", "category", "status", "error"]]
+    h.update(pd.util.hash_pandas_object(ident.astype(str), index=False).to_numpy().tobytes())
+    return Path(cache_dir) / _RESULT_CACHE / f"{h.hexdigest()}.pkl"
+
+
+def _load_result(path: Path) -> Exploration | None:
+    # A pickle: the cache folder must be as trusted as the user's own files (it is the user's).
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            result = pickle.load(fh)
+        return result if isinstance(result, Exploration) else None
+    except Exception:  # damaged or from another version: recompute
+        return None
+
+
+def _store_result(path: Path, result: Exploration) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full cache never stops the analysis
