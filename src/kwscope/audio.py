@@ -15,6 +15,7 @@ import soundfile as sf
 
 from . import _wav
 from .errors import KwscopeError
+from .fsspec_io import RemoteDataError, is_url, resolve_data
 
 __all__ = ["AudioError", "AudioInfo", "Clip", "probe", "read_audio", "read_clip", "display_path", "is_url", "local_path", "AUDIO_EXTENSIONS"]
 
@@ -89,15 +90,16 @@ def _reason(path: str, exc: Exception) -> str:
     return text or type(exc).__name__
 
 
-def is_url(path: str) -> bool:
-    """True for fsspec URLs such as ``s3://bucket/x.wav`` (``file://`` URLs count too)."""
-    return "://" in path
-
-
 def local_path(path: str | os.PathLike) -> str:
-    """``file://`` URLs become plain paths; anything else is returned as a string unchanged."""
+    """``file://`` URLs become plain paths (RFC 8089: ``%20`` decoded, ``localhost`` allowed);
+    anything else is returned as a string unchanged."""
     path = os.fspath(path)
-    return path[len("file://"):] if path.startswith("file://") else path
+    if not path.startswith("file://"):
+        return path
+    try:
+        return resolve_data(path)
+    except RemoteDataError as exc:
+        raise AudioError(path, str(exc)) from None
 
 
 def _open_binary(path: str):

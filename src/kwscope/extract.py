@@ -282,6 +282,10 @@ def finish_chunk(task: _FinalTask) -> tuple[int, int]:
 
     Returns ``(chunk, values written)``.
     """
+    if os.path.exists(_done_path(task.work, task.chunk)):
+        # Already written: a rerun of a task whose worker died after finishing (Dask retries it)
+        # must not look for the raw file it deleted.
+        return task.chunk, task.n_values
     with _single_threaded():
         pipe = FeaturePipeline(PipelineConfig.from_dict(task.config))
         cfg = pipe.config
