@@ -12,8 +12,10 @@ notebook's loop on the first ``--ref-files`` files -- ``wavfile.read``, pad to 1
 (scipy.fftpack), ``np.array`` of all, ``StandardScaler``, ``PCA(3)``. It holds an N x 8000 float64
 matrix: its memory at the full corpus size is printed as a projection, not run.
 
-kwscope runs as a whole process (``python -m kwscope anomalies DATA --json``: indexing, the
-profile pass on a process pool, PCA, scoring, duplicates), peak RSS summed over its process tree.
+kwscope runs as a whole process (``python -m kwscope anomalies DATA --json``: the folder scan,
+the light profile pass on a process pool -- levels, clipping, bursts, hum, the compact spectrum;
+every file opened once -- streaming PCA, label medians, scoring), peak RSS summed over its process
+tree (shared library pages of the workers counted once per process).
 ``--cache-check`` also runs it twice with ``--cache`` and prints the second run's speed-up.
 Prints files/s, the ratio to the reference, peak RSS, CPU seconds per file of both (steadier than
 files/s on a shared machine) and the load average. Not a test: asserts nothing.

@@ -242,8 +242,9 @@ def cached_index(data, *, layout: str = "auto", cache_dir: str | os.PathLike | N
     return manifest
 
 
-def scan_manifest(data, *, layout: str = "auto") -> pd.DataFrame:
-    """A manifest from the folder walk alone: paths, layout keys, size and mtime; no file opened.
+def scan_manifest(data, *, layout: str = "auto", stat: bool = True) -> pd.DataFrame:
+    """A manifest from the folder walk alone: paths, layout keys, size and mtime (``stat``); no
+    file opened.
 
     Header columns (rate, length, format) are empty and every file counts as readable until the
     profile pass decodes it (``kwscope anomalies`` learns those from the samples it reads anyway,
@@ -267,7 +268,7 @@ def scan_manifest(data, *, layout: str = "auto") -> pd.DataFrame:
     for rel, problem in entries:
         keys = lay.keys(rel)
         size = mtime = None
-        if problem is None:
+        if problem is None and stat:
             try:
                 st = os.stat(f"{base}/{rel}")
                 size, mtime = st.st_size, st.st_mtime_ns
@@ -351,7 +352,7 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
         manifest = data.reset_index(drop=True)
         manifest.attrs.update(data.attrs)
     elif not full and not is_url(os.fspath(data)):
-        manifest = scan_manifest(data, layout=layout)
+        manifest = scan_manifest(data, layout=layout, stat=cache_dir is not None)
     else:
         manifest = cached_index(data, layout=layout, cache_dir=cache_dir)
     config = ProfileConfig(violin_hz=tuple(float(h) for h in violin_hz), full=full)
