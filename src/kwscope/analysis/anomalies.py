@@ -18,9 +18,10 @@ Every readable speech clip gets:
   ``label_sample`` clips a label; then a robust z-score within the label;
 - quality flags from its profile (thresholds in :class:`AnomalyConfig`).
 
-``anomaly_score`` = the sum of the flags' severities (10 or more for a clear defect, 3-5 for a
-soft one) + the larger robust z-score capped at 10, so flagged defects rank first and, among
-clean-looking files, the spectral outliers. Only files with at least one reason are listed.
+``anomaly_score`` = the sum of the flags' severities (20 or more for a clear defect: clipping,
+near-silence, noise, hum, wrong length or sample rate; 3-10 for a soft one: too long, DC offset,
+low SNR) + the larger robust z-score capped at 10, so clear defects rank first, then soft ones
+and spectral outliers. Only files with at least one reason are listed.
 
 Reasons vocabulary: ``clipping 12%``, ``near-silent (peak -62 dBFS)``, ``digital silence``,
 ``noise burst (0.3 s)``, ``noise only (no speech found)``, ``tonal hum at 50 Hz``,
@@ -293,6 +294,11 @@ class DatasetContext:
         return cls(dom_sr, typical, dominant)
 
 
+#: Base severity of a clear defect (clipping, near-silence, noise, hum, wrong length or rate): above
+#: any soft flag (at most 10) plus the capped statistical term (at most 10).
+HARD = 20.0
+
+
 def quality_flags(profiles: pd.DataFrame, context: DatasetContext, config: AnomalyConfig) -> dict[str, dict[str, Any]]:
     """Evaluate every flag on every row.
 
@@ -316,28 +322,28 @@ def quality_flags(profiles: pd.DataFrame, context: DatasetContext, config: Anoma
             out[name] = {"mask": mask, "severity": np.where(mask, severity, 0.0), "value": value}
 
         put("clipping", col["clip_ratio"] >= c.clip_ratio,
-            10 + np.clip(col["clip_ratio"] * 50, 0, 10), col["clip_ratio"])
+            HARD + np.clip(col["clip_ratio"] * 50, 0, 10), col["clip_ratio"])
         silent = col["peak_dbfs"] < c.near_silent_dbfs
-        put("near_silent", silent, 10 + np.clip((c.near_silent_dbfs - col["peak_dbfs"]) / 4, 0, 10), col["peak_dbfs"])
+        put("near_silent", silent, HARD + np.clip((c.near_silent_dbfs - col["peak_dbfs"]) / 4, 0, 10), col["peak_dbfs"])
         dur = col["duration_s"]
         noise_only = (~silent) & (col["burst_s"] >= c.noise_only_fraction * np.minimum(dur, 0.96))
-        put("noise_only", noise_only, 12.0, col["burst_s"])
+        put("noise_only", noise_only, HARD + 2.0, col["burst_s"])
         put("noise_burst", (~silent) & (~noise_only) & (col["burst_s"] >= c.burst_s),
-            10 + np.clip(col["burst_s"] * 10, 0, 5), col["burst_s"])
+            HARD + np.clip(col["burst_s"] * 10, 0, 5), col["burst_s"])
         put("hum", (col["hum_prominence_db"] >= c.hum_prominence_db) & (col["hum_fraction"] >= c.hum_fraction)
             & (col["hum_steadiness_db"] >= c.hum_steadiness_db) & (col["hum_jitter_hz"] <= c.hum_jitter_hz),
-            10 + np.clip((col["hum_prominence_db"] - c.hum_prominence_db) / 5, 0, 5), col["hum_prominence_db"])
+            HARD + np.clip((col["hum_prominence_db"] - c.hum_prominence_db) / 5, 0, 5), col["hum_prominence_db"])
         short_limit = c.min_duration_s
         if context.typical_duration_s:
             short_limit = max(short_limit, c.short_fraction * context.typical_duration_s)
-        put("too_short", dur < short_limit, 10 + np.clip(5 * (1 - dur / short_limit), 0, 5), dur)
+        put("too_short", dur < short_limit, HARD + np.clip(5 * (1 - dur / short_limit), 0, 5), dur)
         if context.typical_duration_s:
             long_limit = c.long_factor * context.typical_duration_s
             put("too_long", dur > long_limit, 3.0 + np.clip(dur / long_limit - 1, 0, 2), dur)
         else:
             put("too_long", np.zeros(n, bool), 0.0, dur)
         if context.dominant_sample_rate:
-            put("wrong_sample_rate", np.round(col["sample_rate"]) != context.dominant_sample_rate, 10.0,
+            put("wrong_sample_rate", np.round(col["sample_rate"]) != context.dominant_sample_rate, HARD,
                 col["sample_rate"])
         else:
             put("wrong_sample_rate", np.zeros(n, bool), 0.0, col["sample_rate"])
