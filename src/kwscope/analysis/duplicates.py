@@ -29,6 +29,10 @@ from .profiles import ProfileSpill
 __all__ = ["DuplicateFinder", "DuplicateReport", "find_duplicates"]
 
 
+_FILTER_BLOCK = 65536  # candidate pairs Hamming-filtered at once (two 32-byte signatures each)
+_VERIFY_BLOCK = 4096  # pairs whose fingerprints are compared at once (2 x 705 float32 each)
+
+
 def _popcount(a: np.ndarray) -> np.ndarray:
     return np.bitwise_count(a).sum(axis=1, dtype=np.int64)
 
@@ -115,28 +119,33 @@ class DuplicateFinder:
             return none
         sigs = np.concatenate(self._sigs)[rows]
         n_bits = sigs.shape[1] * 8
-        cand = self._candidates(sigs)
-        if cand.size == 0:
-            return none
         # Hamming prefilter at the angle of cos = near_threshold - 0.05, with 3 sigma of slack.
         theta = np.arccos(np.clip(self.near_threshold - 0.05, -1, 1)) / np.pi
         limit = n_bits * theta + 3 * np.sqrt(n_bits * theta * (1 - theta))
-        ham = _popcount(np.bitwise_xor(sigs[cand[:, 0]], sigs[cand[:, 1]]))
-        cand = cand[ham <= limit]
+        cand = self._candidates(sigs, limit)
         if cand.size == 0:
             return none
-        a, b = rows[cand[:, 0]], rows[cand[:, 1]]
-        uniq, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
-        fps = spill.fingerprints_at(uniq).astype(np.float32)
-        norms = np.linalg.norm(fps, axis=1)
-        norms[norms == 0] = np.inf
-        ia, ib = inv[: a.size], inv[a.size:]
-        sims = np.einsum("ij,ij->i", fps[ia], fps[ib]) / (norms[ia] * norms[ib])
-        hit = sims >= self.near_threshold
-        return a[hit], b[hit], np.round(sims[hit].astype(np.float64), 4)
+        a_all, b_all = rows[cand[:, 0]], rows[cand[:, 1]]
+        keep_a, keep_b, keep_s = [], [], []
+        for start in range(0, a_all.size, _VERIFY_BLOCK):  # bounded memory: a block of pairs at a time
+            a, b = a_all[start:start + _VERIFY_BLOCK], b_all[start:start + _VERIFY_BLOCK]
+            uniq, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+            fps = spill.fingerprints_at(uniq).astype(np.float32)
+            norms = np.linalg.norm(fps, axis=1)
+            norms[norms == 0] = np.inf
+            fps /= norms[:, None]
+            ia, ib = inv[: a.size], inv[a.size:]
+            sims = np.einsum("ij,ij->i", fps[ia], fps[ib])
+            hit = sims >= self.near_threshold
+            keep_a.append(a[hit])
+            keep_b.append(b[hit])
+            keep_s.append(np.round(sims[hit].astype(np.float64), 4))
+        return np.concatenate(keep_a), np.concatenate(keep_b), np.concatenate(keep_s)
 
-    def _candidates(self, sigs: np.ndarray) -> np.ndarray:
-        """Index pairs ``(i, j)``, ``i < j``, of signatures sharing at least one band."""
+    def _candidates(self, sigs: np.ndarray, limit: float | None = None) -> np.ndarray:
+        """Index pairs ``(i, j)``, ``i < j``, of signatures sharing at least one band (and, with
+        ``limit``, at most ``limit`` bits apart), unique, sorted. Pairs are filtered band by band
+        in blocks, so memory follows the survivors, not the collisions."""
         per_band = self.band_bits // 8
         n = sigs.shape[0]
         found = []
@@ -150,22 +159,24 @@ class DuplicateFinder:
             # bucket sizes, to leave out degenerate buckets
             starts = np.flatnonzero(np.concatenate(([True], sk[1:] != sk[:-1])))
             sizes = np.diff(np.concatenate((starts, [n])))
-            size_of = np.repeat(sizes, sizes)
-            ok = size_of <= self.max_bucket
+            ok = np.repeat(sizes, sizes) <= self.max_bucket
             d = 1
             while d < min(n, self.max_bucket):
-                same = (sk[d:] == sk[:-d]) & ok[d:]
-                if not same.any():
+                same = np.flatnonzero((sk[d:] == sk[:-d]) & ok[d:])
+                if not same.size:
                     break
-                i = order[:-d][same]
-                j = order[d:][same]
-                found.append(np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1))
+                for blk in range(0, same.size, _FILTER_BLOCK):
+                    pos = same[blk:blk + _FILTER_BLOCK]
+                    i, j = order[pos], order[pos + d]
+                    if limit is not None:
+                        close = _popcount(np.bitwise_xor(sigs[i], sigs[j])) <= limit
+                        i, j = i[close], j[close]
+                    if i.size:
+                        found.append(np.unique(np.minimum(i, j).astype(np.int64) * n + np.maximum(i, j)))
                 d += 1
         if not found:
             return np.zeros((0, 2), np.int64)
-        allp = np.concatenate(found)
-        code = allp[:, 0].astype(np.int64) * n + allp[:, 1]
-        code = np.unique(code)
+        code = np.unique(np.concatenate(found))
         return np.stack([code // n, code % n], axis=1)
 
 
