@@ -59,7 +59,8 @@ class DuplicateFinder:
             raise ValueError(f"band_bits={band_bits} must be a multiple of 8")
         self.near_threshold = near_threshold
         self.band_bits, self.max_bucket = band_bits, max_bucket
-        self._digests: dict[bytes, list[int]] = {}
+        self._digest_rows: list[np.ndarray] = []
+        self._digests: list[np.ndarray] = []
         self._sigs: list[np.ndarray] = []
         self._valid: list[np.ndarray] = []
 
@@ -67,8 +68,8 @@ class DuplicateFinder:
             valid: np.ndarray) -> None:
         """One chunk, in manifest order: its ``rows``, decoded mask, ``(m, 20)`` digests,
         ``(m, bytes)`` signatures, and which fingerprints are usable (speech found)."""
-        for r, d in zip(rows[ok].tolist(), digests[ok]):
-            self._digests.setdefault(d.tobytes(), []).append(r)
+        self._digest_rows.append(np.asarray(rows)[ok])
+        self._digests.append(np.ascontiguousarray(digests[ok], np.uint8))
         self._sigs.append(np.asarray(signatures, np.uint8))
         self._valid.append(np.asarray(valid, bool))
 
@@ -78,9 +79,7 @@ class DuplicateFinder:
         is path order). Pairs are kept as arrays; only the listed ones become dicts."""
         ex_a, ex_b = [], []
         group_of: dict[int, int] = {}
-        for group in self._digests.values():
-            if len(group) < 2:
-                continue
+        for group in self._exact_groups():
             for other in group:
                 group_of[other] = group[0]
             ex_a.extend([group[0]] * (len(group) - 1))
@@ -107,6 +106,24 @@ class DuplicateFinder:
         return DuplicateReport(pairs=pairs, n_exact_pairs=len(ex_a), n_near_pairs=int(near[0].size),
                                n_cross_split=int(cross.sum()), near_threshold=self.near_threshold,
                                truncated=len(pairs) < a.size)
+
+    def _exact_groups(self) -> list[list[int]]:
+        """Rows with identical digests, each group in row order (sorting, no per-file objects)."""
+        if not self._digests:
+            return []
+        rows = np.concatenate(self._digest_rows)
+        digests = np.concatenate(self._digests)
+        if rows.size < 2:
+            return []
+        keys = digests.view(np.dtype((np.void, digests.shape[1]))).ravel()
+        order = np.lexsort((rows, keys))  # by digest, then row
+        k = keys[order]
+        same = np.flatnonzero(k[1:] == k[:-1])
+        if not same.size:
+            return []
+        starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+        ends = np.concatenate((starts[1:], [k.size]))
+        return [rows[order[a:b]].tolist() for a, b in zip(starts, ends) if b - a > 1]
 
     def _near_pairs(self, spill: ProfileSpill) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(rows_a, rows_b, similarity)`` of the near-duplicate pairs."""
