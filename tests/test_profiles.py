@@ -107,6 +107,12 @@ def test_hum_with_a_harmonic_one_fundamental_away_is_steady():
     assert hum["hum_hz"] == 50 and hum["hum_jitter_hz"] < 0.05 and hum["hum_steadiness_db"] > -1
 
 
+def test_hum_is_not_judged_on_clips_under_300_ms():
+    # Regression: a 0.25-s held vowel of FSDD (1_theo_3) looked as steady as a hum over 3 windows.
+    p = profile_clip(tone(125.0, seconds=0.25, amp=0.3), 16000)
+    assert p["hum_prominence_db"] > 20 and np.isnan(p["hum_jitter_hz"])
+
+
 def test_short_clip_is_profiled():
     p = profile_clip(tone(500.0, seconds=0.01), 16000)
     assert p["duration_s"] == pytest.approx(0.01) and p["spectrum"].shape == (256,)

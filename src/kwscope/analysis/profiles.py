@@ -70,7 +70,7 @@ __all__ = [
     "single_threaded_blas",
 ]
 
-_CACHE_VERSION = "profiles-v5"
+_CACHE_VERSION = "profiles-v6"
 #: The log spectrogram of the aggregates is taken at this rate (the notebook's Speech Commands rate).
 LOGSPEC_SR = 16000
 _LOGSPEC_FRAMES = 99  # frames of one second with the notebook's 20-ms window and 10-ms step
@@ -351,14 +351,14 @@ def _tone_stability(x: np.ndarray, sr: int, hz: float) -> tuple[float, float]:
     ``steadiness_db`` is 20 log10(p10 / p90) of the windows' amplitudes: 0 dB is a constant
     amplitude (hum), a voice's pitch follows the word (-10 dB or less). ``jitter_hz`` is the
     amplitude-weighted spread of the line's frequency from window to window (phase advance): a hum
-    stays within a few hundredths of a Hz, a held voiced sound drifts by about 1 Hz. NaN for clips
-    under 200 ms.
+    stays within a few hundredths of a Hz, a held voiced sound drifts by 0.3 Hz or more. NaN for
+    clips under 300 ms: over fewer windows a short held vowel can look as steady as a hum.
     """
     hop = max(1, round(0.05 * sr))
     win = 2 * hop
     n = x.shape[0]
     nw = (n - win) // hop + 1 if n >= win else 0
-    if nw < 3 or not np.isfinite(hz):
+    if nw < 5 or not np.isfinite(hz):  # 4 steps at least: a 0.25-s held vowel can look steady
         return np.nan, np.nan
     # One DFT bin a window: sum_tau x[s + tau] w[tau] e^{-i omega (s + tau)}, as strided real
     # frames times one complex kernel, then the phase of each window's start.
