@@ -112,3 +112,62 @@ def test_fuzz_random_headers(tmp_path, header):
         assert np.isfinite(y).all() and sr > 0
     except AudioError:
         pass
+
+
+def _named_in(text, expect: dict) -> set[str]:
+    """Broken paths of the corpus that appear in a text, or among the strings of a JSON document."""
+    if not isinstance(text, str):
+        strings, stack = [], [text]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                stack.extend(v.keys())
+                stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
+            elif isinstance(v, str):
+                strings.append(v)
+        text = "\n".join(strings)
+    return {p for p in expect["broken"] if p in text}
+
+
+def test_every_command_finishes_on_the_bad_corpus(bad_corpus, tmp_path):
+    """features, anomalies and report: exit 0, every broken file named with a reason, no traceback."""
+    root, expect = bad_corpus
+    runner = CliRunner()
+    broken = set(expect["broken"])
+
+    res = runner.invoke(main, ["features", str(root), "-o", str(tmp_path / "feats"), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    import pandas as pd
+
+    errors = pd.read_parquet(tmp_path / "feats" / "errors.parquet")
+    assert broken <= set(errors["path"]), broken - set(errors["path"])
+    assert (errors["error"].str.len() > 0).all()
+    from kwscope import load_features
+
+    X, manifest = load_features(tmp_path / "feats")
+    assert len(manifest) == len(X) == expect["n_files"] - len(broken)
+    assert np.isfinite(np.asarray(X)).all()
+
+    res = runner.invoke(main, ["anomalies", str(root), "--json", "--workers", "1", "--top", "50"])
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    doc = json.loads(res.stdout)
+    assert broken <= _named_in(doc, expect)
+    assert {b["path"] for b in doc["broken_files"]} == broken
+
+    out = tmp_path / "report.html"
+    res = runner.invoke(main, ["report", str(root), "-o", str(out), "--json", "--no-cache", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    page = out.read_text(encoding="utf-8")
+    import html as html_mod
+
+    assert broken <= _named_in(html_mod.unescape(page), expect), broken - _named_in(html_mod.unescape(page), expect)
+    sidecar = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert broken <= _named_in(sidecar, expect)
+    for cmd in (["anomalies", str(root), "--workers", "1"], ["report", str(root), "-o", str(out), "--no-cache",
+                                                             "--workers", "1"]):
+        assert runner.invoke(main, cmd + ["--strict"]).exit_code == 1

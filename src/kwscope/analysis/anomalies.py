@@ -477,6 +477,8 @@ class AnomalyReport:
         ``{"explained_variance_ratio": [3], "n_files": int}``.
     n_files, n_checked, n_broken : int
         Files in the manifest, readable speech files scored, unreadable files.
+    broken_files : list of dict
+        ``{"path", "error"}`` for every file that could not be read (header or samples).
     """
 
     root: str
@@ -486,6 +488,7 @@ class AnomalyReport:
     n_files: int = 0
     n_checked: int = 0
     n_broken: int = 0
+    broken_files: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

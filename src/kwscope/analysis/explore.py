@@ -158,7 +158,14 @@ class Exploration:
         return AnomalyReport(root=self.summary.root, outliers=self.anomalies, quality=self.quality,
                              pca={k: self.pca[k] for k in ("explained_variance_ratio", "n_files") if k in self.pca},
                              n_files=self.summary.n_files, n_checked=int(self.quality.get("n_checked", 0)),
-                             n_broken=int(self.quality.get("n_unreadable", 0)))
+                             n_broken=int(self.quality.get("n_unreadable", 0)),
+                             broken_files=self.broken_files())
+
+    def broken_files(self) -> list[dict[str, str]]:
+        """Every file that could not be read, at indexing or decoding, with the reason."""
+        prof = self.profiles
+        bad = prof[prof["status"] != "ok"]
+        return [{"path": str(p), "error": str(e)} for p, e in zip(bad["path"], bad["error"])]
 
     def to_dict(self) -> dict[str, Any]:
         prof = self.profiles

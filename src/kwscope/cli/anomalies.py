@@ -15,7 +15,7 @@ from . import data_argument, layout_option, strict_option
 def format_anomalies(report: AnomalyReport) -> str:
     """The human form of ``kwscope anomalies``: a ranked table, then the flag counts."""
     out = [f"Dataset {report.root}: {report.n_checked:,} recordings checked, "
-           f"{report.n_broken:,} unreadable (see kwscope stats)", ""]
+           f"{report.n_broken:,} unreadable", ""]
     if report.outliers:
         rows = [[i + 1, o["score"], o["path"], o["label"] or "-", "; ".join(o["reasons"])]
                 for i, o in enumerate(report.outliers)]
@@ -26,6 +26,13 @@ def format_anomalies(report: AnomalyReport) -> str:
     counts = {k: v for k, v in report.quality.get("counts", {}).items() if v}
     out.append("")
     out.append("Flags: " + (", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()) or "none"))
+    if report.broken_files:
+        shown = report.broken_files[:20]
+        out.append("")
+        out.append(table(["unreadable file", "reason"], [[b["path"], b["error"]] for b in shown],
+                         title=f"Unreadable files: {len(report.broken_files)}"))
+        if len(report.broken_files) > len(shown):
+            out.append(f"... and {len(report.broken_files) - len(shown)} more (see --json)")
     return "\n".join(out)
 
 
