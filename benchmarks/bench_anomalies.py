@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,51 +35,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import HEADER, kwscope_cmd, row  # noqa: E402
+from measure import HEADER, kwscope_cmd, row, run_measured  # noqa: E402
 
 PLANTED = ("noise burst", "clipping", "near-silent", "tonal hum", "s long", "kHz in a", "duplicate")
 
 
-class Run:
-    """Wall time, peak RSS (summed over the process tree) and CPU seconds of a whole command."""
-
-    def __init__(self, cmd: list[str], interval_s: float = 0.02):
-        import subprocess
-
-        import psutil
-
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        root = psutil.Process(proc.pid)
-        cpu: dict[int, float] = {}
-        peak = 0
-        chunks: list[str] = []
-        import threading
-
-        reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
-        reader.start()
-        while proc.poll() is None:
-            total = 0
-            try:
-                procs = [root] + root.children(recursive=True)
-            except psutil.Error:
-                procs = []
-            for p in procs:
-                try:
-                    with p.oneshot():
-                        total += p.memory_info().rss
-                        t = p.cpu_times()
-                        cpu[p.pid] = t.user + t.system
-                except psutil.Error:
-                    pass
-            peak = max(peak, total)
-            time.sleep(interval_s)
-        reader.join()
-        self.wall_s = time.perf_counter() - start
-        self.peak_rss_mib = peak / 2**20
-        self.cpu_s = sum(cpu.values())  # misses at most the last interval of each process
-        self.returncode = proc.returncode
-        self.output = "".join(chunks)
+def _run(cmd: list[str]):
+    """Wall time, CPU seconds and peak RSS of a whole command's process tree; stdout only."""
+    return run_measured(cmd, stderr=subprocess.DEVNULL)
 
 
 def reference(list_file: str) -> None:
@@ -188,7 +152,7 @@ def main() -> None:
     ref_list = Path(tempfile.mkdtemp()) / "ref.txt"
     ref_list.write_text("\n".join(sorted(str(p) for p in corpus.rglob("*.wav"))[: args.ref_files]))
     load0 = os.getloadavg()[0]
-    ref = Run([sys.executable, __file__, "--reference", str(ref_list)])
+    ref = _run([sys.executable, __file__, "--reference", str(ref_list)])
     if ref.returncode:
         sys.exit(ref.output)
     ref_doc = json.loads(ref.output.strip().splitlines()[-1])
@@ -196,7 +160,7 @@ def main() -> None:
     cmd = ["anomalies", str(work), "--json", "--top", "20"]
     if args.workers:
         cmd += ["--workers", str(args.workers)]
-    m = Run(kwscope_cmd(*cmd))
+    m = _run(kwscope_cmd(*cmd))
     if m.returncode:
         sys.exit(m.output)
     doc = json.loads(m.output[m.output.index("{"):])
@@ -222,8 +186,8 @@ def main() -> None:
 
     if args.cache_check:
         cache = Path(tempfile.mkdtemp(prefix="kwscope-cache-"))
-        first = Run(kwscope_cmd(*cmd, "--cache", str(cache)))
-        second = Run(kwscope_cmd(*cmd, "--cache", str(cache)))
+        first = _run(kwscope_cmd(*cmd, "--cache", str(cache)))
+        second = _run(kwscope_cmd(*cmd, "--cache", str(cache)))
         same = json.loads(first.output[first.output.index("{"):]) == json.loads(second.output[second.output.index("{"):])
         print(f"\ncache: first run {first.wall_s:.1f} s ({first.cpu_s:.1f} CPU s), second {second.wall_s:.1f} s "
               f"({second.cpu_s:.1f} CPU s): {first.wall_s / second.wall_s:.1f}x faster, identical output: {same}")

@@ -75,9 +75,12 @@ class TreeSampler:
         self._thread.join()
 
 
-def run_measured(cmd: list[str], *, env=None, cwd=None, interval_s: float = 0.02) -> Measured:
+def run_measured(cmd: list[str], *, env=None, cwd=None, interval_s: float = 0.02,
+                 stderr=subprocess.STDOUT) -> Measured:
+    """Run ``cmd``; ``output`` is its stdout, with stderr merged in unless ``stderr`` says otherwise
+    (e.g. ``subprocess.DEVNULL`` when stdout must stay one parseable document)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=cwd, text=True)
     chunks: list[str] = []
     # read output while it runs, or a chatty command would block on a full pipe
     reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
