@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .audio import AUDIO_EXTENSIONS, AudioError, is_url, local_path, probe
+from .audio import AUDIO_EXTENSIONS, AudioError, display_path, is_url, local_path, probe
 from .layouts import LAYOUTS, LayoutError, detect_layout, make_layout
 
 __all__ = ["DatasetError", "index_dataset", "scan_audio_files", "write_manifest", "read_manifest", "MANIFEST_COLUMNS"]
@@ -80,7 +80,7 @@ def scan_audio_files(root: str | os.PathLike, *, fs=None) -> tuple[list[str], li
         dirnames.sort()
         for d in dirnames:
             if _is_audio_name(d):
-                problems.append((_printable(rel_dir + d), "is a directory, not a recording"))
+                problems.append((display_path(rel_dir + d), "is a directory, not a recording"))
         for f in filenames:
             if not _is_audio_name(f):
                 continue
@@ -88,16 +88,12 @@ def scan_audio_files(root: str | os.PathLike, *, fs=None) -> tuple[list[str], li
             try:
                 rel.encode("utf-8")
             except UnicodeEncodeError:
-                problems.append((_printable(rel), "file name is not valid UTF-8 (rename it to read it)"))
+                problems.append((display_path(rel), "file name is not valid UTF-8 (rename it to read it)"))
                 continue
             found.append(rel)
     found.sort()
     problems.sort()
     return found, problems
-
-
-def _printable(rel: str) -> str:
-    return os.fsencode(rel).decode("utf-8", "backslashreplace")
 
 
 def index_dataset(
