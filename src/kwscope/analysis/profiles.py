@@ -49,6 +49,7 @@ import pandas as pd
 import scipy.fft
 
 from .. import dsp
+from .. import _wav
 from ..audio import AudioError, read_clip
 from ..engine import run_chunks
 
@@ -485,10 +486,15 @@ def _levels(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
     """
     m, L = X.shape
     n = lengths.astype(np.float64)
-    ax = np.abs(X)
-    peak = ax.max(axis=1).astype(np.float64)
-    clipped = np.count_nonzero(ax >= np.float32(cfg.clip_level), axis=1)
-    del ax
+    # Peak |x| without an |X| temporary; clipped samples are counted only in the clips whose
+    # peak reaches the clip level (few).
+    peak32 = np.maximum(X.max(axis=1), -X.min(axis=1))
+    clip_level = np.float32(cfg.clip_level)
+    clipped = np.zeros(m, np.int64)
+    hot = np.flatnonzero(peak32 >= clip_level)
+    if hot.size:
+        clipped[hot] = np.count_nonzero(np.abs(X[hot]) >= clip_level, axis=1)
+    peak = peak32.astype(np.float64)
     block = max(1, round(sr / 100))
     nbl = max(1, L // block)
     Xb = X[:, : nbl * block] if L >= block else np.pad(X, ((0, 0), (0, block - L)))
@@ -496,6 +502,12 @@ def _levels(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
     bpow = np.einsum("ijk,ijk->ij", Xb, Xb).astype(np.float64)
     tail = X[:, nbl * block:]
     total = bpow.sum(axis=1) + np.einsum("ij,ij->i", tail, tail).astype(np.float64) if L >= block else bpow[:, 0]
+    # The sum of the samples (DC offset) from float32 block sums, added in float64: exact for
+    # 16-bit PCM (a block's partial sums are multiples of 2**-15 under 2**8 in magnitude, which
+    # float32 holds exactly), so the same value as a float64 sum of all samples at a fraction of
+    # its cost; for other sources it differs in the last bits only.
+    block_sums = (Xb @ np.ones(block, np.float32)).astype(np.float64)
+    sample_sum = block_sums.sum(axis=1) + (tail.sum(axis=1, dtype=np.float64) if L >= block else 0.0)
     nb = np.maximum(lengths // block, 1)
     short = lengths < block  # a clip under 10 ms is one block of its own length
     bpow /= block
@@ -520,7 +532,7 @@ def _levels(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
         "rms_dbfs": rms_db,
         "peak_dbfs": peak_db,
         "clip_ratio": clipped / n,
-        "dc_offset": X.sum(axis=1, dtype=np.float64) / n,
+        "dc_offset": sample_sum / n,
         "silence_ratio": quiet.sum(axis=1) / nb,
         "snr_db": snr,
     }
@@ -542,7 +554,9 @@ def _bursts(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
     if nf == 0 or hi - lo < 4:
         return np.zeros(m)
     frames = X[:, : nf * fl].reshape(m, nf, fl)
-    s1 = frames.sum(axis=2, dtype=np.float64)
+    # Frame sums in float32 (BLAS), exact for 16-bit PCM frames of up to 512 samples (see
+    # _levels), then float64.
+    s1 = (frames @ np.ones(fl, np.float32)).astype(np.float64)
     energy = np.einsum("ijk,ijk->ij", frames, frames).astype(np.float64) - s1 * s1 / fl
     valid = (np.arange(nf)[None, :] + 1) * fl <= lengths[:, None]
     level = np.where(valid, 10 * np.log10(np.maximum(energy, 0) + 1e-20), -np.inf)
@@ -550,8 +564,9 @@ def _bursts(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
     r, c = np.nonzero(loud)
     hit = np.zeros((m, nf), bool)
     if r.size:
-        sel = frames[r, c]
-        sel = (sel - sel.mean(axis=1, keepdims=True)) * _hann_f32(fl)
+        sel = frames[r, c]  # a copy: centred and windowed in place
+        sel -= sel.mean(axis=1, keepdims=True)
+        sel *= _hann_f32(fl)
         spec = scipy.fft.rfft(sel, axis=-1)[:, lo:hi]
         band = spec.real * spec.real
         band += spec.imag * spec.imag
@@ -702,8 +717,13 @@ class _Batch:
     def add(self, i: int, x: np.ndarray, sr: int, *, speech: bool, label: int = -1,
             keep_logspec: bool = True) -> None:
         """Queue one decoded clip; ``label`` indexes the sums; ``keep_logspec`` keeps its
-        log spectrogram in ``arrays[i]`` (memory: only the clips that need it)."""
-        self.arrays[i] = {"digest": hashlib.sha1(np.ascontiguousarray(x)).digest()} if self.cfg.full else {}
+        log spectrogram in ``arrays[i]`` (memory: only the clips that need it). ``x`` is float32
+        (full scale 1.0) or the int16 samples of :func:`_read_pcm16_mono`."""
+        if self.cfg.full:
+            x = _as_float(x)
+            self.arrays[i] = {"digest": hashlib.sha1(np.ascontiguousarray(x)).digest()}
+        else:
+            self.arrays[i] = {}
         self._items.append((i, x, sr, speech))
         self._label[i] = label
         if keep_logspec:
@@ -723,7 +743,8 @@ class _Batch:
         for row, (i, x, _, _) in enumerate(items):
             self.arrays[i]["spectrum"] = spectra[row]
             if prom[row] >= cfg.hum_candidate_db and frac[row] >= cfg.hum_candidate_fraction:
-                S[i, _COL["hum_steadiness_db"]], S[i, _COL["hum_jitter_hz"]] = _tone_stability(x, sr, hz[row])
+                S[i, _COL["hum_steadiness_db"]], S[i, _COL["hum_jitter_hz"]] = _tone_stability(
+                    _as_float(x), sr, hz[row])
 
     def finish(self) -> None:
         cfg, S = self.cfg, self.scalars
@@ -736,12 +757,12 @@ class _Batch:
             for ks in _sub_batches(ks_all):
                 items = [self._items[k] for k in ks]
                 lengths = np.array([x.shape[0] for _, x, _, _ in items], np.int64)
-                if np.all(lengths == length):
-                    X = np.stack([x for _, x, _, _ in items])
-                else:
-                    X = np.zeros((len(items), length), np.float32)
-                    for row, (_, x, _, _) in enumerate(items):
-                        X[row, : x.shape[0]] = x
+                X = np.empty((len(items), length), np.float32)
+                _fill_rows(X, [x for _, x, _, _ in items])
+                # From here on each clip is its (float32) row of X.
+                items = [(i, X[row, : lengths[row]], sr, sp) for row, (i, _, sr, sp) in enumerate(items)]
+                for k, item in zip(ks, items):
+                    self._items[k] = item
                 ids = np.array([i for i, _, _, _ in items])
                 for name, v in _levels(X, lengths, sr, cfg).items():
                     S[ids, _COL[name]] = v
@@ -749,9 +770,10 @@ class _Batch:
                 S[ids, _COL["sample_rate"]] = sr
                 speech_rows = [row for row, (_, _, _, sp) in enumerate(items) if sp]
                 if speech_rows:
-                    S[ids[speech_rows], _COL["burst_s"]] = _bursts(X[speech_rows], lengths[speech_rows], sr, cfg)
+                    Xs = X if len(speech_rows) == len(items) else X[speech_rows]  # usually all of them
+                    S[ids[speech_rows], _COL["burst_s"]] = _bursts(Xs, lengths[speech_rows], sr, cfg)
                     if length == sr:  # these rows are already the clips padded to 1 s
-                        self._spectra(sr, X[speech_rows], [items[row] for row in speech_rows])
+                        self._spectra(sr, Xs, [items[row] for row in speech_rows])
                 if not cfg.full:
                     continue
                 segs = speech_segments_batch(X, lengths, sr)
@@ -891,6 +913,59 @@ def profile_chunk(task: ProfileTask) -> ChunkResult:
         return _profile_chunk(task)
 
 
+#: Files up to this size are read with one ``read`` call by :func:`_read_pcm16_mono` (8 s of
+#: 16-kHz 16-bit mono); larger ones take :func:`kwscope.audio.read_clip`.
+_FAST_READ_BYTES = 1 << 18
+_PCM16_SCALE = np.float32(1 / 32768)
+
+
+def _read_pcm16_mono(path: str) -> tuple[np.ndarray, int] | None:
+    """``(int16 samples (n,), rate in Hz)`` of a small plain 16-bit mono WAV, else ``None``.
+
+    Almost every keyword clip is such a file, and for a 1-s clip opening and decoding through
+    :func:`kwscope.audio.read_clip` costs as much as all of its measures: here it is four system
+    calls (open, fstat, read, close) and a header parse, and the samples stay int16 until they
+    are scaled straight into a batch matrix (``int16 / 32768`` as float32, what ``read_clip``
+    returns). Anything else -- other encodings, channels, large, empty or unreadable files --
+    returns ``None``, and the caller takes ``read_clip``, which also words the errors.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (OSError, ValueError):
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        if not 44 <= size <= _FAST_READ_BYTES:
+            return None
+        buf = os.read(fd, size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(buf) != size:
+        return None
+    header = _wav.parse_header(buf[:_wav.HEAD_BYTES], size)
+    if header is None or header.subtype != "PCM_16" or header.channels != 1 or header.n_frames <= 0:
+        return None
+    return np.frombuffer(buf, "<i2", count=header.n_frames, offset=header.data_offset), header.sample_rate
+
+
+def _as_float(x: np.ndarray) -> np.ndarray:
+    """Samples as float32, full scale 1.0 (int16 from :func:`_read_pcm16_mono` scaled)."""
+    return x * _PCM16_SCALE if x.dtype == np.int16 else x
+
+
+def _fill_rows(X: np.ndarray, clips: list[np.ndarray]) -> None:
+    """Copy clips (float32, or int16 scaled to float32) into the rows of ``X``, zero-padded."""
+    for row, x in enumerate(clips):
+        n = x.shape[0]
+        if x.dtype == np.int16:
+            np.multiply(x, _PCM16_SCALE, out=X[row, :n])
+        else:
+            X[row, :n] = x
+        X[row, n:] = 0.0
+
+
 def _profile_chunk(task: ProfileTask) -> ChunkResult:
     cfg = task.config
     n = len(task.paths)
@@ -913,15 +988,22 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     for i, (path, readable, speech) in enumerate(zip(task.paths, task.readable, task.speech)):
         if not readable:
             continue
-        try:
-            # Without the header's rate (a scan-only manifest), read generously and cut below:
-            # either way the same first max_seconds are measured.
-            clip = read_clip(f"{task.root}/{path}",
-                             max_samples=task.max_samples[i] or int(cfg.max_seconds * 192000))
-        except AudioError as exc:
-            errors[i] = exc.reason
-            continue
-        x, sr, truncated = clip.samples, clip.sample_rate, clip.truncated
+        full_path = f"{task.root}/{path}"
+        # Without the header's rate (a scan-only manifest), read generously and cut below:
+        # either way the same first max_seconds are measured.
+        limit = task.max_samples[i] or int(cfg.max_seconds * 192000)
+        raw = _read_pcm16_mono(full_path)
+        if raw is not None:  # int16 samples, decoded straight into the batch matrices later
+            x, sr = raw
+            truncated = x.shape[0] > limit
+            x = x[:limit]
+        else:
+            try:
+                clip = read_clip(full_path, max_samples=limit)
+            except AudioError as exc:
+                errors[i] = exc.reason
+                continue
+            x, sr, truncated = clip.samples, clip.sample_rate, clip.truncated
         cap = max(1, int(cfg.max_seconds * sr))
         if x.shape[0] > cap:
             x, truncated = np.ascontiguousarray(x[:cap]), True
