@@ -102,6 +102,7 @@ from .profiles import (
     sample_key,
     single_threaded_blas,
 )
+from .startup import warm_worker_pool
 from .summary import DatasetSummary, summarize
 
 __all__ = ["Exploration", "explore", "cached_index", "PROFILE_COLUMNS"]
@@ -355,6 +356,8 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
     """The pass and everything after it. ``full=False`` (``kwscope anomalies``) measures only what
     the anomaly ranking needs and leaves the aggregates and duplicates empty."""
     t0 = time.perf_counter()
+    if not isinstance(data, pd.DataFrame) or len(data) > chunk_size:  # likely more than one chunk
+        warm_worker_pool(workers=workers, scheduler=scheduler, full=full)
     if isinstance(data, pd.DataFrame):
         manifest = data.reset_index(drop=True)
         manifest.attrs.update(data.attrs)

@@ -46,12 +46,11 @@ from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
-import scipy.fft
 
-from .. import dsp
 from .. import _wav
 from ..audio import AudioError, read_clip
 from ..engine import run_chunks
+from .startup import default_cache_dir
 
 __all__ = [
     "ProfileConfig",
@@ -196,12 +195,6 @@ def single_threaded_blas():
         return contextlib.nullcontext()
 
 
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/kwscope`` (usually ``~/.cache/kwscope``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "kwscope"
-
-
 # --------------------------------------------------------------------------- per-clip measures
 
 
@@ -331,6 +324,14 @@ def _hum(mag: np.ndarray, cfg: ProfileConfig, *, candidates: int = 16) -> tuple[
     return hz, prom_db, frac[r, j]
 
 
+def _rfft(x: np.ndarray) -> np.ndarray:
+    """``scipy.fft.rfft`` along the last axis (scipy.fft imported here: the parent never needs it,
+    and it costs a quarter of a second at start-up; the workers preload it)."""
+    import scipy.fft
+
+    return scipy.fft.rfft(x, axis=-1)
+
+
 @functools.lru_cache(maxsize=8)
 def _hann(length: int) -> np.ndarray:
     w = np.hanning(length + 2)[1:-1]
@@ -382,8 +383,13 @@ def _tone_stability(x: np.ndarray, sr: int, hz: float) -> tuple[float, float]:
     return steadiness, float(np.sqrt(np.sum(weight * (f - mean) ** 2) / weight.sum()))
 
 
-_VAD = {name: p.default for name, p in inspect.signature(dsp.speech_segments).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY}
+@functools.lru_cache(maxsize=1)
+def _vad_defaults() -> dict[str, Any]:
+    """The keyword defaults of :func:`kwscope.dsp.speech_segments`."""
+    from .. import dsp
+
+    return {name: p.default for name, p in inspect.signature(dsp.speech_segments).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def speech_segments_batch(X: np.ndarray, lengths: np.ndarray, sr: int) -> list[np.ndarray]:
@@ -405,6 +411,7 @@ def speech_segments_batch(X: np.ndarray, lengths: np.ndarray, sr: int) -> list[n
         arithmetic, vectorized over the clips; parity-tested). The per-clip calls cost more in
         Python overhead than in arithmetic, which made the VAD the largest part of the pass.
     """
+    _VAD = _vad_defaults()
     m, L = X.shape
     min_speech = round(_VAD["min_speech_ms"] * sr / 1000)
     min_gap = round(_VAD["min_gap_ms"] * sr / 1000)
@@ -567,7 +574,7 @@ def _bursts(X: np.ndarray, lengths: np.ndarray, sr: int, cfg: ProfileConfig) -> 
         sel = frames[r, c]  # a copy: centred and windowed in place
         sel -= sel.mean(axis=1, keepdims=True)
         sel *= _hann_f32(fl)
-        spec = scipy.fft.rfft(sel, axis=-1)[:, lo:hi]
+        spec = _rfft(sel)[:, lo:hi]
         band = spec.real * spec.real
         band += spec.imag * spec.imag
         band += np.float32(1e-20)
@@ -732,7 +739,7 @@ class _Batch:
     def _spectra(self, sr: int, X: np.ndarray, items: list) -> None:
         """Compact spectrum and hum of clips already padded to 1 s, ``X`` ``(m, sr)``."""
         cfg, S = self.cfg, self.scalars
-        mag = np.abs(scipy.fft.rfft(X, axis=-1))[:, : sr // 2]
+        mag = np.abs(_rfft(X))[:, : sr // 2]
         mag *= np.float32(2.0 / sr)
         spectra = compact_spectrum(mag, sr, fmax=cfg.spectrum_fmax_hz, n_bins=cfg.spectrum_bins)
         hz, prom, frac = _hum(mag, cfg)
@@ -795,6 +802,8 @@ class _Batch:
         if not cfg.full:
             self._items.clear()
             return
+        from .. import dsp  # scipy.signal: only the full pass needs it (kept off the light path)
+
         # Log spectrogram at 16 kHz (resampled), padded to whole seconds, batched by length.
         by_len: dict[int, list[tuple[int, np.ndarray, int, int]]] = {}
         for i, x, sr, _ in speech:

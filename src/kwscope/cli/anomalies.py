@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
-from ..analysis.anomalies import AnomalyReport, find_anomalies
-from ..analysis.profiles import default_cache_dir
-from ..report.terminal import table
+# Only light imports here: the command starts the worker pool's fork server before it imports
+# pandas and the analysis (see kwscope.analysis.startup).
+from ..analysis.startup import default_cache_dir, warm_worker_pool
 from . import data_argument, layout_option, strict_option
+
+if TYPE_CHECKING:
+    from ..analysis.anomalies import AnomalyReport
 
 
 def format_anomalies(report: AnomalyReport) -> str:
     """The human form of ``kwscope anomalies``: a ranked table, then the flag counts."""
+    from ..report.terminal import table
+
     out = [f"Dataset {report.root}: {report.n_checked:,} recordings checked, "
            f"{report.n_broken:,} unreadable", ""]
     if report.outliers:
@@ -54,6 +60,9 @@ def command(data, layout, top, as_json, workers, scheduler, cache_dir, strict):
     spectrum, and quality flags (clipping, near-silence, noise bursts, hum, wrong length or
     sample rate, DC offset, low SNR).
     """
+    warm_worker_pool(workers=workers, scheduler=scheduler, full=False)
+    from ..analysis.anomalies import find_anomalies
+
     report = find_anomalies(data, layout=layout, top=top, workers=workers, scheduler=scheduler,
                             cache_dir=cache_dir)
     if as_json:
