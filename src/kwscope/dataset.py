@@ -102,6 +102,7 @@ def index_dataset(
     layout: str = "auto",
     validation_percentage: float = 10.0,
     testing_percentage: float = 10.0,
+    probe_headers: bool = True,
 ) -> pd.DataFrame:
     """Index a dataset folder: one manifest row a recording, reading headers only.
 
@@ -114,6 +115,10 @@ def index_dataset(
         ``auto`` or one of ``speech-commands``, ``fsdd``, ``folders``.
     validation_percentage, testing_percentage
         Speech Commands hash split percentages, used when the folder has no split lists.
+    probe_headers
+        Read each file's header (the default). False lists the files (path, layout keys, size,
+        mtime) without opening them: the header columns stay empty and every file is ``ok`` --
+        for callers that open every file anyway and fill those columns themselves.
 
     Returns
     -------
@@ -167,10 +172,11 @@ def index_dataset(
         if problem is None:
             full = f"{base}/{rel}"
             size, mtime = _size_mtime(fs, full if fs is None else f"{root_str}/{rel}")
-            try:
-                info = probe(full)
-            except AudioError as exc:
-                reason = exc.reason
+            if probe_headers:
+                try:
+                    info = probe(full)
+                except AudioError as exc:
+                    reason = exc.reason
         cols["size_bytes"].append(size)
         cols["mtime_ns"].append(mtime)
         cols["sample_rate"].append(info.sample_rate if info else None)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = [
 LAYOUTS = ("speech-commands", "fsdd", "folders")
 BACKGROUND_NOISE = "_background_noise_"
 
+_NOHASH = re.compile(r"_nohash_.*$")
 _SC_NAME = re.compile(r"^(?P<speaker>[^/]+?)_nohash_(?P<take>\d+)(?:\.[^/]*)?$")
 _FSDD_NAME = re.compile(r"^(?P<label>[^_/]+)_(?P<speaker>[^_/]+)_(?P<take>\d+)\.[A-Za-z0-9]+$")
 # TensorFlow's speech_commands input_data.which_set constant.
@@ -57,14 +59,19 @@ def hash_split(name: str, *, validation_percentage: float = 10.0, testing_percen
     Every clip of one speaker gets the same split, so no speaker leaks between splits.
     """
     base = name.rsplit("/", 1)[-1]
-    hash_name = re.sub(r"_nohash_.*$", "", base)
-    digest = int(hashlib.sha1(hash_name.encode("utf-8")).hexdigest(), 16)
-    percentage = (digest % (_MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_NUM_WAVS_PER_CLASS)
+    percentage = _hash_percentage(_NOHASH.sub("", base))
     if percentage < validation_percentage:
         return "validation"
     if percentage < validation_percentage + testing_percentage:
         return "test"
     return "train"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _hash_percentage(hash_name: str) -> float:
+    # Cached: every clip of a speaker shares its hash name, so a dataset hashes once a speaker.
+    digest = int(hashlib.sha1(hash_name.encode("utf-8")).hexdigest(), 16)
+    return (digest % (_MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_NUM_WAVS_PER_CLASS)
 
 
 class Layout:
