@@ -95,13 +95,14 @@ class DuplicateFinder:
         sim = np.concatenate([np.ones(len(ex_a)), near[2]])
         kind_near = np.concatenate([np.zeros(len(ex_a), bool), np.ones(near[0].size, bool)])
         lo, hi = np.minimum(a, b), np.maximum(a, b)
-        sp = np.asarray([_opt(v) for v in splits], dtype=object)
-        cross = np.array([x is not None and y is not None and x != y for x, y in zip(sp[lo], sp[hi])], bool)
+        sp_lo = [_opt(splits[i]) for i in lo.tolist()]  # only the rows in a pair (usually few)
+        sp_hi = [_opt(splits[i]) for i in hi.tolist()]
+        cross = np.array([x is not None and y is not None and x != y for x, y in zip(sp_lo, sp_hi)], bool)
         order = np.lexsort((hi, lo, -sim, ~cross, kind_near))
         if max_pairs is not None:
             order = order[:max_pairs]
         pairs = [{"kind": "near" if kind_near[k] else "exact", "paths": [str(paths[lo[k]]), str(paths[hi[k]])],
-                  "labels": [_opt(labels[lo[k]]), _opt(labels[hi[k]])], "splits": [sp[lo[k]], sp[hi[k]]],
+                  "labels": [_opt(labels[lo[k]]), _opt(labels[hi[k]])], "splits": [sp_lo[k], sp_hi[k]],
                   "similarity": float(sim[k]), "cross_split": bool(cross[k])} for k in order.tolist()]
         return DuplicateReport(pairs=pairs, n_exact_pairs=len(ex_a), n_near_pairs=int(near[0].size),
                                n_cross_split=int(cross.sum()), near_threshold=self.near_threshold,

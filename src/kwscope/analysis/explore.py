@@ -490,9 +490,11 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
         duplicates=dup_report.pairs,
         quality=quality,
         pca=pca_info,
-        lengths=length_distribution(prof),
-        speakers=speaker_stats(prof),
-        label_counts=label_counts(prof),
+        # The light pass (kwscope anomalies) leaves the aggregates empty: its report has no use
+        # for them.
+        lengths=length_distribution(prof) if full else {},
+        speakers=speaker_stats(prof) if full else {},
+        label_counts=label_counts(prof) if full else {},
         duplicate_report=dup_report,
         pass_info={"chunks": len(plan.tasks), "cache_hits": int(hits), "files": n,
                    "seconds": round(time.perf_counter() - t0, 3)},

@@ -42,10 +42,12 @@ import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # the workers never need pandas: keep it off their start-up
+    import pandas as pd
 
 from .. import _wav
 from ..audio import AudioError, read_clip
@@ -717,9 +719,11 @@ class _Batch:
         self._label: dict[int, int] = {}
         self._keep: set[int] = set()
         #: Per-label sums of the first second of the 16-kHz log spectrograms, all clips and
-        #: exactly-1-s clips, and their counts.
-        self.spec_all = np.zeros((n_labels, _LOGSPEC_FRAMES, 161))
-        self.spec_1s = np.zeros((n_labels, _LOGSPEC_FRAMES, 161))
+        #: exactly-1-s clips, and their counts (empty ``(labels, 0, 0)`` in a light pass, which
+        #: takes no log spectrogram: nothing to ship back).
+        shape = (n_labels, _LOGSPEC_FRAMES, 161) if cfg.full else (n_labels, 0, 0)
+        self.spec_all = np.zeros(shape)
+        self.spec_1s = np.zeros(shape)
 
     def add(self, i: int, x: np.ndarray, sr: int, *, speech: bool, label: int = -1,
             keep_logspec: bool = True) -> None:
@@ -872,7 +876,7 @@ class ChunkResult:
     ``signatures`` ``(n, fp_bits // 8)`` uint8 (SimHash), ``digests`` ``(n, 20)`` uint8 (a light
     pass leaves fingerprints and signatures with 0 columns and digests zero).
     Per label of the chunk (``L`` rows, ``labels``): ``n_1s``/``n_all`` counts and the sums
-    ``fft_1s``/``fft_all`` ``(L, bins)`` and ``spec_1s``/``spec_all`` ``(L, 99, 161)`` float64.
+    ``fft_1s``/``fft_all`` ``(L, bins)`` and ``spec_1s``/``spec_all`` ``(L, 99, 161)`` float64 (``(L, 0, 0)`` from a light pass).
     Violin sample candidates: ``v_rows`` (file row), ``v_labels`` (index into ``labels``), ``v_keys``, ``v_values`` (concatenated
     float32, ``v_offsets`` ``(m, n_hz + 1)`` per candidate).
     """

@@ -15,7 +15,7 @@ from pathlib import Path
 __all__ = ["default_cache_dir", "warm_worker_pool"]
 
 #: Modules a profile-pass worker uses, imported once in the fork server.
-_LIGHT_MODULES = ("numpy", "pandas", "scipy.fft", "soundfile", "kwscope.analysis.profiles")
+_LIGHT_MODULES = ("numpy", "scipy.fft", "soundfile", "kwscope.analysis.profiles")
 #: The full pass (``explore``) also takes log spectrograms and resamples.
 _FULL_MODULES = _LIGHT_MODULES + ("scipy.signal", "soxr", "kwscope.dsp")
 
