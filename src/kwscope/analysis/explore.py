@@ -270,26 +270,32 @@ def scan_manifest(data, *, layout: str = "auto", stat: bool = True) -> pd.DataFr
         raise DatasetError(f"{data}: no recordings found ({', '.join(sorted(AUDIO_EXTENSIONS))})")
     chosen = detect_layout(relpaths[:20000]) if layout == "auto" else layout
     lay = make_layout(chosen, root)
-    entries = sorted([(rel, None) for rel in relpaths] + list(problems))
+    entries = sorted([(rel, None) for rel in relpaths] + list(problems)) if problems else [(rel, None) for rel in relpaths]
     base = str(root.resolve())
-    cols: dict[str, list] = {c: [] for c in MANIFEST_COLUMNS}
-    for rel, problem in entries:
-        keys = lay.keys(rel)
-        size = mtime = None
-        if problem is None and stat:
-            try:
-                st = os.stat(f"{base}/{rel}")
-                size, mtime = st.st_size, st.st_mtime_ns
-            except OSError:
-                pass
-        for col, v in (("path", rel), ("label", keys.label), ("speaker", keys.speaker), ("take", keys.take),
-                       ("split", keys.split), ("category", keys.category), ("size_bytes", size),
-                       ("mtime_ns", mtime), ("status", "ok" if problem is None else "error"),
-                       ("error", problem or "")):
-            cols[col].append(v)
-        for col in ("sample_rate", "channels", "n_samples", "subtype", "format"):
-            cols[col].append(None)
-        cols["duration_s"].append(np.nan)
+    n = len(entries)
+    rels = [rel for rel, _ in entries]
+    keys = [lay.keys(rel) for rel in rels]
+    sizes: list = [None] * n
+    mtimes: list = [None] * n
+    if stat:
+        for i, (rel, problem) in enumerate(entries):
+            if problem is None:
+                try:
+                    st = os.stat(f"{base}/{rel}")
+                    sizes[i], mtimes[i] = st.st_size, st.st_mtime_ns
+                except OSError:
+                    pass
+    # Column by column (a per-row loop of appends cost as much as the folder walk).
+    cols: dict[str, Any] = {
+        "path": rels, "label": [k.label for k in keys], "speaker": [k.speaker for k in keys],
+        "take": [k.take for k in keys], "split": [k.split for k in keys], "category": [k.category for k in keys],
+        "size_bytes": sizes, "mtime_ns": mtimes,
+        "status": ["ok" if problem is None else "error" for _, problem in entries],
+        "error": [problem or "" for _, problem in entries],
+        "duration_s": np.full(n, np.nan),
+    }
+    for col in ("sample_rate", "channels", "n_samples", "subtype", "format"):
+        cols[col] = [None] * n
     df = pd.DataFrame(cols, columns=MANIFEST_COLUMNS)
     for c in ("take", "sample_rate", "channels", "n_samples", "size_bytes", "mtime_ns"):
         df[c] = pd.array(cols[c], dtype="Int64")
