@@ -209,6 +209,56 @@ def test_death_while_publishing_is_finished_by_a_rerun(tmp_path, monkeypatch):
     assert not (tmp_path / "out" / ".work").exists()
 
 
+def test_crash_half_way_through_an_in_place_rewrite_recomputes_that_chunk(tmp_path, monkeypatch):
+    """No broken file: raw features go to their row slots and are normalized there. A chunk whose
+    rewrite started but did not finish holds half-normalized values; the rerun must compute it
+    again from its audio rather than normalize it twice."""
+    import kwscope.extract as extract
+
+    data = _dataset(tmp_path / "d", per_word=4)  # 12 clips, 6 chunks
+    extract_features(data, tmp_path / "ref", workers=1, chunk_size=2, progress=False)
+    real = extract._normalize_slots
+    calls = []
+
+    def crash_on_third_chunk(task, *args):
+        calls.append(task.chunk)
+        if len(calls) == 3:
+            raw = np.fromfile(task.source, np.float32, count=task.n_values, offset=task.source_offset)
+            half = raw.size // 2  # the first half rewritten (garbage here), then death
+            with open(task.target, "r+b") as fh:
+                fh.seek(task.offset)
+                fh.write((raw[:half] * 7 + 3).tobytes())
+            raise SystemExit("killed")
+        return real(task, *args)
+
+    with monkeypatch.context() as m:
+        m.setattr(extract, "_normalize_slots", crash_on_third_chunk)
+        with pytest.raises(SystemExit):
+            extract_features(data, tmp_path / "out", workers=1, chunk_size=2, progress=False)
+    work = tmp_path / "out" / ".work"
+    assert len(list(work.glob("inplace-*.started"))) == 3 and len(list(work.glob("inplace-??????"))) == 2
+    assert not list(work.glob("raw-*")) and (work / "features.npy.partial").exists()
+
+    res = extract_features(data, tmp_path / "out", workers=1, chunk_size=2, progress=False)
+    assert res.n_rows == 12 and not res.up_to_date
+    assert (tmp_path / "out" / "features.npy").read_bytes() == (tmp_path / "ref" / "features.npy").read_bytes()
+    assert (tmp_path / "out" / "stats.npz").read_bytes() == (tmp_path / "ref" / "stats.npz").read_bytes()
+    pd.testing.assert_frame_equal(load_features(tmp_path / "out")[1], load_features(tmp_path / "ref")[1])
+
+
+def test_manifest_header_columns_come_from_the_workers(tmp_path):
+    """The run lists DATA without opening files; the workers' headers fill the manifest as the
+    index would (same values, same dtypes)."""
+    data = _dataset(tmp_path / "d", per_word=2, seconds=0.5)
+    write_wav(data / "up" / "s2_nohash_7.wav", np.zeros(8000, np.float32), sr=8000)  # resampled
+    extract_features(data, tmp_path / "out", workers=1, progress=False)
+    _, manifest = load_features(tmp_path / "out")
+    index = kwscope.index_dataset(data).set_index("path").loc[manifest["path"]].reset_index()
+    cols = ["sample_rate", "channels", "n_samples", "duration_s", "subtype", "format"]
+    pd.testing.assert_frame_equal(manifest[cols], index[cols])
+    assert manifest.set_index("path").loc["up/s2_nohash_7.wav", "sample_rate"] == 8000
+
+
 # --------------------------------------------------------------------------- resume after SIGKILL
 
 
@@ -236,26 +286,29 @@ def _kill_when(cmd: list[str], ready) -> bool:
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_is_bit_identical(tmp_path):
-    data = _dataset(tmp_path / "d", per_word=40, seconds=0.5)  # 120 clips + 3 broken, 30 chunks
-    _break_some(data)
+@pytest.mark.parametrize("broken", [True, False], ids=["broken-files:compacted", "all-readable:in-place"])
+def test_resume_after_sigkill_is_bit_identical(tmp_path, broken):
+    data = _dataset(tmp_path / "d", per_word=40, seconds=0.5)  # 120 clips (+ 3 broken), 30 chunks
+    if broken:
+        _break_some(data)
     reference = tmp_path / "ref"
     extract_features(data, reference, config=PipelineConfig(kind="mfcc"), workers=1, chunk_size=4, progress=False)
 
     out = tmp_path / "out"
     work = out / ".work"
     cmd = _features_cmd(data, out)
+    finals = "done-*" if broken else "inplace-*"  # the marks of phase 2's progress
     # Killed while computing raw features, then again (resumed) while writing the final ones.
     assert _kill_when(cmd, lambda: len(list(work.glob("chunk-*.npz"))) >= 3), "finished before the kill"
-    assert not list(work.glob("done-*"))
-    assert _kill_when(cmd, lambda: len(list(work.glob("done-*"))) >= 2), "finished before the kill"
+    assert not list(work.glob(finals))
+    assert _kill_when(cmd, lambda: len(list(work.glob(finals))) >= 2), "finished before the kill"
     assert not (out / "manifest.parquet").exists()
     with pytest.raises(StoreError, match="incomplete"):
         load_features(out)  # never partial data
 
     done = CliRunner().invoke(main, cmd[3:])  # the same command, finishing the store
     assert done.exit_code == 0, done.output
-    assert "3 files skipped" in done.stderr
+    assert ("3 files skipped" in done.stderr) == broken
     assert (out / "features.npy").read_bytes() == (reference / "features.npy").read_bytes()
     assert (out / "stats.npz").read_bytes() == (reference / "stats.npz").read_bytes()
     X, manifest = load_features(out)

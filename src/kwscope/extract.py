@@ -375,15 +375,20 @@ def finish_chunk(task: _FinalTask) -> tuple[int, int]:
         n_frames, n_clips, total_sum, total_sumsq = task.stats
         if cfg.normalize != "none":
             pipe.partial_fit_stats(FeatureStats(n_frames, n_clips, np.asarray(total_sum), np.asarray(total_sumsq)))
+        if task.source is not None:  # row slots: fixed length, no stacking
+            mean, scale = pipe._fitted() if cfg.normalize != "none" else (None, None)
+            if task.in_place:
+                # From here until `done` the slots hold neither raw nor final values for certain:
+                # a rerun that finds `started` alone computes the chunk again from its audio.
+                _touch(_in_place_path(task.work, task.chunk, started=True))
+            _normalize_slots(task, cfg.n_coeffs, mean, scale)
+            _touch(done)
+            return task.chunk, task.n_values
         raw_path = _raw_path(task.work, task.chunk)
-        if task.source is not None:
-            raw = np.fromfile(task.source, dtype=_DTYPE, count=task.n_values, offset=task.source_offset)
-            raw = raw.reshape(task.n_rows, -1, cfg.n_coeffs)
-        else:
-            try:  # mapped: transform_features makes the one copy it needs
-                raw = np.load(raw_path, mmap_mode="r", allow_pickle=False)
-            except ValueError:  # an empty array cannot be mapped
-                raw = np.load(raw_path, allow_pickle=False)
+        try:  # mapped: transform_features makes the one copy it needs
+            raw = np.load(raw_path, mmap_mode="r", allow_pickle=False)
+        except ValueError:  # an empty array cannot be mapped
+            raw = np.load(raw_path, allow_pickle=False)
         if cfg.length_samples is not None or cfg.stack == 1:
             # Fixed length: (n, frames, coeffs). Variable length without stacking: normalizing
             # the concatenated frames at once is the same as clip by clip.
@@ -398,28 +403,57 @@ def finish_chunk(task: _FinalTask) -> tuple[int, int]:
         if data.size != task.n_values:
             raise StoreError(f"chunk {task.chunk}: {data.size} values computed, {task.n_values} planned "
                              "(the store's work files do not match; rerun with --overwrite)")
-        if task.in_place:
-            # From here until `done` the slots hold neither raw nor final values for certain: a
-            # rerun that finds `started` alone computes the chunk again from its audio.
-            _touch(_in_place_path(task.work, task.chunk, started=True))
         _pwrite_all(task.target, memoryview(data).cast("B"), task.offset)
         _touch(done)
-        if task.source is None:
-            try:
-                os.unlink(raw_path)
-            except FileNotFoundError:
-                pass
+        try:
+            os.unlink(raw_path)
+        except FileNotFoundError:
+            pass
     return task.chunk, int(data.size)
+
+
+_BLOCK_BYTES = 1 << 20  # normalized a block at a time: stays in cache, one buffer reused
+
+
+def _normalize_slots(task: _FinalTask, n_coeffs: int, mean: np.ndarray | None, scale: np.ndarray | None) -> None:
+    """Step 5 on a chunk's row slots, block by block: ``(x - mean) / scale`` in float32 (the very
+    operations of :meth:`FeaturePipeline.transform_features`, so the same bits), written at
+    ``task.offset`` of ``task.target`` -- the same place for in-place, else a compacted one."""
+    per_block = max(1, _BLOCK_BYTES // _DTYPE.itemsize // n_coeffs) * n_coeffs  # whole frames
+    buf = np.empty(per_block, _DTYPE)
+    src = os.open(task.source, os.O_RDONLY)
+    dst = os.open(task.target, os.O_WRONLY)
+    try:
+        done = 0
+        while done < task.n_values:
+            block = buf[:min(per_block, task.n_values - done)]
+            raw = memoryview(block).cast("B")
+            if os.preadv(src, [raw], task.source_offset + done * _DTYPE.itemsize) != len(raw):
+                raise StoreError(f"{task.source}: shorter than planned (the store's work files do not "
+                                 "match; rerun with --overwrite)")
+            if mean is not None:
+                rows = block.reshape(-1, n_coeffs)
+                rows -= mean
+                rows /= scale
+            _pwrite_fd(dst, raw, task.offset + done * _DTYPE.itemsize)
+            done += block.size
+    finally:
+        os.close(src)
+        os.close(dst)
 
 
 def _pwrite_all(path: str, data: memoryview, offset: int) -> None:
     fd = os.open(path, os.O_WRONLY)
     try:
-        done = 0
-        while done < len(data):
-            done += os.pwrite(fd, data[done:done + (1 << 30)], offset + done)
+        _pwrite_fd(fd, data, offset)
     finally:
         os.close(fd)
+
+
+def _pwrite_fd(fd: int, data: memoryview, offset: int) -> None:
+    done = 0
+    while done < len(data):
+        done += os.pwrite(fd, data[done:done + (1 << 30)], offset + done)
 
 
 # --------------------------------------------------------------------------- the run (parent)
