@@ -230,37 +230,20 @@ def _check_worker_versions(client) -> None:
     # the first task says so (see _task_error).
 
 
-# glibc mallopt parameters
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD = 64 << 20  # bytes: a chunk's arrays (tens of MB) come from the heap and are reused
-_TRIM_THRESHOLD = 128 << 20  # bytes: free heap kept between tasks before it goes back to the OS
-_malloc_tuned = False  # per worker process
-
-
 def _tune_worker_malloc() -> None:
-    """Let a Dask worker reuse freed memory between kwscope tasks, as a plain process does.
+    """Let a Dask worker reuse freed memory between kwscope tasks, as a local pool worker does.
 
     Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which returns freed memory
     to the OS at once and, as any such setting does, turns off glibc's adaptive mmap threshold:
     every array over 128 KiB is then a fresh mmap, and a feature chunk pays ~15x the page faults
-    and about twice the time. Setting the two thresholds back to chunk-sized values keeps at most
-    ``_TRIM_THRESHOLD`` of free memory per worker. Only when that variable is set (a Dask worker),
-    on glibc, and unless ``KWSCOPE_DASK_TUNE_MALLOC=0``.
+    and about twice the time. :func:`kwscope.engine.keep_freed_memory` sets that right. Only when
+    that variable is set (a Dask worker), and unless ``KWSCOPE_DASK_TUNE_MALLOC=0``.
     """
-    global _malloc_tuned
-    if _malloc_tuned:
-        return
-    _malloc_tuned = True
     if "MALLOC_TRIM_THRESHOLD_" not in os.environ or os.environ.get("KWSCOPE_DASK_TUNE_MALLOC") == "0":
         return
-    try:
-        import ctypes
+    from .engine import keep_freed_memory
 
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
+    keep_freed_memory()
 
 
 def _run_task(fn: Callable[[T], R], chunk: T) -> R:

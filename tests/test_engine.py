@@ -1,0 +1,51 @@
+"""The local engine: results, order independence, and the workers' allocator settings."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from kwscope.engine import chunked, run_chunks
+
+
+def square_sum(chunk: list[int]) -> tuple[int, int]:
+    return chunk[0], sum(x * x for x in chunk)
+
+
+def test_pool_runs_every_chunk_once():
+    chunks = chunked(range(100), 7)
+    got = dict(run_chunks(square_sum, chunks, workers=2, progress=False))
+    assert got == {c[0]: sum(x * x for x in c) for c in chunks}
+
+
+def mmapped_bytes_of_a_large_array(chunk: int) -> int:
+    """Bytes of a 32-MB array that glibc serves by mmap (0: from the reusable heap)."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                          "usmblks", "fsmblks", "uordblks", "fordblks",
+                                                          "keepcost")]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    before = libc.mallinfo2().hblkhd
+    a = np.ones(8 << 20, np.float32)
+    mapped = libc.mallinfo2().hblkhd - before
+    del a
+    return int(mapped)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_pool_workers_reuse_freed_memory_but_the_caller_keeps_its_settings():
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallinfo2  # noqa: B018 - glibc >= 2.33
+    except (OSError, AttributeError):
+        pytest.skip("needs glibc >= 2.33 (mallinfo2)")
+    assert list(run_chunks(mmapped_bytes_of_a_large_array, [0, 1, 2, 3], workers=2, progress=False)) == [0] * 4
+    # workers=1 runs in the caller's process, whose allocator is left alone (32 MB: a fresh map)
+    assert list(run_chunks(mmapped_bytes_of_a_large_array, [0], workers=1, progress=False))[0] >= 32 << 20
