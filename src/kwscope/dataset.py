@@ -157,36 +157,38 @@ def index_dataset(
         chosen, root, validation_percentage=validation_percentage, testing_percentage=testing_percentage
     )
 
-    cols: dict[str, list] = {c: [] for c in MANIFEST_COLUMNS}
-    entries = [(rel, None) for rel in relpaths] + [(rel, reason) for rel, reason in problems]
-    entries.sort()
-    for rel, problem in entries:
-        keys = lay.keys(rel)
-        cols["path"].append(rel)
-        cols["label"].append(keys.label)
-        cols["speaker"].append(keys.speaker)
-        cols["take"].append(keys.take)
-        cols["split"].append(keys.split)
-        cols["category"].append(keys.category)
-        info, reason, size, mtime = None, problem, None, None
-        if problem is None:
-            full = f"{base}/{rel}"
-            size, mtime = _size_mtime(fs, full if fs is None else f"{root_str}/{rel}")
-            if probe_headers:
-                try:
-                    info = probe(full)
-                except AudioError as exc:
-                    reason = exc.reason
-        cols["size_bytes"].append(size)
-        cols["mtime_ns"].append(mtime)
-        cols["sample_rate"].append(info.sample_rate if info else None)
-        cols["channels"].append(info.channels if info else None)
-        cols["n_samples"].append(info.n_samples if info else None)
-        cols["duration_s"].append(info.duration_s if info else np.nan)
-        cols["subtype"].append(info.subtype if info else None)
-        cols["format"].append(info.format if info else None)
-        cols["status"].append("ok" if reason is None else "error")
-        cols["error"].append(reason or "")
+    entries = sorted([(rel, None) for rel in relpaths] + problems) if problems else [(rel, None) for rel in relpaths]
+    n = len(entries)
+    rels = [rel for rel, _ in entries]
+    keys = [lay.keys(rel) for rel in rels]
+    reasons = [problem for _, problem in entries]
+    sizes: list = [None] * n
+    mtimes: list = [None] * n
+    infos: list = [None] * n
+    for i, rel in enumerate(rels):
+        if reasons[i] is not None:
+            continue
+        full = f"{base}/{rel}"
+        sizes[i], mtimes[i] = _size_mtime(fs, full if fs is None else f"{root_str}/{rel}")
+        if probe_headers:
+            try:
+                infos[i] = probe(full)
+            except AudioError as exc:
+                reasons[i] = exc.reason
+    # Column by column: a per-row loop of appends cost as much as the folder walk.
+    cols: dict[str, list] = {
+        "path": rels, "label": [k.label for k in keys], "speaker": [k.speaker for k in keys],
+        "take": [k.take for k in keys], "split": [k.split for k in keys],
+        "category": [k.category for k in keys], "size_bytes": sizes, "mtime_ns": mtimes,
+        "sample_rate": [info.sample_rate if info else None for info in infos],
+        "channels": [info.channels if info else None for info in infos],
+        "n_samples": [info.n_samples if info else None for info in infos],
+        "duration_s": [info.duration_s if info else np.nan for info in infos],
+        "subtype": [info.subtype if info else None for info in infos],
+        "format": [info.format if info else None for info in infos],
+        "status": ["ok" if reason is None else "error" for reason in reasons],
+        "error": [reason or "" for reason in reasons],
+    }
     df = _frame(cols)
     df.attrs["layout"] = chosen
     df.attrs["root"] = base
