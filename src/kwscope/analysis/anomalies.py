@@ -429,7 +429,8 @@ def score_anomalies(
     for f in flags.values():
         has_reason |= f["mask"]
     candidates = np.flatnonzero(has_reason)
-    order = candidates[np.lexsort((profiles["path"].to_numpy()[candidates], -scores[candidates]))]
+    path_of = profiles["path"].to_numpy()  # once: a string column's to_numpy copies every path
+    order = candidates[np.lexsort((path_of[candidates], -scores[candidates]))]
     if top is not None:
         order = order[:top]
     outliers = []
@@ -452,7 +453,7 @@ def score_anomalies(
         f = flags[name]
         idx = np.flatnonzero(f["mask"])
         quality["counts"][name] = int(idx.size)
-        worst = idx[np.lexsort((profiles["path"].to_numpy()[idx], -f["severity"][idx]))][:10]
+        worst = idx[np.lexsort((path_of[idx], -f["severity"][idx]))][:10]
         quality["worst"][name] = [
             {"path": str(profiles["path"].iat[i]), "label": _opt(profiles["label"].iat[i]),
              "value": _num(f["value"][i]), "reason": _reason(name, profiles.iloc[i], ctx)} for i in worst]

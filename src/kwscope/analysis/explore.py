@@ -468,10 +468,12 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
         m = (labels == lab) & np.isfinite(label_d)
         label_z[m] = robust_z(label_d[m])
 
+    # The manifest's own string columns (index 0..n-1), not numpy copies: pandas would convert
+    # every value back to its string type.
+    col = {c: manifest[c].reset_index(drop=True) for c in ("path", "label", "speaker", "split", "category")}
     prof = pd.DataFrame({
-        "path": paths, "label": manifest["label"].to_numpy(), "speaker": manifest["speaker"].to_numpy(),
-        "split": manifest["split"].to_numpy(), "category": manifest["category"].to_numpy(),
-        "status": status, "error": errors,
+        "path": col["path"].astype(str), "label": col["label"], "speaker": col["speaker"], "split": col["split"],
+        "category": col["category"], "status": status, "error": errors,
     })
     for j, col in enumerate(SCALAR_COLUMNS):
         if col != "hum_fraction":
