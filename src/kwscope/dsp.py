@@ -29,9 +29,9 @@ import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
-import scipy.fft
-import scipy.signal
-import soxr
+
+# scipy.fft, scipy.signal and soxr are imported where used: together they take a second or more
+# to import, which a process that only plans the work (the parent of a pool) should not pay.
 
 __all__ = [
     "ParameterError",
@@ -127,6 +127,7 @@ def _frames(x2d: np.ndarray, frame_length: int, hop: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _named_window(window, length: int) -> np.ndarray:
+    import scipy.signal
     win = scipy.signal.get_window(window, length, fftbins=True)
     win.setflags(write=False)
     return win
@@ -228,6 +229,8 @@ def log_specgram(
     if nperseg % 2 == 0:
         bin_scale[-1] = scale
     bin_scale = bin_scale.astype(dtype)
+
+    import scipy.fft
 
     x2d = _as_items(x)
     out = np.empty((x2d.shape[0], n_frames, n_bins), dtype=np.float32)
@@ -409,6 +412,8 @@ def _stft_frame_count(n: int, n_fft: int, hop_length: int, center: bool) -> int:
 
 def _mel_time_major(x, n_frames, sr, n_fft, hop_length, win, center, pad_mode, power, mel_args):
     """Yield ``(item_slice, mel)`` with mel shaped ``(chunk, frames, n_mels)`` in the work dtype."""
+    import scipy.fft
+
     dtype = _work_dtype(x)
     win = win.astype(dtype)
     lo, hi, groups = _mel_groups(*_check_mel_params(sr, n_fft, *mel_args))
@@ -560,6 +565,7 @@ def _dct_matrix(n_in: int, n_out: int, dct_type: int, norm, lifter: float) -> np
 
     Only ``n_out`` of ``n_in`` coefficients are kept, so one small matrix product beats a full DCT.
     """
+    import scipy.fft
     matrix = scipy.fft.dct(np.eye(n_in), type=dct_type, norm=norm, axis=0)[:n_out]
     if lifter > 0:
         matrix *= (1 + lifter / 2 * np.sin(np.pi * np.arange(1, 1 + n_out) / lifter))[:, None]
@@ -691,6 +697,7 @@ def delta(data, *, width: int = 9, order: int = 1, axis: int = -1, mode: str = "
             f"when mode='interp', width={width} cannot exceed data.shape[axis]={data.shape[axis]}"
         )
     data = data.astype(_work_dtype(data), copy=False)
+    import scipy.signal
     result = scipy.signal.savgol_filter(data, int(width), polyorder=order, deriv=order, axis=axis, mode=mode)
     return result.astype(np.float32, copy=False)
 
@@ -722,6 +729,7 @@ def fft_spectrum(y, sr: float) -> tuple[np.ndarray, np.ndarray]:
     sr = _real(sr, "sr", positive=True)
     x = _signal(y)
     n = x.shape[-1]
+    import scipy.fft
     spec = scipy.fft.rfft(x.astype(_work_dtype(x), copy=False), axis=-1)[..., : n // 2]
     magnitude = np.abs(spec).astype(np.float32, copy=False)
     magnitude *= np.float32(2.0 / n)
@@ -755,6 +763,8 @@ def resample(y, orig_sr: float, target_sr: float, *, quality: str = "HQ") -> np.
     x2d = np.ascontiguousarray(_as_items(x), dtype=_work_dtype(x))
     if x2d.shape[0] == 0:
         return np.zeros(x.shape[:-1] + (math.floor(x.shape[-1] * target_sr / orig_sr + 0.5),), np.float32)
+    import soxr
+
     parts = []
     # soxr takes (frames, channels); the transposed C-array is its split-channel layout (no copy).
     for sl in _chunks(x2d.shape[0], x2d.shape[1] * x2d.itemsize * 8):

@@ -568,7 +568,8 @@ def _warm_up_workers() -> None:
     def start():
         try:
             ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(["numpy", "scipy.signal", "soundfile", "kwscope", "kwscope.extract"])
+            ctx.set_forkserver_preload(["numpy", "scipy.fft", "scipy.signal", "soxr", "soundfile", "kwscope",
+                                        "kwscope.extract"])
             forkserver.ensure_running()
         except Exception:  # pragma: no cover - the engine starts it the usual way then
             pass
