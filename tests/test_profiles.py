@@ -302,3 +302,44 @@ def test_manifest_is_cached_and_refreshed(tmp_path, rng):
     (data / "validation_list.txt").write_text("up/new_nohash_0.wav\n")
     fourth = cached_index(data, cache_dir=cache)
     assert fourth.set_index("path").loc["up/new_nohash_0.wav", "split"] == "validation"
+
+
+def test_sample_keys_equal_sample_key():
+    from kwscope.analysis.profiles import sample_key, sample_keys
+
+    paths = [f"w{i % 3}/{i:08x}_nohash_{i % 4}.wav" for i in range(300)] + ["é/ü.wav"]
+    want = np.array([sample_key(p, 7) for p in paths], np.int64)
+    np.testing.assert_array_equal(sample_keys(paths, 7), want)
+
+
+def test_fast_pcm16_reader_equals_read_clip(tmp_path, rng):
+    """The pass's own 16-bit mono reader gives read_clip's samples, and declines everything else."""
+    import struct
+
+    from kwscope.analysis.profiles import _as_float, _read_pcm16_mono
+    from kwscope.audio import read_clip
+
+    y = (rng.standard_normal(12345) * 0.2).clip(-1, 1).astype(np.float32)
+    plain = write_wav(tmp_path / "plain.wav", y)
+    # The same samples behind a LIST chunk (not the canonical 44-byte header) and a file whose
+    # data chunk claims more bytes than it holds.
+    raw = plain.read_bytes()
+    listed = tmp_path / "listed.wav"
+    info = b"LIST" + struct.pack("<I", 10) + b"INFOabcdef"
+    listed.write_bytes(raw[:36] + info + raw[36:])
+    short = tmp_path / "short.wav"
+    short.write_bytes(raw[:-1000])
+    for path in (plain, listed, short):
+        got = _read_pcm16_mono(str(path))
+        assert got is not None, path
+        clip = read_clip(path)
+        assert got[1] == clip.sample_rate
+        np.testing.assert_array_equal(_as_float(got[0]), clip.samples)
+    declined = [write_wav(tmp_path / "stereo.wav", np.stack([y, y], axis=1)),
+                write_wav(tmp_path / "float.wav", y, subtype="FLOAT"),
+                write_wav(tmp_path / "pcm24.wav", y, subtype="PCM_24")]
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "header_only.wav").write_bytes(raw[:44])
+    declined += [tmp_path / "empty.wav", tmp_path / "header_only.wav", tmp_path / "missing.wav", tmp_path]
+    for path in declined:
+        assert _read_pcm16_mono(str(path)) is None, path

@@ -99,7 +99,7 @@ from .profiles import (
     fingerprint_length,
     iter_chunk_results,
     plan_chunks,
-    sample_key,
+    sample_keys,
     single_threaded_blas,
 )
 from .startup import warm_worker_pool
@@ -418,7 +418,7 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
                 spec = res.spectra[has]
                 pca.partial_fit(spec)
                 lab_rows = labels[rows[has]]
-                keys = np.array([sample_key(p, acfg.seed) for p in paths[rows[has]]], np.int64)
+                keys = sample_keys(paths[rows[has]], acfg.seed)
                 for lab in pd.unique(lab_rows):
                     m = np.flatnonzero(lab_rows == lab)
                     m = m[label_spectra.may_enter(str(lab), keys[m])]
