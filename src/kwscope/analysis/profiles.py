@@ -932,40 +932,8 @@ class ChunkResult:
 
 def profile_chunk(task: ProfileTask) -> ChunkResult:
     """Profile one chunk of files (the engine's task function; top-level, picklable)."""
-    _keep_freed_memory_in_workers()
     with single_threaded_blas():
         return _profile_chunk(task)
-
-
-_ALLOCATOR_TUNED: list[bool] = []
-
-
-def _keep_freed_memory_in_workers() -> None:
-    """In a worker process (not the caller's own), let glibc keep freed blocks for reuse.
-
-    A sub-batch works on arrays of a few MB; by default glibc maps each afresh and unmaps it
-    when freed, so every sub-batch pays a page fault per 4 KiB touched (a tenth of a worker's
-    time on a virtual machine). With mmap and trim thresholds of 32 / 128 MiB the same memory
-    is reused chunk after chunk; a worker's resident memory stays at its working set's peak
-    (tens of MB). Only in child processes: a notebook's own process keeps its settings. A no-op
-    where the C library has no ``mallopt`` (not glibc).
-    """
-    if _ALLOCATOR_TUNED:
-        return
-    _ALLOCATOR_TUNED.append(True)
-    import multiprocessing
-
-    if multiprocessing.parent_process() is None:
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-        libc.mallopt(m_mmap_threshold, 32 << 20)
-        libc.mallopt(m_trim_threshold, 128 << 20)
-    except (OSError, AttributeError):
-        pass
 
 
 #: Files up to this size are read with one ``read`` call by :func:`_read_pcm16_mono` (8 s of
