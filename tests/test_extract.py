@@ -90,6 +90,18 @@ def test_store_is_the_fitted_pipeline_output(tmp_path):
         "errors.parquet", "features.npy", "manifest.parquet", "pipeline.yaml", "stats.npz", "store.json"]
 
 
+def test_normalize_none_stores_the_raw_features_without_statistics(tmp_path):
+    data = _dataset(tmp_path / "d", per_word=2)
+    cfg = PipelineConfig(normalize="none")
+    extract_features(data, tmp_path / "out", config=cfg, workers=1, chunk_size=4, progress=False)
+    X, manifest = load_features(tmp_path / "out")
+    clips = np.stack([read_audio(data / p)[0] for p in manifest["path"]])
+    pipe = FeaturePipeline(cfg)
+    np.testing.assert_array_equal(X, pipe.compute(clips))  # the same batch code, so the same bits
+    assert manifest.attrs["kwscope"]["statistics"]["n_clips"] == 0
+    assert load_pipeline(tmp_path / "out").transform(clips[:1], sample_rate=SR).shape == (1, 99, 161)
+
+
 def test_broken_files_are_skipped_and_listed(tmp_path):
     data = _dataset(tmp_path / "d", per_word=3)
     expected = _break_some(data)

@@ -510,8 +510,10 @@ def _ref_values(S: np.ndarray, ref) -> np.ndarray | float:
 def _to_db(S: np.ndarray, ref_value, amin: float, top_db: float | None, item_axes) -> np.ndarray:
     """In-place ``10 log10(max(amin, S) / max(amin, ref))`` with the top_db floor per item."""
     np.maximum(S, amin, out=S)
-    np.log10(S, out=S)
-    S *= 10.0
+    # 10 log10(x) as a natural log times a constant: numpy's float32 log is ~2x faster than its
+    # log10 here, and the results agree to float32 rounding (~1e-6 dB).
+    np.log(S, out=S)
+    S *= S.dtype.type(10.0 / math.log(10.0))
     if np.ndim(ref_value) == 0:
         S -= np.asarray(10.0 * np.log10(max(amin, ref_value)), dtype=S.dtype)
     else:

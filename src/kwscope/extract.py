@@ -252,13 +252,14 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         for j in sorted(bad, reverse=True):  # drop clips whose features failed
             errors.append((ok[j], "features", bad[j]))
             del ok[j]
+        fit = [i for i in ok if task.fit[i]] if cfg.normalize != "none" else []  # no statistics needed
         if batch is not None:
             n_frames = np.full(len(ok), feats.shape[1], np.int64)
-            fit = np.array([task.fit[i] for i in ok], dtype=bool)
-            stats = FeatureStats.of(feats if fit.all() else feats[fit])
+            stats = FeatureStats.of(feats if len(fit) == len(ok) else feats[np.isin(ok, fit)])
         else:
             n_frames = np.array([f.shape[0] for f in feats], np.int64)
-            stats = FeatureStats.of([f for f, i in zip(feats, ok) if task.fit[i]])
+            fit_set = set(fit)
+            stats = FeatureStats.of([f for f, i in zip(feats, ok) if i in fit_set])
             feats = (np.concatenate(feats) if feats else np.zeros((0, cfg.n_coeffs), np.float32))
         if stats.sum is None:
             stats = FeatureStats(0, 0, np.zeros(cfg.n_coeffs), np.zeros(cfg.n_coeffs))
@@ -849,7 +850,8 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, sc
         frame_step_s=cfg.hop_samples * cfg.stack_hop / cfg.sample_rate,
         n_rows=len(manifest),
         n_errors=len(errors),
-        statistics={"fit_on": "train" if plan.ok["split"].notna().any() else "all",
+        statistics={"fit_on": "none (normalize: none)" if cfg.normalize == "none"
+                    else "train" if plan.ok["split"].notna().any() else "all",
                     "n_clips": stats.n_clips, "n_frames": stats.n_frames},
         completed_unix=time.time(),
     )
