@@ -71,7 +71,6 @@ _CHUNK_BYTES = 40 * 2**20
 #: Longest recording decoded (samples); longer files are skipped rather than filling memory.
 MAX_SAMPLES = 1 << 24
 
-_WAV_PROBE_BYTES = 64 * 1024  # one read takes a 1-s 16-kHz 16-bit clip and its header
 _PARTIAL = "features.npy.partial"
 _COMPACT = "features.npy.compact"
 _DTYPE = np.dtype("<f4")
@@ -209,9 +208,8 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         for i, rel in enumerate(task.paths):
             path = f"{task.root}/{rel}"
             if direct and batch is not None:
-                header = _read_pcm16_into(path, batch[len(ok)], cfg.sample_rate)
-                if header is not None:
-                    headers.set(i, header.sample_rate, 1, header.n_frames, "PCM_16", "WAV")
+                if _read_pcm16_into(path, batch[len(ok)], cfg.sample_rate) is not None:
+                    headers.set(i, cfg.sample_rate, 1, length, "PCM_16", "WAV")
                     ok.append(i)
                     continue
             try:
@@ -286,42 +284,22 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
     return task.chunk, len(ok), len(errors)
 
 
-_read_buffer = bytearray(_WAV_PROBE_BYTES)  # one per worker process, reused file after file
+_PCM16_SCALE = np.float32(1 / 32768)
 
 
-def _read_pcm16_into(path: str, row: np.ndarray, sample_rate: int) -> _wav.WavHeader | None:
+def _read_pcm16_into(path: str, row: np.ndarray, sample_rate: int) -> int | None:
     """Decode a plain local 16-bit mono WAV of exactly ``len(row)`` samples at ``sample_rate``
-    into ``row`` (scaled as :func:`kwscope.audio.read_clip` does: int16 / 32768); its header.
+    into ``row`` (scaled as :func:`kwscope.audio.read_clip` does: int16 / 32768); its rate.
 
     Returns None, touching nothing that matters, for anything else (other formats, rates or
     lengths, URLs, unreadable files): the caller then takes the general path, which also
-    produces the error messages. Plain ``os`` calls into a reused buffer: a few microseconds a
-    file instead of a Python file object's tens.
+    produces the error messages.
     """
-    if "://" in path:
+    got = _wav.read_pcm16_mono(path)
+    if got is None or got[1] != sample_rate or got[0].shape[0] != row.shape[0]:
         return None
-    buf = _read_buffer
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        got = os.readv(fd, [buf])
-        size = os.fstat(fd).st_size
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if got < 44:
-        return None
-    header = _wav.parse_header(memoryview(buf)[:min(got, _wav.HEAD_BYTES)], size)
-    if (header is None or header.subtype != "PCM_16" or header.channels != 1
-            or header.sample_rate != sample_rate or header.n_frames != row.shape[0]
-            or header.data_offset + 2 * header.n_frames > got):
-        return None
-    samples = np.frombuffer(buf, dtype="<i2", count=header.n_frames, offset=header.data_offset)
-    np.multiply(samples, np.float32(1 / 32768), out=row)
-    return header
+    np.multiply(got[0], _PCM16_SCALE, out=row)
+    return got[1]
 
 
 def _reason(exc: Exception) -> str:
