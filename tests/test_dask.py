@@ -210,6 +210,17 @@ def test_unreachable_scheduler_is_one_quick_line(monkeypatch):
     assert address in message and "\n" not in message and "refused" in message
 
 
+def test_scheduler_without_workers_is_one_line_not_a_hang():
+    from kwscope.dask_engine import run_chunks_dask
+
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as lc:
+        started = time.monotonic()
+        with pytest.raises(EngineError, match=r"no Dask worker connected to .* within 2 s; start some"):
+            list(run_chunks_dask(spectrum_chunk, [(0, 1, 0.0)], scheduler=lc.scheduler_address,
+                                 worker_timeout=2, progress=False))
+        assert time.monotonic() - started < 30
+
+
 def test_bad_scheduler_address():
     with pytest.raises(EngineError, match="bad Dask scheduler address 'not an address'"):
         list(run_chunks(failing_chunk, [1], scheduler="not an address"))

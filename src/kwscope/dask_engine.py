@@ -44,6 +44,8 @@ R = TypeVar("R")
 
 #: Seconds to wait for a scheduler to answer before giving up (``KWSCOPE_DASK_TIMEOUT`` overrides).
 CONNECT_TIMEOUT_S = 10.0
+#: Seconds a run waits for a first worker on a scheduler that has none, before it gives up.
+WORKER_TIMEOUT_S = 60.0
 #: How many times Dask reruns a task that raised, before the error reaches the caller.
 DEFAULT_RETRIES = 2
 
@@ -283,6 +285,7 @@ def run_chunks_dask(
     max_in_flight: int | None = None,
     retries: int = DEFAULT_RETRIES,
     connect_timeout: float | None = None,
+    worker_timeout: float = WORKER_TIMEOUT_S,
 ) -> Iterator[R]:
     """Run ``fn`` over ``chunks`` on the Dask cluster at ``scheduler``; yield results as they finish.
 
@@ -307,12 +310,14 @@ def run_chunks_dask(
         Reruns of a task that raised, before its exception is raised here.
     connect_timeout
         Seconds to wait for the scheduler (default :data:`CONNECT_TIMEOUT_S`).
+    worker_timeout
+        Seconds to wait for a first worker when the scheduler has none.
 
     Raises
     ------
     EngineError
-        The scheduler cannot be reached, workers run another kwscope, a task kept killing
-        workers, or the connection to the scheduler was lost.
+        The scheduler cannot be reached or has no worker, workers run another kwscope, a task
+        kept killing workers, or the connection to the scheduler was lost.
     """
     sizes = list(sizes) if sizes is not None else [1] * len(chunks)
     if len(sizes) != len(chunks):
@@ -321,6 +326,12 @@ def run_chunks_dask(
     client = connect(scheduler, timeout=connect_timeout)
     pending: dict[Any, int] = {}  # future -> chunk index
     try:
+        if chunks and not client.nthreads():  # tasks would wait for a worker forever
+            try:
+                client.wait_for_workers(1, timeout=worker_timeout)
+            except Exception:  # noqa: BLE001 - a timeout, whatever its class in this version
+                raise EngineError(f"no Dask worker connected to {scheduler} within {worker_timeout:g} s; "
+                                  f"start some (`dask worker {scheduler}`), then rerun") from None
         if scheduler not in _ANNOUNCED:  # once per address: a command may run several passes
             _ANNOUNCED.add(scheduler)
             print(_describe(client, scheduler), file=sys.stderr, flush=True)
