@@ -331,6 +331,22 @@ def test_feature_parameter_errors_repeat_the_value():
         dsp.delta(np.zeros((3, 20)), order=0)
 
 
+@pytest.mark.parametrize("shape,axis", [((64, 13, 101), -1), ((40, 9), 0), ((3, 9), -1), ((2, 30, 5), 1)])
+def test_delta_equals_savgol_filter(rng, shape, axis):
+    """delta's 'interp' edges come from precomputed fit matrices, not scipy's per-row fits: the
+    same values (float64 exactly; float32 to rounding, scipy fitting float32 edges in float32)."""
+    import scipy.signal
+
+    for order in (1, 2):
+        x = 30 * rng.standard_normal(shape)
+        ref = scipy.signal.savgol_filter(x, 9, polyorder=order, deriv=order, axis=axis, mode="interp")
+        np.testing.assert_array_equal(dsp.delta(x, width=9, order=order, axis=axis), ref.astype(np.float32))
+        x32 = x.astype(np.float32)
+        ref32 = scipy.signal.savgol_filter(x32, 9, polyorder=order, deriv=order, axis=axis, mode="interp")
+        np.testing.assert_allclose(dsp.delta(x32, width=9, order=order, axis=axis), ref32, rtol=0,
+                                   atol=1e-6 * np.abs(x32).max())
+
+
 def test_delta_other_axis_and_mode_match_librosa(rng):
     data = rng.standard_normal((3, 30, 13))
     for kwargs in ({"axis": -2, "width": 5}, {"mode": "nearest", "order": 2, "axis": 1}):
