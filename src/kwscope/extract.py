@@ -17,6 +17,8 @@ How a run goes (every step can be killed with SIGKILL; rerunning the same comman
    its ``.npy`` header and one slot per file; otherwise into ``.work/raw-K.npy``.
 2. **Statistics**: the per-chunk sums are added in chunk order (deterministic, so a resumed run
    gets bit-identical mean and scale) -- train rows only, all rows when the layout has no splits.
+   The store's description is then final and written: ``stats.npz``, ``errors.parquet``,
+   ``store.json``.
 3. **Final features** (steps 5-6), one task a chunk:
    - every file gave features, slots in use: normalize each chunk **in place** (marked
      ``inplace-K.started``, then ``inplace-K``; a chunk found started but not finished is
@@ -25,8 +27,8 @@ How a run goes (every step can be killed with SIGKILL; rerunning the same comman
      into a new preallocated file (``features.npy.compact`` from slots, ``features.npy.partial``
      from ``raw-K``), then mark ``done-K``. Rewriting a chunk writes the same bytes, so a task
      interrupted half way is simply run again.
-4. **Publish**: rename the full file to ``features.npy``, write ``stats.npz``,
-   ``errors.parquet``, ``store.json`` and, last, ``manifest.parquet``; remove ``.work``.
+4. **Publish**: rename the full file to ``features.npy``, write ``manifest.parquet`` (last: the
+   store is complete when it exists), remove ``.work``.
 
 Workers write their own results; the parent only holds the index and per-chunk counts, so memory
 stays flat whatever the number of files. Broken files are skipped and listed, never fatal.
@@ -754,7 +756,7 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, sc
     seconds["features"] = time.perf_counter() - started
     started = time.perf_counter()
 
-    # Phase 2: statistics in chunk order (deterministic), then the final layout.
+    # Statistics in chunk order (deterministic), then the final layout.
     if cfg.normalize != "none" and stats.n_frames == 0:
         n_train = int(plan.fit.sum())
         raise StoreError(f"{out}: no training clip could be read ({n_train} files in the train split"
@@ -771,6 +773,38 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, sc
         chunk_values = [sum(next(it) for _ in range(len(r))) * out_coeffs for r in rows]
         shape = (sum(per_row), out_coeffs)
 
+    # The store's description -- statistics, skipped files, store.json -- is complete now; it is
+    # written before phase 2 because renaming over store.json while phase 2's rewrite is being
+    # written back stalled for seconds on ext4. The manifest, written last, still marks the
+    # store complete: readers and reruns require it.
+    errors = _errors_frame(plan, got.errors)
+    stat_arrays = {"n_frames": np.int64(stats.n_frames), "n_clips": np.int64(stats.n_clips),
+                   "sum": stats.sum, "sumsq": stats.sumsq}
+    if stats.n_frames:
+        mean, var, scale = stats.mean_var()
+        stat_arrays.update(mean=mean, var=var, scale=scale)
+    atomic_save_npz(out / STATS_FILE, **stat_arrays)
+    tmp_err = out / f".{ERRORS_FILE}.tmp-{os.getpid()}"
+    errors.to_parquet(tmp_err, index=False)
+    os.replace(tmp_err, out / ERRORS_FILE)
+    info = dict(info)
+    info.update(
+        state="complete",
+        fixed_length=fixed,
+        shape=list(shape),
+        dtype="float32",
+        axes=["clip", "frame", "coeff"] if fixed else ["frame", "coeff"],
+        frame_step_s=cfg.hop_samples * cfg.stack_hop / cfg.sample_rate,
+        n_rows=got.n_rows,
+        n_errors=len(errors),
+        statistics={"fit_on": "none (normalize: none)" if cfg.normalize == "none"
+                    else "train" if plan.ok["split"].notna().any() else "all",
+                    "n_clips": stats.n_clips, "n_frames": stats.n_frames},
+        described_unix=time.time(),
+    )
+    atomic_write_json(out / STORE_FILE, info)
+
+    # Phase 2: normalize (and stack) into the final file.
     if not features_ready:
         stat_tuple = (stats.n_frames, stats.n_clips, stats.sum, stats.sumsq)
         slot_offsets = [slots_offset + a * row_bytes for a, _ in bounds]
@@ -797,7 +831,7 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, sc
     seconds["normalize"] = time.perf_counter() - started
     started = time.perf_counter()
 
-    # Publish: everything but the manifest, then the manifest.
+    # Publish: the manifest, last (its presence marks the store complete); then drop .work.
     from .dataset import write_manifest
 
     manifest = _with_headers(plan.ok, got.headers).iloc[np.concatenate(rows) if rows else []]
@@ -808,32 +842,6 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, sc
         n = np.array(per_row, np.int64)
         manifest["frame_start"] = np.concatenate(([0], np.cumsum(n)))[:-1] if len(n) else n
         manifest["n_frames"] = n
-    errors = _errors_frame(plan, got.errors)
-    stat_arrays = {"n_frames": np.int64(stats.n_frames), "n_clips": np.int64(stats.n_clips),
-                   "sum": stats.sum, "sumsq": stats.sumsq}
-    if stats.n_frames:
-        mean, var, scale = stats.mean_var()
-        stat_arrays.update(mean=mean, var=var, scale=scale)
-    atomic_save_npz(out / STATS_FILE, **stat_arrays)
-    tmp_err = out / f".{ERRORS_FILE}.tmp-{os.getpid()}"
-    errors.to_parquet(tmp_err, index=False)
-    os.replace(tmp_err, out / ERRORS_FILE)
-    info = dict(info)
-    info.update(
-        state="complete",
-        fixed_length=fixed,
-        shape=list(shape),
-        dtype="float32",
-        axes=["clip", "frame", "coeff"] if fixed else ["frame", "coeff"],
-        frame_step_s=cfg.hop_samples * cfg.stack_hop / cfg.sample_rate,
-        n_rows=len(manifest),
-        n_errors=len(errors),
-        statistics={"fit_on": "none (normalize: none)" if cfg.normalize == "none"
-                    else "train" if plan.ok["split"].notna().any() else "all",
-                    "n_clips": stats.n_clips, "n_frames": stats.n_frames},
-        completed_unix=time.time(),
-    )
-    atomic_write_json(out / STORE_FILE, info)
     manifest.attrs = {"layout": plan.index.attrs.get("layout"), "root": plan.index.attrs.get("root"),
                       "config_hash": cfg.config_hash()}
     write_manifest(manifest, out / MANIFEST_FILE)

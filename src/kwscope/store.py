@@ -3,7 +3,8 @@
 Layout of a finished store ``OUT/``::
 
     store.json         format, kwscope version, the pipeline config and its hash, the dataset
-                       (root, layout, fingerprint), shapes, counts, state ("complete")
+                       (root, layout, fingerprint), shapes, counts, state ("complete" once this
+                       description is final; the store is complete once manifest.parquet exists)
     pipeline.yaml      the config, reusable with ``kwscope features --config``
     features.npy       float32, the final pipeline output (normalized and stacked):
                          fixed length:    (n, frames, coeffs)   -- row i is manifest row i
@@ -15,7 +16,7 @@ Layout of a finished store ``OUT/``::
                        (path, label, speaker, take, split, sample_rate, ...) plus ``chunk`` and, for
                        variable length, ``frame_start`` and ``n_frames``
 
-While a run is in progress the store also holds ``.work/`` (per-chunk raw features and results,
+While a run is in progress the store also holds ``.work/`` (per-chunk results, raw features
 and the partially filled ``features.npy.partial``); it is removed when the run completes. A store
 without ``manifest.parquet`` is incomplete: :func:`load_features` refuses it, and rerunning the
 same command finishes it.
