@@ -343,3 +343,11 @@ def test_fast_pcm16_reader_equals_read_clip(tmp_path, rng):
     declined += [tmp_path / "empty.wav", tmp_path / "header_only.wav", tmp_path / "missing.wav", tmp_path]
     for path in declined:
         assert _read_pcm16_mono(str(path)) is None, path
+    # Given the descriptor _open_ahead opened, the reader uses it and closes it.
+    from kwscope.analysis.profiles import _open_ahead
+
+    fds = _open_ahead([str(plain), str(tmp_path / "missing.wav")])
+    assert fds[1] is None
+    np.testing.assert_array_equal(_as_float(_read_pcm16_mono(str(plain), fds[0])[0]), read_clip(plain).samples)
+    with pytest.raises(OSError):
+        os.fstat(fds[0])

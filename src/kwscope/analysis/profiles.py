@@ -940,6 +940,8 @@ def profile_chunk(task: ProfileTask) -> ChunkResult:
 #: 16-kHz 16-bit mono); larger ones take :func:`kwscope.audio.read_clip`.
 _FAST_READ_BYTES = 1 << 18
 _PCM16_SCALE = np.float32(1 / 32768)
+#: Files of a chunk opened and announced to the kernel together (:func:`_open_ahead`).
+_READ_AHEAD_FILES = 64
 _CANONICAL = struct.Struct("<4sI4s4sIHHIIHH4sI")  # RIFF..WAVE, fmt (16 bytes), data header
 
 
@@ -1073,17 +1075,20 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     ok = np.zeros(n, bool)
     errors = [""] * n
     truncated_of: dict[int, float] = {}
-    full_paths = [f"{task.root}/{path}" for path in task.paths]
-    fds = _open_ahead([p for p, readable in zip(full_paths, task.readable) if readable])
-    fd_of = dict(zip([i for i, readable in enumerate(task.readable) if readable], fds))
-    try:
-        for i, (full_path, readable, speech) in enumerate(zip(full_paths, task.readable, task.speech)):
-            if readable:
-                _read_one(i, full_path, fd_of.pop(i), speech, task, batch, keep, lpos, ok, errors, truncated_of)
-    finally:
-        for fd in fd_of.values():  # only after an exception: the reader closes what it gets
-            if fd is not None:
-                os.close(fd)
+    readable = [i for i in range(n) if task.readable[i]]
+    # Read ahead a window of files at a time: deep enough to keep the disk busy, few enough open
+    # descriptors for a Dask worker running several chunks in threads.
+    for start in range(0, len(readable), _READ_AHEAD_FILES):
+        window = readable[start:start + _READ_AHEAD_FILES]
+        fd_of = dict(zip(window, _open_ahead([f"{task.root}/{task.paths[i]}" for i in window])))
+        try:
+            for i in window:
+                _read_one(i, f"{task.root}/{task.paths[i]}", fd_of.pop(i), task.speech[i], task, batch, keep,
+                          lpos, ok, errors, truncated_of)
+        finally:
+            for fd in fd_of.values():  # only after an exception: the reader closes what it gets
+                if fd is not None:
+                    os.close(fd)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy's "nperseg > input length" on very short clips
         batch.finish()
