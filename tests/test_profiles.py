@@ -313,10 +313,12 @@ def test_sample_keys_equal_sample_key():
 
 
 def test_fast_pcm16_reader_equals_read_clip(tmp_path, rng):
-    """The pass's own 16-bit mono reader gives read_clip's samples, and declines everything else."""
+    """The 16-bit mono reader the pass uses gives read_clip's samples, and declines everything
+    else; announcing files ahead changes nothing and tolerates missing ones."""
     import struct
 
-    from kwscope.analysis.profiles import _as_float, _read_pcm16_mono
+    from kwscope._wav import read_pcm16_mono
+    from kwscope.analysis.profiles import _as_float, _read_ahead
     from kwscope.audio import read_clip
 
     y = (rng.standard_normal(12345) * 0.2).clip(-1, 1).astype(np.float32)
@@ -329,8 +331,9 @@ def test_fast_pcm16_reader_equals_read_clip(tmp_path, rng):
     listed.write_bytes(raw[:36] + info + raw[36:])
     short = tmp_path / "short.wav"
     short.write_bytes(raw[:-1000])
+    _read_ahead([str(plain), str(listed), str(short), str(tmp_path / "missing.wav"), str(tmp_path)])
     for path in (plain, listed, short):
-        got = _read_pcm16_mono(str(path))
+        got = read_pcm16_mono(str(path))
         assert got is not None, path
         clip = read_clip(path)
         assert got[1] == clip.sample_rate
@@ -342,12 +345,4 @@ def test_fast_pcm16_reader_equals_read_clip(tmp_path, rng):
     (tmp_path / "header_only.wav").write_bytes(raw[:44])
     declined += [tmp_path / "empty.wav", tmp_path / "header_only.wav", tmp_path / "missing.wav", tmp_path]
     for path in declined:
-        assert _read_pcm16_mono(str(path)) is None, path
-    # Given the descriptor _open_ahead opened, the reader uses it and closes it.
-    from kwscope.analysis.profiles import _open_ahead
-
-    fds = _open_ahead([str(plain), str(tmp_path / "missing.wav")])
-    assert fds[1] is None
-    np.testing.assert_array_equal(_as_float(_read_pcm16_mono(str(plain), fds[0])[0]), read_clip(plain).samples)
-    with pytest.raises(OSError):
-        os.fstat(fds[0])
+        assert read_pcm16_mono(str(path)) is None, path
