@@ -260,13 +260,14 @@ def test_light_pass_reuses_a_full_cache(tmp_path):
     assert fresh.profiles["n_segments"].isna().all()  # the light pass runs no VAD
 
 
-def test_scan_manifest_matches_the_index_without_opening_files():
-    from kwscope.analysis.explore import scan_manifest
-
-    scan, index = scan_manifest(DEMO), index_dataset(DEMO)
+def test_listing_without_opening_files_matches_the_index():
+    scan, index = index_dataset(DEMO, probe_headers=False), index_dataset(DEMO)
     cols = ["path", "label", "speaker", "take", "split", "category", "size_bytes", "mtime_ns"]
     pd.testing.assert_frame_equal(scan[cols], index[cols])
     assert scan.attrs == index.attrs and scan["sample_rate"].isna().all()
+    bare = index_dataset(DEMO, probe_headers=False, stat=False)
+    pd.testing.assert_frame_equal(bare[cols[:6]], index[cols[:6]])
+    assert bare["size_bytes"].isna().all()
 
 
 def test_light_pass_reports_undecodable_files(tmp_path):

@@ -9,7 +9,6 @@ package drives it. No browser is ever downloaded.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 

@@ -7,7 +7,6 @@ import os
 
 import numpy as np
 import pytest
-import soundfile as sf
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

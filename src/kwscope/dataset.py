@@ -103,6 +103,7 @@ def index_dataset(
     validation_percentage: float = 10.0,
     testing_percentage: float = 10.0,
     probe_headers: bool = True,
+    stat: bool = True,
 ) -> pd.DataFrame:
     """Index a dataset folder: one manifest row a recording, reading headers only.
 
@@ -119,6 +120,9 @@ def index_dataset(
         Read each file's header (the default). False lists the files (path, layout keys, size,
         mtime) without opening them: the header columns stay empty and every file is ``ok`` --
         for callers that open every file anyway and fill those columns themselves.
+    stat
+        Read each file's size and mtime (the default; what caches key on). With
+        ``probe_headers=False`` and ``stat=False`` only the folder walk and the layout remain.
 
     Returns
     -------
@@ -169,7 +173,8 @@ def index_dataset(
         if reasons[i] is not None:
             continue
         full = f"{base}/{rel}"
-        sizes[i], mtimes[i] = _size_mtime(fs, full if fs is None else f"{root_str}/{rel}")
+        if stat or probe_headers:
+            sizes[i], mtimes[i] = _size_mtime(fs, full if fs is None else f"{root_str}/{rel}")
         if probe_headers:
             try:
                 infos[i] = probe(full)

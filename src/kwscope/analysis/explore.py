@@ -70,9 +70,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..audio import AUDIO_EXTENSIONS, is_url
-from ..dataset import MANIFEST_COLUMNS, DatasetError, index_dataset, read_manifest, scan_audio_files, write_manifest
-from ..layouts import LAYOUTS, LayoutError, detect_layout, make_layout
+from ..audio import is_url
+from ..dataset import index_dataset, read_manifest, scan_audio_files, write_manifest
 from .aggregates import (
     AggregateAccumulator,
     MeanLogSpectrogram,
@@ -250,61 +249,6 @@ def cached_index(data, *, layout: str = "auto", cache_dir: str | os.PathLike | N
     return manifest
 
 
-def scan_manifest(data, *, layout: str = "auto", stat: bool = True) -> pd.DataFrame:
-    """A manifest from the folder walk alone: paths, layout keys, size and mtime (``stat``); no
-    file opened.
-
-    Header columns (rate, length, format) are empty and every file counts as readable until the
-    profile pass decodes it (``kwscope anomalies`` learns those from the samples it reads anyway,
-    instead of opening every file twice). Same errors as :func:`kwscope.index_dataset`.
-    """
-    root = Path(data)
-    if not root.exists():
-        raise DatasetError(f"{data}: no such folder")
-    if not root.is_dir():
-        raise DatasetError(f"{data}: not a folder")
-    if layout != "auto" and layout not in LAYOUTS:
-        raise LayoutError(f"unknown layout {layout!r}; choose auto or one of {', '.join(LAYOUTS)}")
-    relpaths, problems = scan_audio_files(root)
-    if not relpaths and not problems:
-        raise DatasetError(f"{data}: no recordings found ({', '.join(sorted(AUDIO_EXTENSIONS))})")
-    chosen = detect_layout(relpaths[:20000]) if layout == "auto" else layout
-    lay = make_layout(chosen, root)
-    entries = sorted([(rel, None) for rel in relpaths] + list(problems)) if problems else [(rel, None) for rel in relpaths]
-    base = str(root.resolve())
-    n = len(entries)
-    rels = [rel for rel, _ in entries]
-    keys = [lay.keys(rel) for rel in rels]
-    sizes: list = [None] * n
-    mtimes: list = [None] * n
-    if stat:
-        for i, (rel, problem) in enumerate(entries):
-            if problem is None:
-                try:
-                    st = os.stat(f"{base}/{rel}")
-                    sizes[i], mtimes[i] = st.st_size, st.st_mtime_ns
-                except OSError:
-                    pass
-    # Column by column (a per-row loop of appends cost as much as the folder walk).
-    cols: dict[str, Any] = {
-        "path": rels, "label": [k.label for k in keys], "speaker": [k.speaker for k in keys],
-        "take": [k.take for k in keys], "split": [k.split for k in keys], "category": [k.category for k in keys],
-        "size_bytes": sizes, "mtime_ns": mtimes,
-        "status": ["ok" if problem is None else "error" for _, problem in entries],
-        "error": [problem or "" for _, problem in entries],
-        "duration_s": np.full(n, np.nan),
-    }
-    for col in ("sample_rate", "channels", "n_samples", "subtype", "format"):
-        cols[col] = [None] * n
-    df = pd.DataFrame(cols, columns=MANIFEST_COLUMNS)
-    for c in ("take", "sample_rate", "channels", "n_samples", "size_bytes", "mtime_ns"):
-        df[c] = pd.array(cols[c], dtype="Int64")
-    df["duration_s"] = df["duration_s"].astype("float64")
-    df.attrs["layout"] = chosen
-    df.attrs["root"] = base
-    return df
-
-
 def explore(
     data,
     *,
@@ -368,7 +312,8 @@ def _explore(data, *, layout, workers, scheduler, cache_dir, violin_hz, top, pro
         manifest = data.reset_index(drop=True)
         manifest.attrs.update(data.attrs)
     elif not full and not is_url(os.fspath(data)):
-        manifest = scan_manifest(data, layout=layout, stat=cache_dir is not None)
+        # Listed only: the light pass reads every file anyway and learns its header then.
+        manifest = index_dataset(data, layout=layout, probe_headers=False, stat=cache_dir is not None)
     else:
         manifest = cached_index(data, layout=layout, cache_dir=cache_dir)
     config = ProfileConfig(violin_hz=tuple(float(h) for h in violin_hz), full=full)

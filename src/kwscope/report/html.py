@@ -15,7 +15,7 @@ import datetime as _dt
 import html as _html
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,7 @@ class _Ctx:
         result = self.figures.get(name)
         cap = f"<figcaption>{caption}</figcaption>" if caption else ""
         if result is None:
-            return f'<p class="empty">No data for this figure.</p>'
+            return '<p class="empty">No data for this figure.</p>'
         if isinstance(result, FigureError):
             return f'<p class="empty">This figure could not be drawn: {esc(result.reason)}</p>'
         if isinstance(result, bytes):

@@ -17,7 +17,7 @@ The page and the JSON sidecar are both rendered from these choices, so they agre
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
