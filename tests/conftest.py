@@ -37,3 +37,21 @@ def write_wav(path: Path, y: np.ndarray, sr: int = 16000, subtype: str = "PCM_16
 @pytest.fixture
 def make_wav():
     return write_wav
+
+
+def mmapped_bytes_of_a_large_array(chunk: int) -> int:
+    """Bytes of a 32-MB array that glibc serves by mmap (0: from the reusable heap)."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                          "usmblks", "fsmblks", "uordblks", "fordblks",
+                                                          "keepcost")]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    before = libc.mallinfo2().hblkhd
+    a = np.ones(8 << 20, np.float32)
+    mapped = libc.mallinfo2().hblkhd - before
+    del a
+    return int(mapped)

@@ -27,7 +27,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")  # the kwscope[dask] extra
 
-from conftest import tone, write_wav  # noqa: E402
+from conftest import mmapped_bytes_of_a_large_array, tone, write_wav  # noqa: E402
 
 from kwscope.engine import EngineError, run_chunks  # noqa: E402
 from kwscope.fsspec_io import RemoteDataError, is_url, resolve_data  # noqa: E402
@@ -546,24 +546,6 @@ def test_fsspec_url_read_by_dask_workers(tmp_path):
         assert dask.profiles.equals(local.profiles)
     finally:
         fs.rm("/kwscope-dask-test", recursive=True)
-
-
-def mmapped_bytes_of_a_large_array(chunk: int) -> int:
-    """Bytes of a 32-MB array that glibc serves by mmap (0: from the reusable heap)."""
-    import ctypes
-
-    class MallInfo2(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
-                                                          "usmblks", "fsmblks", "uordblks", "fordblks",
-                                                          "keepcost")]
-
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = MallInfo2
-    before = libc.mallinfo2().hblkhd
-    a = np.ones(8 << 20, np.float32)
-    mapped = libc.mallinfo2().hblkhd - before
-    del a
-    return int(mapped)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")

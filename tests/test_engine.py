@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 import pytest
 
 from kwscope.engine import chunked, run_chunks
+from conftest import mmapped_bytes_of_a_large_array
 
 
 def square_sum(chunk: list[int]) -> tuple[int, int]:
@@ -18,24 +18,6 @@ def test_pool_runs_every_chunk_once():
     chunks = chunked(range(100), 7)
     got = dict(run_chunks(square_sum, chunks, workers=2, progress=False))
     assert got == {c[0]: sum(x * x for x in c) for c in chunks}
-
-
-def mmapped_bytes_of_a_large_array(chunk: int) -> int:
-    """Bytes of a 32-MB array that glibc serves by mmap (0: from the reusable heap)."""
-    import ctypes
-
-    class MallInfo2(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
-                                                          "usmblks", "fsmblks", "uordblks", "fordblks",
-                                                          "keepcost")]
-
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = MallInfo2
-    before = libc.mallinfo2().hblkhd
-    a = np.ones(8 << 20, np.float32)
-    mapped = libc.mallinfo2().hblkhd - before
-    del a
-    return int(mapped)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
