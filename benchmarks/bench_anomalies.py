@@ -135,13 +135,9 @@ def main() -> None:
         reference(args.reference)
         return
 
-    corpus = args.data
-    if corpus is None:
-        from corpus import build_corpus
+    from corpus import corpus_for  # here: the reference loops' processes stay light
 
-        corpus = Path(tempfile.gettempdir()) / f"kwscope-corpus-{args.n_files}"
-        print(f"corpus: {corpus} (building if needed) ...", flush=True)
-        build_corpus(corpus, args.n_files)
+    corpus = corpus_for(args.data, args.n_files)
     work = Path(tempfile.gettempdir()) / f"kwscope-bench-anomalies-{corpus.name}"
     planted = _plant(corpus, work)
     files = sorted(str(p) for p in work.rglob("*.wav"))

@@ -145,14 +145,9 @@ def main() -> None:
     ap.add_argument("--kind", default=None, help="feature kind (default: the command's)")
     ap.add_argument("--keep", action="store_true", help="keep the two feature stores")
     args = ap.parse_args()
-    data = args.data
-    if data is None:
-        from corpus import build_corpus
+    from corpus import corpus_for  # here: the reference loops' processes stay light
 
-        data = Path(tempfile.gettempdir()) / f"kwscope-corpus-{args.n_files}"
-        print(f"corpus: {data} (built if missing) ...", file=sys.stderr, flush=True)
-        build_corpus(data, args.n_files)
-    data = data.resolve()
+    data = corpus_for(args.data, args.n_files).resolve()
     n = sum(1 for _ in data.rglob("*.wav"))
     for f in data.rglob("*.wav"):  # warm the page cache for both runs alike
         f.read_bytes()

@@ -146,13 +146,9 @@ def main() -> None:
         print(json.dumps(_reference_loop(args.reference, files)))
         return
 
-    data = args.data
-    if data is None:
-        from corpus import build_corpus
+    from corpus import corpus_for  # here: the reference loops' processes stay light
 
-        data = Path(tempfile.gettempdir()) / f"kwscope-corpus-{args.n_files // 1000}k"
-        print(f"corpus: {data} (building if needed) ...", flush=True)
-        build_corpus(data, args.n_files)
+    data = corpus_for(args.data, args.n_files)
     files = sorted(str(p) for p in data.rglob("*.wav"))
     n = len(files)
     for f in files:  # warm the page cache for everyone alike

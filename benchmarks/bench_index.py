@@ -27,14 +27,9 @@ def main() -> None:
     ap.add_argument("--n-files", type=int, default=60000)
     ap.add_argument("--ref-files", type=int, default=5000, help="files the reference loops read")
     args = ap.parse_args()
-    data = args.data
-    if data is None:
-        from corpus import build_corpus
+    from corpus import corpus_for  # here: the reference loops' processes stay light
 
-        data = Path(tempfile.gettempdir()) / f"kwscope-corpus-{args.n_files}"
-        if not data.exists():
-            print(f"building corpus in {data} ...", flush=True)
-            build_corpus(data, args.n_files)
+    data = corpus_for(args.data, args.n_files)
     files = sorted(str(p) for p in data.rglob("*.wav"))
     n = len(files)
     ref = files[: args.ref_files]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import build_corpus  # noqa: E402
+from corpus import build_corpus, default_corpus_dir  # noqa: E402
 from measure import TreeSampler  # noqa: E402
 
 
@@ -50,13 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-files", type=int, default=60000)
     parser.add_argument("--corpus", default=None,
-                        help="corpus folder (default /tmp/kwscope-corpus-60k, or -<n> for other sizes)")
+                        help="corpus folder (default: the shared one in the temp folder, e.g. kwscope-corpus-60k)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     parser.add_argument("--keep", action="store_true", help="keep the report and cache folder")
     args = parser.parse_args(argv)
 
-    default = "/tmp/kwscope-corpus-60k" if args.n_files == 60000 else f"/tmp/kwscope-corpus-{args.n_files}"
-    corpus = Path(args.corpus or default)
+    corpus = Path(args.corpus) if args.corpus else default_corpus_dir(args.n_files)
     t0 = time.perf_counter()
     build_corpus(corpus, args.n_files)
     print(f"corpus: {args.n_files:,} files in {corpus} (ready in {time.perf_counter() - t0:.1f} s)", flush=True)

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,6 +97,21 @@ def build_corpus(out_dir: str | os.PathLike, n_files: int = 60000, *, seed: int 
         sf.write(out / word / f"{sc_speaker}_nohash_{take}.wav", pcm, SAMPLE_RATE, subtype="PCM_16")
     stamp.write_text(json.dumps(params))
     return out
+
+
+def default_corpus_dir(n_files: int) -> Path:
+    """The temp-folder corpus the benchmarks share for ``n_files`` (``kwscope-corpus-60k``)."""
+    name = f"{n_files // 1000}k" if n_files % 1000 == 0 else str(n_files)
+    return Path(tempfile.gettempdir()) / f"kwscope-corpus-{name}"
+
+
+def corpus_for(data: str | os.PathLike | None, n_files: int) -> Path:
+    """``data`` when given (an existing corpus), else the shared default corpus, built if missing."""
+    if data is not None:
+        return Path(data)
+    out = default_corpus_dir(n_files)
+    print(f"corpus: {out} (built if missing) ...", file=sys.stderr, flush=True)
+    return build_corpus(out, n_files)
 
 
 def main(argv: list[str] | None = None) -> None:
