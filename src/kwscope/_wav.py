@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
+#: int16 samples times this are float32 at full scale 1.0, as libsndfile returns them.
+PCM16_SCALE = np.float32(1 / 32768)
 HEAD_BYTES = 4096  # enough for the fmt chunk and the data chunk's start in ordinary files
 
 
@@ -73,7 +75,7 @@ def read_frames(fh, header: WavHeader, max_frames: int | None = None) -> np.ndar
     frames = raw.size // header.channels
     raw = raw[: frames * header.channels].reshape(frames, header.channels)
     if header.subtype == "PCM_16":
-        return raw.astype(np.float32) * np.float32(1 / 32768)
+        return raw.astype(np.float32) * PCM16_SCALE
     return raw.astype(np.float32, copy=False)
 
 

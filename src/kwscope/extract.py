@@ -286,9 +286,6 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
     return task.chunk, len(ok), len(errors)
 
 
-_PCM16_SCALE = np.float32(1 / 32768)
-
-
 def _read_pcm16_into(path: str, row: np.ndarray, sample_rate: int) -> int | None:
     """Decode a plain local 16-bit mono WAV of exactly ``len(row)`` samples at ``sample_rate``
     into ``row`` (scaled as :func:`kwscope.audio.read_clip` does: int16 / 32768); its rate.
@@ -300,7 +297,7 @@ def _read_pcm16_into(path: str, row: np.ndarray, sample_rate: int) -> int | None
     got = _wav.read_pcm16_mono(path)
     if got is None or got[1] != sample_rate or got[0].shape[0] != row.shape[0]:
         return None
-    np.multiply(got[0], _PCM16_SCALE, out=row)
+    np.multiply(got[0], _wav.PCM16_SCALE, out=row)
     return got[1]
 
 

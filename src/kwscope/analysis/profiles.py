@@ -935,7 +935,6 @@ def profile_chunk(task: ProfileTask) -> ChunkResult:
         return _profile_chunk(task)
 
 
-_PCM16_SCALE = np.float32(1 / 32768)
 #: Files of a chunk announced to the kernel together (:func:`_read_ahead`).
 _READ_AHEAD_FILES = 64
 
@@ -964,7 +963,7 @@ def _read_ahead(paths: list[str]) -> None:
 
 def _as_float(x: np.ndarray) -> np.ndarray:
     """Samples as float32, full scale 1.0 (int16 from :func:`kwscope._wav.read_pcm16_mono` scaled)."""
-    return x * _PCM16_SCALE if x.dtype == np.int16 else x
+    return x * _wav.PCM16_SCALE if x.dtype == np.int16 else x
 
 
 def _fill_rows(X: np.ndarray, clips: list[np.ndarray]) -> None:
@@ -972,7 +971,7 @@ def _fill_rows(X: np.ndarray, clips: list[np.ndarray]) -> None:
     for row, x in enumerate(clips):
         n = x.shape[0]
         if x.dtype == np.int16:
-            np.multiply(x, _PCM16_SCALE, out=X[row, :n])
+            np.multiply(x, _wav.PCM16_SCALE, out=X[row, :n])
         else:
             X[row, :n] = x
         X[row, n:] = 0.0
