@@ -210,7 +210,7 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         for i, rel in enumerate(task.paths):
             path = f"{task.root}/{rel}"
             if direct and batch is not None:
-                if _read_pcm16_into(path, batch[len(ok)], cfg.sample_rate) is not None:
+                if _read_pcm16_into(path, batch[len(ok)], cfg.sample_rate):
                     headers.set(i, cfg.sample_rate, 1, length, "PCM_16", "WAV")
                     ok.append(i)
                     continue
@@ -252,14 +252,14 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         for j in sorted(bad, reverse=True):  # drop clips whose features failed
             errors.append((ok[j], "features", bad[j]))
             del ok[j]
-        fit = [i for i in ok if task.fit[i]] if cfg.normalize != "none" else []  # no statistics needed
+        # The clips the statistics are taken from (none when nothing is normalized).
+        fit = np.array([task.fit[i] and cfg.normalize != "none" for i in ok], dtype=bool)
         if batch is not None:
             n_frames = np.full(len(ok), feats.shape[1], np.int64)
-            stats = FeatureStats.of(feats if len(fit) == len(ok) else feats[np.isin(ok, fit)])
+            stats = FeatureStats.of(feats if fit.all() else feats[fit])
         else:
             n_frames = np.array([f.shape[0] for f in feats], np.int64)
-            fit_set = set(fit)
-            stats = FeatureStats.of([f for f, i in zip(feats, ok) if i in fit_set])
+            stats = FeatureStats.of([f for f, keep in zip(feats, fit) if keep])
             feats = (np.concatenate(feats) if feats else np.zeros((0, cfg.n_coeffs), np.float32))
         if stats.sum is None:
             stats = FeatureStats(0, 0, np.zeros(cfg.n_coeffs), np.zeros(cfg.n_coeffs))
@@ -286,19 +286,19 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
     return task.chunk, len(ok), len(errors)
 
 
-def _read_pcm16_into(path: str, row: np.ndarray, sample_rate: int) -> int | None:
+def _read_pcm16_into(path: str, row: np.ndarray, sample_rate: int) -> bool:
     """Decode a plain local 16-bit mono WAV of exactly ``len(row)`` samples at ``sample_rate``
-    into ``row`` (scaled as :func:`kwscope.audio.read_clip` does: int16 / 32768); its rate.
+    into ``row`` (scaled as :func:`kwscope.audio.read_clip` does: int16 / 32768).
 
-    Returns None, touching nothing that matters, for anything else (other formats, rates or
+    Returns False, touching nothing that matters, for anything else (other formats, rates or
     lengths, URLs, unreadable files): the caller then takes the general path, which also
     produces the error messages.
     """
     got = _wav.read_pcm16_mono(path)
     if got is None or got[1] != sample_rate or got[0].shape[0] != row.shape[0]:
-        return None
+        return False
     np.multiply(got[0], _wav.PCM16_SCALE, out=row)
-    return got[1]
+    return True
 
 
 def _reason(exc: Exception) -> str:
@@ -675,21 +675,22 @@ class _Gathered:
         return sum(len(r) for r in self.rows)
 
 
-def _gather(work: str, bounds: list[tuple[int, int]], cfg: PipelineConfig, n_files: int) -> _Gathered:
+def _gather(work: str, bounds: list[tuple[int, int]], cfg: PipelineConfig) -> _Gathered:
     rows, frames, errs = [], [], []
     stats = FeatureStats(0, 0, np.zeros(cfg.n_coeffs), np.zeros(cfg.n_coeffs))
-    headers = _Headers(n_files).arrays()
-    headers["hdr_subtype"] = headers["hdr_subtype"].astype(object)
-    headers["hdr_format"] = headers["hdr_format"].astype(object)
-    for k, (a, b) in enumerate(bounds):
+    empty = _Headers(0).arrays()
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in empty}
+    for k, (a, _) in enumerate(bounds):
         with np.load(_meta_path(work, k), allow_pickle=False) as m:
             rows.append(m["rows"] + a)
             frames.append(m["n_frames"])
             for r, stage, reason in zip(m["err_rows"], m["err_stage"], m["err_reason"]):
                 errs.append((int(r) + a, str(stage), str(reason)))
             stats = stats + FeatureStats(int(m["stat_frames"]), int(m["stat_clips"]), m["stat_sum"], m["stat_sumsq"])
-            for name, column in headers.items():
-                column[a:b] = m[name]
+            for name, chunks in parts.items():
+                chunks.append(m[name])
+    # The chunks cover the files in order: their arrays end to end are the files' headers.
+    headers = {name: np.concatenate([empty[name], *chunks]) for name, chunks in parts.items()}
     return _Gathered(rows, frames, errs, stats, headers)
 
 
@@ -738,7 +739,7 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, *, workers, sc
         for _ in run_chunks(extract_raw_chunk, tasks, workers=workers, scheduler=scheduler,
                             sizes=[len(t.paths) for t in tasks], desc="features", progress=progress):
             pass
-        got = _gather(w, bounds, cfg, n_files)
+        got = _gather(w, bounds, cfg)
         in_place = slotted and got.n_rows == n_files  # else the rows are compacted into a new file
         stale = [k for k in range(n_chunks) if os.path.exists(_in_place_path(w, k))
                  or os.path.exists(_in_place_path(w, k, started=True))]
