@@ -17,6 +17,7 @@ Usage::
 (the 60,000-file corpus is shared with the other benchmarks at /tmp/kwscope-corpus-60k).
 """
 
+from kwscope.settings import RunSettings
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ def _run(corpus: Path, out: Path, cache: Path, workers: int | None) -> tuple[flo
 
     with TreeSampler(interval_s=0.2) as rss:
         t0 = time.perf_counter()
-        result = build_report(corpus, out, cache_dir=cache, workers=workers, progress=None)
+        result = build_report(corpus, out, settings=RunSettings(workers=workers, cache_dir=cache, progress=None))
         wall = time.perf_counter() - t0
     return wall, result, rss.peak_rss_mib
 

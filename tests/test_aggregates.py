@@ -11,9 +11,10 @@ import scipy.signal
 import soxr
 
 from conftest import tone, write_wav
+from kwscope.settings import RunSettings
 from kwscope.analysis.aggregates import EXACT_1S, PADDED, length_distribution, speaker_stats
 from kwscope.analysis.explore import explore
-from kwscope.audio import read_audio
+from kwscope.io.audio import read_audio
 
 
 def _brute_compact(y: np.ndarray, sr: int, n_bins: int = 256, fmax: float = 8000.0) -> np.ndarray:
@@ -57,7 +58,7 @@ def tone_set(tmp_path_factory):
 
 
 def test_mean_fft_equals_brute_force(tone_set):
-    ex = explore(tone_set, workers=1, progress=False)
+    ex = explore(tone_set, settings=RunSettings(workers=1, progress=False))
     mf = ex.mean_fft
     assert mf.selection == EXACT_1S
     assert mf.n_by_label == {"down": 6, "up": 5}
@@ -73,7 +74,7 @@ def test_mean_fft_equals_brute_force(tone_set):
 
 
 def test_mean_logspec_equals_brute_force(tone_set):
-    ex = explore(tone_set, workers=1, progress=False)
+    ex = explore(tone_set, settings=RunSettings(workers=1, progress=False))
     ml = ex.mean_logspec
     assert ml.times_s.shape == (99,) and ml.freqs_hz.shape == (161,) and ml.freqs_hz[20] == 1000.0
     assert ml.times_s[0] == pytest.approx(0.01) and ml.selection == EXACT_1S
@@ -88,7 +89,7 @@ def test_mean_logspec_equals_brute_force(tone_set):
 
 
 def test_violins_are_every_frame_of_the_sampled_clips(tone_set):
-    ex = explore(tone_set, workers=1, progress=False)
+    ex = explore(tone_set, settings=RunSettings(workers=1, progress=False))
     assert sorted(ex.violins) == [1000.0, 2500.0, 6000.0]
     # fewer than 100 clips a label: every clip, every frame inside the clip
     up = ex.violins[1000.0]["up"]
@@ -104,8 +105,8 @@ def test_violins_are_every_frame_of_the_sampled_clips(tone_set):
 
 
 def test_aggregates_do_not_depend_on_chunking(tone_set):
-    a = explore(tone_set, workers=1, progress=False, chunk_size=2)
-    b = explore(tone_set, workers=1, progress=False, chunk_size=256)
+    a = explore(tone_set, settings=RunSettings(workers=1, progress=False, chunk_size=2))
+    b = explore(tone_set, settings=RunSettings(workers=1, progress=False, chunk_size=256))
     for lab in a.mean_fft.by_label:
         np.testing.assert_allclose(a.mean_fft.by_label[lab], b.mean_fft.by_label[lab], rtol=1e-6)
         np.testing.assert_allclose(a.mean_logspec.by_label[lab], b.mean_logspec.by_label[lab], rtol=1e-6)
@@ -117,8 +118,8 @@ def test_aggregates_do_not_depend_on_chunking(tone_set):
 def test_violin_sample_is_capped_and_seeded(tmp_path):
     for i in range(130):
         write_wav(tmp_path / "go" / f"s{i:03d}_nohash_0.wav", tone(300.0 + i, seconds=0.2))
-    a = explore(tmp_path, workers=1, progress=False, chunk_size=16)
-    b = explore(tmp_path, workers=1, progress=False, chunk_size=64)
+    a = explore(tmp_path, settings=RunSettings(workers=1, progress=False, chunk_size=16))
+    b = explore(tmp_path, settings=RunSettings(workers=1, progress=False, chunk_size=64))
     frames_a_clip = (3200 - 320) // 160 + 1
     assert a.violins[1000.0]["go"].shape == (100 * frames_a_clip,)
     np.testing.assert_array_equal(a.violins[2500.0]["go"], b.violins[2500.0]["go"])
@@ -127,14 +128,14 @@ def test_violin_sample_is_capped_and_seeded(tmp_path):
 def test_variable_lengths_use_all_clips_padded(tmp_path):
     for i, secs in enumerate((0.3, 0.45, 0.6, 1.2)):
         write_wav(tmp_path / f"3_spk_{i + 5}.wav", tone(800.0, sr=8000, seconds=secs), 8000)
-    ex = explore(tmp_path, workers=1, progress=False)
+    ex = explore(tmp_path, settings=RunSettings(workers=1, progress=False))
     assert ex.mean_fft.selection == PADDED and ex.mean_fft.n_by_label == {"3": 4}
     assert int(np.argmax(ex.mean_fft.by_label["3"])) == int(800 * 256 / 8000)
     assert np.all(ex.mean_fft.by_label["3"][int(4000 * 256 / 8000) + 1:] == 0)
 
 
 def test_lengths_speakers_and_counts(tone_set):
-    ex = explore(tone_set, workers=1, progress=False)
+    ex = explore(tone_set, settings=RunSettings(workers=1, progress=False))
     assert ex.label_counts == {"down": 6, "up": 6}
     L = ex.lengths
     assert sum(L["histogram"]["counts"]) == 12 and L["by_label"]["up"]["n_shorter_than_1s"] == 1
@@ -147,7 +148,7 @@ def test_lengths_speakers_and_counts(tone_set):
 
 
 def test_exploration_is_json_and_renders(tone_set):
-    ex = explore(tone_set, workers=1, progress=False)
+    ex = explore(tone_set, settings=RunSettings(workers=1, progress=False))
     doc = json.loads(json.dumps(ex.to_dict(), allow_nan=False))
     assert set(doc) >= {"summary", "profiles", "mean_fft", "mean_logspec", "violins", "anomalies",
                         "duplicates", "quality", "pca"}

@@ -14,6 +14,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from conftest import write_wav
+from kwscope.settings import RunSettings
 from kwscope.analysis.anomalies import (
     AnomalyConfig,
     StreamingPCA,
@@ -22,7 +23,7 @@ from kwscope.analysis.anomalies import (
 from kwscope.analysis.explore import explore
 from kwscope.analysis.profiles import ProfileConfig, plan_chunks, profile_chunk
 from kwscope.cli import main
-from kwscope.dataset import index_dataset
+from kwscope.io.index import index_dataset
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "kwscope" / "demo" / "data"
 
@@ -64,7 +65,7 @@ def planted_set(fsdd_dir, tmp_path_factory):
     for name in names:
         shutil.copyfile(fsdd_dir / name, out / name)
     planted = _plant(out, fsdd_dir, np.random.default_rng(7))
-    ex = explore(out, workers=1, progress=False, top=20)
+    ex = explore(out, settings=RunSettings(workers=1, progress=False), top=20)
     return out, planted, ex
 
 
@@ -188,7 +189,7 @@ def test_flags_respect_thresholds():
 
 
 def test_demo_planted_problems_are_found():
-    ex = explore(DEMO, workers=1, progress=False)
+    ex = explore(DEMO, settings=RunSettings(workers=1, progress=False))
     planted = json.loads((DEMO / "PLANTED.json").read_text())["planted"]
     expect = {"wrong_sample_rate": "8 kHz in a 16 kHz set", "clipped": "clipping", "noise_burst": "noise burst",
               "hum": "tonal hum at 50 Hz", "too_short": "0.3 s long", "near_silent": "near-silent"}
@@ -237,10 +238,10 @@ def test_cli_cache_option(tmp_path):
 
 
 def test_light_pass_ranks_exactly_like_explore(planted_set):
-    from kwscope.analysis.anomalies import find_anomalies
+    from kwscope.analysis.explore import find_anomalies
 
     out, _, ex = planted_set
-    report = find_anomalies(out, workers=1, top=20)
+    report = find_anomalies(out, settings=RunSettings(workers=1), top=20)
     assert report.outliers == ex.anomalies
     assert report.quality["counts"] == ex.quality["counts"]
 
@@ -249,13 +250,13 @@ def test_light_pass_reuses_a_full_cache(tmp_path):
     from kwscope.analysis.explore import _explore
 
     cache = tmp_path / "cache"
-    full = explore(DEMO, workers=1, progress=False, cache_dir=cache)
-    kw = dict(layout="auto", workers=1, scheduler=None, cache_dir=cache, violin_hz=(1000, 2500, 6000), top=50,
-              progress=False, anomaly_config=None, chunk_size=256, max_pairs=0, near_threshold=0.9)
-    light = _explore(DEMO, full=False, **kw)
+    full = explore(DEMO, settings=RunSettings(workers=1, cache_dir=cache, progress=False))
+    settings = RunSettings(layout="auto", workers=1, scheduler=None, cache_dir=cache, progress=False, chunk_size=256)
+    kw = dict(violin_hz=(1000, 2500, 6000), top=50, anomaly_config=None, max_pairs=0, near_threshold=0.9)
+    light = _explore(DEMO, settings, full=False, **kw)
     assert light.pass_info["cache_hits"] == light.pass_info["chunks"]
     assert light.anomalies == full.anomalies
-    fresh = _explore(DEMO, full=False, **{**kw, "cache_dir": None})
+    fresh = _explore(DEMO, settings.replace(cache_dir=None), full=False, **kw)
     assert fresh.anomalies == full.anomalies
     assert fresh.profiles["n_segments"].isna().all()  # the light pass runs no VAD
 
@@ -271,12 +272,12 @@ def test_listing_without_opening_files_matches_the_index():
 
 
 def test_light_pass_reports_undecodable_files(tmp_path):
-    from kwscope.analysis.anomalies import find_anomalies
+    from kwscope.analysis.explore import find_anomalies
 
     for i in range(3):
         write_wav(tmp_path / "yes" / f"s{i}_nohash_0.wav", (np.random.default_rng(i).standard_normal(8000) * 0.1)
                   .astype(np.float32))
     (tmp_path / "yes" / "bad_nohash_0.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
-    report = find_anomalies(tmp_path, workers=1)
+    report = find_anomalies(tmp_path, settings=RunSettings(workers=1))
     assert report.n_files == 4 and report.n_broken == 1 and report.n_checked == 3
     assert all(o["path"] != "yes/bad_nohash_0.wav" for o in report.outliers)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kwscope.audio import AudioError, probe, read_audio, read_clip
+from kwscope.io.audio import AudioError, probe, read_audio, read_clip
 from conftest import tone
 
 

@@ -29,8 +29,9 @@ distributed = pytest.importorskip("distributed")  # the kwscope[dask] extra
 
 from conftest import mmapped_bytes_of_a_large_array, tone, write_wav  # noqa: E402
 
+from kwscope.settings import RunSettings
 from kwscope.engine import EngineError, run_chunks  # noqa: E402
-from kwscope.fsspec_io import RemoteDataError, is_url, resolve_data  # noqa: E402
+from kwscope.io.urls import RemoteDataError, is_url, resolve_data  # noqa: E402
 
 # Workers import the task functions below by module name (LocalCluster's worker processes inherit
 # sys.path), so this module imports only light modules at the top; the feature and analysis tests
@@ -95,7 +96,7 @@ def _assert_same(local: dict, dask: dict) -> None:
 # --- engine ----------------------------------------------------------------------------------
 
 def test_dask_results_equal_local_engine(cluster, capfd, monkeypatch):
-    from kwscope import dask_engine
+    from kwscope.engine import dask_cluster as dask_engine
 
     monkeypatch.setattr(dask_engine, "_ANNOUNCED", set())  # the line is printed once per address
     chunks = [(i, 256, 0.0) for i in range(40)]
@@ -211,7 +212,7 @@ def test_unreachable_scheduler_is_one_quick_line(monkeypatch):
 
 
 def test_scheduler_without_workers_is_one_line_not_a_hang():
-    from kwscope.dask_engine import run_chunks_dask
+    from kwscope.engine.dask_cluster import run_chunks_dask
 
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as lc:
         started = time.monotonic()
@@ -271,7 +272,7 @@ def test_dashboard_port_is_not_the_scheduler(client):
 
 
 def test_workers_must_see_the_files(cluster, tmp_path):
-    from kwscope.dask_engine import check_workers_see
+    from kwscope.engine.dask_cluster import check_workers_see
 
     here = tmp_path / "a.wav"
     here.write_bytes(b"RIFF")
@@ -355,17 +356,17 @@ _LOCAL_STORES: dict[Path, Path] = {}
 
 def _local_store(data: Path, tmp_path_factory) -> Path:
     """Features of ``data`` from the local engine (computed once a dataset)."""
-    from kwscope import extract
+    from kwscope.features import extract
 
     if data not in _LOCAL_STORES:
         out = tmp_path_factory.mktemp("local") / "store"
-        extract.extract_features(data, out, workers=1, chunk_size=CHUNK, progress=False)
+        extract.extract_features(data, out, settings=RunSettings(workers=1, progress=False, chunk_size=CHUNK))
         _LOCAL_STORES[data] = out
     return _LOCAL_STORES[data]
 
 
 def _assert_same_store(local: Path, other: Path) -> None:
-    from kwscope.store import load_features
+    from kwscope.features.store import load_features
 
     X_a, m_a = load_features(local)
     X_b, m_b = load_features(other)
@@ -391,15 +392,15 @@ def test_features_cli_through_dask_equal_local(cluster, dataset, tmp_path, tmp_p
 
 
 def test_features_from_a_file_url_through_dask(cluster, generated_dir, tmp_path, tmp_path_factory):
-    from kwscope import extract
+    from kwscope.features import extract
 
     out = tmp_path / "store"
-    extract.extract_features(generated_dir.as_uri(), out, scheduler=cluster, chunk_size=CHUNK, progress=False)
+    extract.extract_features(generated_dir.as_uri(), out, settings=RunSettings(scheduler=cluster, progress=False, chunk_size=CHUNK))
     _assert_same_store(_local_store(generated_dir, tmp_path_factory), out)
 
 
 def test_features_survive_a_killed_worker(cluster, client, fsdd_subset, tmp_path, tmp_path_factory):
-    from kwscope import extract
+    from kwscope.features import extract
 
     local = _local_store(fsdd_subset, tmp_path_factory)
     out = tmp_path / "store"
@@ -418,7 +419,7 @@ def test_features_survive_a_killed_worker(cluster, client, fsdd_subset, tmp_path
     watcher = threading.Thread(target=kill_when_started, daemon=True)
     watcher.start()
     try:
-        extract.extract_features(fsdd_subset, out, scheduler=cluster, chunk_size=CHUNK, progress=False)
+        extract.extract_features(fsdd_subset, out, settings=RunSettings(scheduler=cluster, progress=False, chunk_size=CHUNK))
     finally:
         killed.set()
         watcher.join()
@@ -429,7 +430,7 @@ def test_features_survive_a_killed_worker(cluster, client, fsdd_subset, tmp_path
 
 def test_interrupted_dask_run_resumes(cluster, fsdd_subset, tmp_path, tmp_path_factory):
     """SIGKILL the client mid-run; rerunning the same command finishes the same store."""
-    from kwscope import extract
+    from kwscope.features import extract
 
     local = _local_store(fsdd_subset, tmp_path_factory)
     out = tmp_path / "store"
@@ -447,7 +448,7 @@ def test_interrupted_dask_run_resumes(cluster, fsdd_subset, tmp_path, tmp_path_f
     finally:
         proc.wait()
     assert not (out / "manifest.parquet").exists()  # incomplete: the manifest comes last
-    extract.extract_features(fsdd_subset, out, scheduler=cluster, chunk_size=CHUNK, progress=False)
+    extract.extract_features(fsdd_subset, out, settings=RunSettings(scheduler=cluster, progress=False, chunk_size=CHUNK))
     _assert_same_store(local, out)
 
 
@@ -472,7 +473,7 @@ def _local_exploration(data: Path):
     from kwscope.analysis.explore import explore
 
     if data not in _LOCAL_EXPLORATIONS:
-        _LOCAL_EXPLORATIONS[data] = explore(data, workers=1, top=TOP, progress=False)
+        _LOCAL_EXPLORATIONS[data] = explore(data, settings=RunSettings(workers=1, progress=False), top=TOP)
     return _LOCAL_EXPLORATIONS[data]
 
 
@@ -480,7 +481,7 @@ def test_anomalies_through_dask_equal_local(cluster, dataset):
     from kwscope.analysis.explore import explore
 
     local = _local_exploration(dataset)
-    dask = explore(dataset, scheduler=cluster, top=TOP, progress=False)
+    dask = explore(dataset, settings=RunSettings(scheduler=cluster, progress=False), top=TOP)
     top_local = [a["path"] for a in local.anomalies]
     assert top_local and [a["path"] for a in dask.anomalies] == top_local  # same ranking
     np.testing.assert_allclose([a["score"] for a in dask.anomalies],
@@ -522,7 +523,7 @@ def test_fsspec_url_read_by_dask_workers(tmp_path):
 
     import soundfile as sf
 
-    from kwscope import extract
+    from kwscope.features import extract
     from kwscope.analysis.explore import explore
 
     fs = fsspec.filesystem("memory")
@@ -535,12 +536,12 @@ def test_fsspec_url_read_by_dask_workers(tmp_path):
             fs.pipe(f"/kwscope-dask-test/{word}/{s:08x}_nohash_0.wav", buf.getvalue())
     url = "memory://kwscope-dask-test"
     try:
-        local = explore(url, workers=1, top=5, chunk_size=3, progress=False)
+        local = explore(url, settings=RunSettings(workers=1, progress=False, chunk_size=3), top=5)
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                       dashboard_address=":0") as lc:
-            dask = explore(url, scheduler=lc.scheduler_address, top=5, chunk_size=3, progress=False)
+            dask = explore(url, settings=RunSettings(scheduler=lc.scheduler_address, progress=False, chunk_size=3), top=5)
             with pytest.raises(RemoteDataError, match="Dask workers cannot read it"):
-                extract.extract_features(url, tmp_path / "out", scheduler=lc.scheduler_address)
+                extract.extract_features(url, tmp_path / "out", settings=RunSettings(scheduler=lc.scheduler_address))
         assert local.profiles["status"].eq("ok").all()
         assert [a["path"] for a in dask.anomalies] == [a["path"] for a in local.anomalies]
         assert dask.profiles.equals(local.profiles)

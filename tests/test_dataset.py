@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kwscope.analysis.summary import speaker_leakage, summarize
-from kwscope.dataset import MANIFEST_COLUMNS, DatasetError, index_dataset, read_manifest, write_manifest
+from kwscope.io.index import MANIFEST_COLUMNS, DatasetError, index_dataset, read_manifest, write_manifest
 from conftest import tone, write_wav
 
 
@@ -120,7 +120,7 @@ def test_fsspec_urls_memory_and_file(tmp_path):
 
     import soundfile as sf
 
-    from kwscope.audio import read_audio
+    from kwscope.io.audio import read_audio
 
     fs = fsspec.filesystem("memory")
     for label in ("yes", "no"):

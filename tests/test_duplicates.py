@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from conftest import tone, write_wav
+from kwscope.settings import RunSettings
 from kwscope.analysis.duplicates import DuplicateFinder
 from kwscope.analysis.explore import explore
 
@@ -35,7 +36,7 @@ def dup_set(fsdd_dir, tmp_path_factory):
     # two different near-silent recordings: no fingerprint, never "near-duplicates"
     for take in (11, 12):
         write_wav(out / f"9_copyist_{take}.wav", (rng.standard_normal(4000) * 1e-4).astype(np.float32), sr)
-    return out, explore(out, workers=1, progress=False)
+    return out, explore(out, settings=RunSettings(workers=1, progress=False))
 
 
 def _find(ex, a, b):
@@ -89,7 +90,7 @@ def test_exact_groups_report_each_copy_once(tmp_path):
     for name in ("a/x_nohash_0.wav", "a/y_nohash_0.wav", "b/z_nohash_0.wav"):
         write_wav(tmp_path / name, y)
     write_wav(tmp_path / "b/w_nohash_0.wav", tone(300.0, seconds=0.5))
-    ex = explore(tmp_path, workers=1, progress=False)
+    ex = explore(tmp_path, settings=RunSettings(workers=1, progress=False))
     exact = [d for d in ex.duplicates if d["kind"] == "exact"]
     assert len(exact) == 2 and ex.duplicate_report.n_near_pairs == 0
     assert {p for d in exact for p in d["paths"]} == {"a/x_nohash_0.wav", "a/y_nohash_0.wav", "b/z_nohash_0.wav"}
@@ -109,6 +110,6 @@ def test_lsh_candidates_find_shared_bands():
 def test_max_pairs_truncates_the_list_but_not_the_counts(tmp_path):
     for i in range(4):
         write_wav(tmp_path / "a" / f"s{i}_nohash_0.wav", tone(700.0, seconds=0.3))
-    ex = explore(tmp_path, workers=1, progress=False, max_pairs=1)
+    ex = explore(tmp_path, settings=RunSettings(workers=1, progress=False), max_pairs=1)
     assert len(ex.duplicates) == 1 and ex.duplicate_report.n_exact_pairs == 3 and ex.duplicate_report.truncated
     assert isinstance(ex.duplicate_report.to_frame(), pd.DataFrame)

@@ -16,11 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 import kwscope
-from kwscope.audio import read_audio
+from kwscope.io.audio import read_audio
 from kwscope.cli import main
-from kwscope.extract import extract_features
-from kwscope.pipeline import FeaturePipeline, PipelineConfig
-from kwscope.store import StoreError, load_errors, load_features, load_pipeline
+from kwscope.features.extract import extract_features
+from kwscope.features.pipeline import FeaturePipeline, PipelineConfig
+from kwscope.features.store import StoreError, load_errors, load_features, load_pipeline
+from kwscope.settings import RunSettings
 from conftest import write_wav
 
 SR = 16000
@@ -64,7 +65,7 @@ def _break_some(root: Path) -> dict[str, str]:
 
 def test_store_is_the_fitted_pipeline_output(tmp_path):
     data = _dataset(tmp_path / "d", loud_heldout=True)
-    res = extract_features(data, tmp_path / "out", workers=1, chunk_size=4, progress=False)
+    res = extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False, chunk_size=4))
     X, manifest = kwscope.load_features(tmp_path / "out")
     assert isinstance(X, np.memmap) and X.shape == (18, 99, 161) and X.dtype == np.float32
     assert res.n_rows == 18 and res.n_errors == 0 and res.shape == X.shape
@@ -93,7 +94,7 @@ def test_store_is_the_fitted_pipeline_output(tmp_path):
 def test_normalize_none_stores_the_raw_features_without_statistics(tmp_path):
     data = _dataset(tmp_path / "d", per_word=2)
     cfg = PipelineConfig(normalize="none")
-    extract_features(data, tmp_path / "out", config=cfg, workers=1, chunk_size=4, progress=False)
+    extract_features(data, tmp_path / "out", config=cfg, settings=RunSettings(workers=1, progress=False, chunk_size=4))
     X, manifest = load_features(tmp_path / "out")
     clips = np.stack([read_audio(data / p)[0] for p in manifest["path"]])
     pipe = FeaturePipeline(cfg)
@@ -105,7 +106,7 @@ def test_normalize_none_stores_the_raw_features_without_statistics(tmp_path):
 def test_broken_files_are_skipped_and_listed(tmp_path):
     data = _dataset(tmp_path / "d", per_word=3)
     expected = _break_some(data)
-    res = extract_features(data, tmp_path / "out", workers=1, chunk_size=3, progress=False)
+    res = extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False, chunk_size=3))
     X, manifest = load_features(tmp_path / "out")
     assert len(X) == len(manifest) == 9 and res.n_errors == 3
     errors = load_errors(tmp_path / "out")
@@ -120,7 +121,7 @@ def test_fsdd_subset_is_resampled(tmp_path, fsdd_dir):
     for name in sorted(os.listdir(fsdd_dir))[:40]:
         shutil.copy(fsdd_dir / name, data / name)
     cfg = PipelineConfig(kind="mfcc", stack=2)
-    extract_features(data, tmp_path / "out", config=cfg, workers=1, progress=False)
+    extract_features(data, tmp_path / "out", config=cfg, settings=RunSettings(workers=1, progress=False))
     X, manifest = load_features(tmp_path / "out")
     assert X.shape == (40, 100, 78) and set(manifest["sample_rate"]) == {8000}
     assert manifest.attrs["kwscope"]["data"]["layout"] == "fsdd"
@@ -140,7 +141,7 @@ def test_variable_length_store(tmp_path):
     for i, seconds in enumerate((0.3, 0.5, 0.9, 0.01)):
         write_wav(data / "go" / f"a{i}_nohash_0.wav", (0.1 * np.random.default_rng(i).standard_normal(int(SR * seconds))))
     cfg = PipelineConfig(duration_s=None, stack=3)
-    res = extract_features(data, tmp_path / "out", config=cfg, workers=1, chunk_size=2, progress=False)
+    res = extract_features(data, tmp_path / "out", config=cfg, settings=RunSettings(workers=1, progress=False, chunk_size=2))
     X, manifest = load_features(tmp_path / "out")
     assert isinstance(X, list) and [x.shape for x in X] == [(27, 483), (47, 483), (87, 483)]
     assert res.n_errors == 1 and "too short" in res.errors["error"].iloc[0]
@@ -151,8 +152,8 @@ def test_variable_length_store(tmp_path):
 
 def test_pool_equals_in_process_bit_for_bit(tmp_path):
     data = _dataset(tmp_path / "d", per_word=8)
-    extract_features(data, tmp_path / "a", workers=1, chunk_size=5, progress=False)
-    extract_features(data, tmp_path / "b", workers=2, chunk_size=5, progress=False)
+    extract_features(data, tmp_path / "a", settings=RunSettings(workers=1, progress=False, chunk_size=5))
+    extract_features(data, tmp_path / "b", settings=RunSettings(workers=2, progress=False, chunk_size=5))
     assert (tmp_path / "a" / "features.npy").read_bytes() == (tmp_path / "b" / "features.npy").read_bytes()
     assert (tmp_path / "a" / "stats.npz").read_bytes() == (tmp_path / "b" / "stats.npz").read_bytes()
 
@@ -160,26 +161,26 @@ def test_pool_equals_in_process_bit_for_bit(tmp_path):
 def test_other_config_is_refused_same_config_is_up_to_date(tmp_path):
     data = _dataset(tmp_path / "d", per_word=3)
     out = tmp_path / "out"
-    extract_features(data, out, workers=1, progress=False)
-    again = extract_features(data, out, workers=1, progress=False)
+    extract_features(data, out, settings=RunSettings(workers=1, progress=False))
+    again = extract_features(data, out, settings=RunSettings(workers=1, progress=False))
     assert again.up_to_date and again.n_rows == 9
     with pytest.raises(StoreError, match="another pipeline config.*--overwrite"):
-        extract_features(data, out, config=PipelineConfig(kind="mel"), workers=1, progress=False)
-    res = extract_features(data, out, config=PipelineConfig(kind="mel"), overwrite=True, workers=1, progress=False)
+        extract_features(data, out, config=PipelineConfig(kind="mel"), settings=RunSettings(workers=1, progress=False))
+    res = extract_features(data, out, config=PipelineConfig(kind="mel"), overwrite=True, settings=RunSettings(workers=1, progress=False))
     assert res.shape == (9, 101, 40) and load_features(out)[0].shape == (9, 101, 40)
     write_wav(data / "yes" / "s9_nohash_0.wav", np.zeros(SR, np.float32))
     with pytest.raises(StoreError, match="DATA changed"):
-        extract_features(data, out, config=PipelineConfig(kind="mel"), workers=1, progress=False)
+        extract_features(data, out, config=PipelineConfig(kind="mel"), settings=RunSettings(workers=1, progress=False))
     (tmp_path / "notastore").mkdir()
     (tmp_path / "notastore" / "thesis.tex").write_text("precious")
     with pytest.raises(StoreError, match="not empty and not a kwscope feature store"):
-        extract_features(data, tmp_path / "notastore", workers=1, progress=False, overwrite=True)
+        extract_features(data, tmp_path / "notastore", settings=RunSettings(workers=1, progress=False), overwrite=True)
     assert (tmp_path / "notastore" / "thesis.tex").exists()
 
 
 def test_no_splits_means_statistics_from_all_rows(tmp_path):
     data = _dataset(tmp_path / "d", per_word=2)
-    res = extract_features(data, tmp_path / "out", layout="folders", workers=1, progress=False)
+    res = extract_features(data, tmp_path / "out", settings=RunSettings(layout="folders", workers=1, progress=False))
     info = load_features(tmp_path / "out")[1].attrs["kwscope"]
     assert info["statistics"] == {"fit_on": "all", "n_clips": res.n_rows, "n_frames": res.n_rows * 99}
 
@@ -194,28 +195,28 @@ def test_a_second_run_on_the_same_store_is_refused(tmp_path):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # as a running `kwscope features` holds it
         with pytest.raises(StoreError, match="another `kwscope features` run"):
-            extract_features(data, out, workers=1, progress=False)
+            extract_features(data, out, settings=RunSettings(workers=1, progress=False))
     finally:
         os.close(fd)
 
 
 def test_death_while_publishing_is_finished_by_a_rerun(tmp_path, monkeypatch):
-    import kwscope.dataset
+    import kwscope.io.index
 
     data = _dataset(tmp_path / "d", per_word=3)
-    extract_features(data, tmp_path / "ref", workers=1, chunk_size=2, progress=False)
+    extract_features(data, tmp_path / "ref", settings=RunSettings(workers=1, progress=False, chunk_size=2))
 
     def die(*args, **kwargs):
         raise SystemExit("killed")  # after features.npy, stats, errors and store.json are in place
 
     with monkeypatch.context() as m:
-        m.setattr(kwscope.dataset, "write_manifest", die)
+        m.setattr(kwscope.io.index, "write_manifest", die)
         with pytest.raises(SystemExit):
-            extract_features(data, tmp_path / "out", workers=1, chunk_size=2, progress=False)
+            extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False, chunk_size=2))
     assert (tmp_path / "out" / "features.npy").exists()
     with pytest.raises(StoreError, match="incomplete"):
         load_features(tmp_path / "out")
-    res = extract_features(data, tmp_path / "out", workers=1, chunk_size=2, progress=False)
+    res = extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False, chunk_size=2))
     assert not res.up_to_date
     assert (tmp_path / "out" / "features.npy").read_bytes() == (tmp_path / "ref" / "features.npy").read_bytes()
     assert not (tmp_path / "out" / ".work").exists()
@@ -225,11 +226,11 @@ def test_crash_half_way_through_an_in_place_rewrite_recomputes_that_chunk(tmp_pa
     """No broken file: raw features go to their row slots and are normalized there. A chunk whose
     rewrite started but did not finish holds half-normalized values; the rerun must compute it
     again from its audio rather than normalize it twice."""
-    import kwscope.extract as extract
+    import kwscope.features.tasks as tasks
 
     data = _dataset(tmp_path / "d", per_word=4)  # 12 clips, 6 chunks
-    extract_features(data, tmp_path / "ref", workers=1, chunk_size=2, progress=False)
-    real = extract._normalize_slots
+    extract_features(data, tmp_path / "ref", settings=RunSettings(workers=1, progress=False, chunk_size=2))
+    real = tasks._normalize_slots
     calls = []
 
     def crash_on_third_chunk(task, *args):
@@ -244,14 +245,14 @@ def test_crash_half_way_through_an_in_place_rewrite_recomputes_that_chunk(tmp_pa
         return real(task, *args)
 
     with monkeypatch.context() as m:
-        m.setattr(extract, "_normalize_slots", crash_on_third_chunk)
+        m.setattr(tasks, "_normalize_slots", crash_on_third_chunk)
         with pytest.raises(SystemExit):
-            extract_features(data, tmp_path / "out", workers=1, chunk_size=2, progress=False)
+            extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False, chunk_size=2))
     work = tmp_path / "out" / ".work"
     assert len(list(work.glob("inplace-*.started"))) == 3 and len(list(work.glob("inplace-??????"))) == 2
     assert not list(work.glob("raw-*")) and (work / "features.npy.partial").exists()
 
-    res = extract_features(data, tmp_path / "out", workers=1, chunk_size=2, progress=False)
+    res = extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False, chunk_size=2))
     assert res.n_rows == 12 and not res.up_to_date
     assert (tmp_path / "out" / "features.npy").read_bytes() == (tmp_path / "ref" / "features.npy").read_bytes()
     assert (tmp_path / "out" / "stats.npz").read_bytes() == (tmp_path / "ref" / "stats.npz").read_bytes()
@@ -263,7 +264,7 @@ def test_manifest_header_columns_come_from_the_workers(tmp_path):
     index would (same values, same dtypes)."""
     data = _dataset(tmp_path / "d", per_word=2, seconds=0.5)
     write_wav(data / "up" / "s2_nohash_7.wav", np.zeros(8000, np.float32), sr=8000)  # resampled
-    extract_features(data, tmp_path / "out", workers=1, progress=False)
+    extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False))
     _, manifest = load_features(tmp_path / "out")
     index = kwscope.index_dataset(data).set_index("path").loc[manifest["path"]].reset_index()
     cols = ["sample_rate", "channels", "n_samples", "duration_s", "subtype", "format"]
@@ -304,7 +305,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, broken):
     if broken:
         _break_some(data)
     reference = tmp_path / "ref"
-    extract_features(data, reference, config=PipelineConfig(kind="mfcc"), workers=1, chunk_size=4, progress=False)
+    extract_features(data, reference, config=PipelineConfig(kind="mfcc"), settings=RunSettings(workers=1, progress=False, chunk_size=4))
 
     out = tmp_path / "out"
     work = out / ".work"
@@ -391,7 +392,7 @@ def test_torch_adapter(tmp_path):
     from kwscope.torch_dataset import FeatureDataset
 
     data = _dataset(tmp_path / "d", per_word=3)
-    extract_features(data, tmp_path / "out", workers=1, progress=False)
+    extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False))
     ds = FeatureDataset(tmp_path / "out", split="train")
     x, y = ds[0]
     assert len(ds) == 3 and x.shape == (99, 161) and x.dtype == torch.float32 and ds.classes == sorted(WORDS)
@@ -400,8 +401,8 @@ def test_torch_adapter(tmp_path):
 
 
 def test_direct_wav_path_equals_read_clip(tmp_path, rng):
-    from kwscope.audio import read_clip
-    from kwscope.extract import _read_pcm16_into
+    from kwscope.io.audio import read_clip
+    from kwscope.features.tasks import _read_pcm16_into
 
     y = (rng.uniform(-1, 1, SR)).astype(np.float32)
     row = np.empty(SR, np.float32)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from kwscope.layouts import FsddLayout, LayoutError, detect_layout, hash_split, make_layout
+from kwscope.io.layouts import FsddLayout, LayoutError, detect_layout, hash_split, make_layout
 
 
 def _tf_which_set(filename, validation_percentage, testing_percentage):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kwscope import dsp
-from kwscope.pipeline import ConfigError, FeaturePipeline, FeatureStats, PipelineConfig, PipelineError
+from kwscope.features.pipeline import ConfigError, FeaturePipeline, FeatureStats, PipelineConfig, PipelineError
 from conftest import tone
 
 SR = 16000

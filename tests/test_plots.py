@@ -18,7 +18,7 @@ from click.testing import CliRunner  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from kwscope import plots  # noqa: E402
-from kwscope.audio import read_audio  # noqa: E402
+from kwscope.io.audio import read_audio  # noqa: E402
 from kwscope.cli import main  # noqa: E402
 from kwscope.errors import KwscopeError  # noqa: E402
 from kwscope.plots import PlotError  # noqa: E402

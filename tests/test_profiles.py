@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from conftest import tone, write_wav
+from kwscope.settings import RunSettings
 from kwscope.analysis.explore import explore
-from kwscope.audio import read_audio
+from kwscope.io.audio import read_audio
 from kwscope.analysis.profiles import (
     SCALAR_COLUMNS,
     ChunkResult,
@@ -21,7 +22,7 @@ from kwscope.analysis.profiles import (
     profile_chunk,
     profile_clip,
 )
-from kwscope.dataset import index_dataset
+from kwscope.io.index import index_dataset
 
 
 def _band(hz: float, cfg: ProfileConfig = ProfileConfig()) -> int:
@@ -143,7 +144,7 @@ def test_unreadable_and_background_rows(tmp_path):
     write_wav(tmp_path / "yes" / "a_nohash_0.wav", tone(seconds=1.0))
     write_wav(tmp_path / "_background_noise_" / "hum.wav", tone(50.0, seconds=3.0))
     (tmp_path / "yes" / "b_nohash_0.wav").write_bytes(b"RIFF\x00\x00")
-    ex = explore(tmp_path, workers=1, progress=False)
+    ex = explore(tmp_path, settings=RunSettings(workers=1, progress=False))
     p = ex.profiles.set_index("path")
     assert p.loc["yes/b_nohash_0.wav", "status"] == "error" and p.loc["yes/b_nohash_0.wav", "error"]
     assert np.isnan(p.loc["yes/b_nohash_0.wav", "rms_dbfs"])
@@ -181,9 +182,9 @@ def _findings(result) -> str:
 def test_cache_hit_gives_identical_results(tmp_path, rng):
     data = _small_set(tmp_path / "data", rng)
     cache = tmp_path / "cache"
-    first = explore(data, workers=1, cache_dir=cache, chunk_size=3, progress=False)
+    first = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False, chunk_size=3))
     assert first.pass_info["cache_hits"] == 0 and any(cache.rglob("*.npz"))
-    second = explore(data, workers=1, cache_dir=cache, chunk_size=3, progress=False)
+    second = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False, chunk_size=3))
     assert second.pass_info["cache_hits"] == second.pass_info["chunks"] == first.pass_info["chunks"]
     assert second.pass_info["result_cache"]
     pd.testing.assert_frame_equal(first.profiles, second.profiles)
@@ -193,24 +194,24 @@ def test_cache_hit_gives_identical_results(tmp_path, rng):
 def test_changed_file_recomputes_only_its_chunk(tmp_path, rng):
     data = _small_set(tmp_path / "data", rng)
     cache = tmp_path / "cache"
-    explore(data, workers=1, cache_dir=cache, chunk_size=2, progress=False)
+    explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False, chunk_size=2))
     target = data / "up" / "s3_nohash_0.wav"
     write_wav(target, tone(3000.0, seconds=1.0, amp=0.9))
     st = os.stat(target)
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    again = explore(data, workers=1, cache_dir=cache, chunk_size=2, progress=False)
+    again = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False, chunk_size=2))
     assert again.pass_info["cache_hits"] == again.pass_info["chunks"] - 1
-    fresh = explore(data, workers=1, chunk_size=2, progress=False)
+    fresh = explore(data, settings=RunSettings(workers=1, progress=False, chunk_size=2))
     pd.testing.assert_frame_equal(again.profiles, fresh.profiles)
 
 
 def test_damaged_cache_entry_is_recomputed(tmp_path, rng):
     data = _small_set(tmp_path / "data", rng)
     cache = tmp_path / "cache"
-    first = explore(data, workers=1, cache_dir=cache, progress=False)
+    first = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False))
     for f in [*cache.rglob("*.npz"), *cache.rglob("*.pkl"), *cache.rglob("*.parquet")]:
         f.write_bytes(b"garbage")
-    second = explore(data, workers=1, cache_dir=cache, progress=False)
+    second = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False))
     pd.testing.assert_frame_equal(first.profiles, second.profiles)
     assert second.pass_info["cache_hits"] == 0
 
@@ -220,9 +221,9 @@ def test_chunk_cache_alone_gives_identical_results(tmp_path, rng):
 
     data = _small_set(tmp_path / "data", rng)
     cache = tmp_path / "cache"
-    first = explore(data, workers=1, cache_dir=cache, chunk_size=3, progress=False)
+    first = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False, chunk_size=3))
     shutil.rmtree(cache / "results-v1")
-    second = explore(data, workers=1, cache_dir=cache, chunk_size=3, progress=False)
+    second = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False, chunk_size=3))
     assert second.pass_info["cache_hits"] == second.pass_info["chunks"] and "result_cache" not in second.pass_info
     assert _findings(first) == _findings(second)
 
@@ -230,9 +231,9 @@ def test_chunk_cache_alone_gives_identical_results(tmp_path, rng):
 def test_result_cache_follows_split_lists(tmp_path, rng):
     data = _small_set(tmp_path / "data", rng)
     cache = tmp_path / "cache"
-    before = explore(data, workers=1, cache_dir=cache, progress=False)
+    before = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False))
     (data / "validation_list.txt").write_text("up/s0_nohash_0.wav\n")
-    after = explore(data, workers=1, cache_dir=cache, progress=False)
+    after = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False))
     assert after.profiles.set_index("path").loc["up/s0_nohash_0.wav", "split"] == "validation"
     assert before.profiles.set_index("path").loc["up/s0_nohash_0.wav", "split"] != "validation"
     assert "result_cache" not in after.pass_info and after.pass_info["cache_hits"] == after.pass_info["chunks"]
@@ -241,7 +242,7 @@ def test_result_cache_follows_split_lists(tmp_path, rng):
 def test_no_cache_unless_asked(tmp_path, rng, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    explore(_small_set(tmp_path / "data", rng), workers=1, progress=False)
+    explore(_small_set(tmp_path / "data", rng), settings=RunSettings(workers=1, progress=False))
     assert not (tmp_path / "xdg").exists() and not (tmp_path / "home").exists()
 
 
@@ -257,8 +258,8 @@ def test_chunk_result_round_trips_through_npz(tmp_path, rng):
 
 def test_process_pool_gives_the_same_results(tmp_path, rng):
     data = _small_set(tmp_path / "data", rng)
-    one = explore(data, workers=1, chunk_size=2, progress=False)
-    two = explore(data, workers=2, chunk_size=2, progress=False)
+    one = explore(data, settings=RunSettings(workers=1, progress=False, chunk_size=2))
+    two = explore(data, settings=RunSettings(workers=2, progress=False, chunk_size=2))
     pd.testing.assert_frame_equal(one.profiles, two.profiles)
     for lab in one.mean_logspec.by_label:
         np.testing.assert_array_equal(one.mean_logspec.by_label[lab], two.mean_logspec.by_label[lab])
@@ -267,7 +268,7 @@ def test_process_pool_gives_the_same_results(tmp_path, rng):
 def test_batched_vad_equals_dsp_speech_segments(rng):
     """speech_segments_batch is dsp.speech_segments vectorized: identical segments, clip by clip."""
     from kwscope import dsp
-    from kwscope.analysis.profiles import speech_segments_batch
+    from kwscope.dsp import speech_segments_batch
 
     for sr in (8000, 16000, 22050):
         clips = [np.zeros(sr // 2, np.float32), (rng.standard_normal(sr) * 1e-4).astype(np.float32),
@@ -292,7 +293,7 @@ def test_batched_vad_equals_dsp_speech_segments(rng):
 
 
 def test_manifest_is_cached_and_refreshed(tmp_path, rng):
-    from kwscope.analysis.explore import cached_index
+    from kwscope.analysis.caches import cached_index
 
     data = _small_set(tmp_path / "data", rng)
     cache = tmp_path / "cache"
@@ -320,9 +321,10 @@ def test_fast_pcm16_reader_equals_read_clip(tmp_path, rng):
     else; announcing files ahead changes nothing and tolerates missing ones."""
     import struct
 
-    from kwscope._wav import read_pcm16_mono
-    from kwscope.analysis.profiles import _as_float, _read_ahead
-    from kwscope.audio import read_clip
+    from kwscope.io.wav import read_pcm16_mono
+    from kwscope.analysis.profiles.batch import _as_float
+    from kwscope.analysis.profiles.chunks import _read_ahead
+    from kwscope.io.audio import read_clip
 
     y = (rng.standard_normal(12345) * 0.2).clip(-1, 1).astype(np.float32)
     plain = write_wav(tmp_path / "plain.wav", y)

@@ -19,8 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import tone, write_wav
+from kwscope.settings import RunSettings
 from kwscope.analysis.aggregates import MeanLogSpectrogram, MeanSpectrum
-from kwscope.analysis.explore import Exploration
+from kwscope.analysis.exploration import Exploration
 from kwscope.analysis.summary import summarize
 from kwscope.cli import main
 from kwscope.plots.export import plotly_js_inline
@@ -50,8 +51,7 @@ def demo_report_paths(tmp_path_factory) -> tuple[Path, Path]:
     if not html_path.is_file():
         from kwscope.demo import demo_data_path
 
-        build_report(demo_data_path(), html_path, json_output=json_path, workers=2, progress=False,
-                     cache_dir=shared_dir(tmp_path_factory, "cache"))
+        build_report(demo_data_path(), html_path, json_output=json_path, settings=RunSettings(workers=2, cache_dir=shared_dir(tmp_path_factory, "cache"), progress=False))
     return html_path, json_path
 
 
@@ -299,8 +299,7 @@ def test_report_on_fsdd_subset(fsdd_dir, tmp_path, cache_dir):
             for take in (0, 1):
                 name = f"{digit}_{speaker}_{take}.wav"
                 shutil.copy(fsdd_dir / name, data / name)
-    r = build_report(data, tmp_path / "fsdd.html", json_output=tmp_path / "fsdd.json", workers=1,
-                     cache_dir=cache_dir, progress=False)
+    r = build_report(data, tmp_path / "fsdd.html", json_output=tmp_path / "fsdd.json", settings=RunSettings(workers=1, cache_dir=cache_dir, progress=False))
     s = r.exploration.summary
     assert s.layout == "fsdd" and s.labels == ["0", "1"] and s.n_files == 8
     page = r.html_path.read_text()

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kwscope.audio import AudioError, probe, read_audio
+from kwscope.io.audio import AudioError, probe, read_audio
 from kwscope.cli import main
-from kwscope.dataset import index_dataset
+from kwscope.io.index import index_dataset
 from bad_corpus import _speech_like, _wav_bytes, build_bad_corpus
 
 # Header-only indexing cannot see bad samples; decoding commands report these.

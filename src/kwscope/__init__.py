@@ -1,6 +1,10 @@
 """kwscope: explore, check and featurize short-utterance speech datasets.
 
 The public API is imported lazily so that ``kwscope --help`` and worker start-up stay fast.
+
+The data flows through the subpackages in one direction (``docs/architecture.md``):
+``io`` (reading) -> ``dsp`` -> ``engine`` (running tasks) -> ``features`` -> ``analysis`` -> ``plots`` ->
+``report`` -> ``cli``; ``settings`` (how a run works) and ``errors`` are used by all.
 """
 
 from __future__ import annotations
@@ -11,25 +15,26 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _API = {
-    "AudioError": "audio",
-    "read_audio": "audio",
-    "read_clip": "audio",
-    "probe": "audio",
-    "LayoutError": "layouts",
-    "DatasetError": "dataset",
-    "index_dataset": "dataset",
-    "read_manifest": "dataset",
-    "write_manifest": "dataset",
+    "AudioError": "io.audio",
+    "read_audio": "io.audio",
+    "read_clip": "io.audio",
+    "probe": "io.audio",
+    "LayoutError": "io.layouts",
+    "DatasetError": "io.index",
+    "index_dataset": "io.index",
+    "read_manifest": "io.index",
+    "write_manifest": "io.index",
+    "RunSettings": "settings",
     "summarize": "analysis.summary",
     "speaker_leakage": "analysis.summary",
-    "FeaturePipeline": "pipeline",
-    "PipelineConfig": "pipeline",
-    "extract_features": "extract",
-    "load_features": "store",
+    "FeaturePipeline": "features.pipeline",
+    "PipelineConfig": "features.config",
+    "extract_features": "features.extract",
+    "load_features": "features.store",
     "explore": "analysis.explore",
-    "Exploration": "analysis.explore",
-    "find_anomalies": "analysis.anomalies",
-    "find_duplicates": "analysis.duplicates",
+    "Exploration": "analysis.exploration",
+    "find_anomalies": "analysis.explore",
+    "find_duplicates": "analysis.explore",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -45,7 +45,6 @@ __all__ = [
     "quality_flags",
     "score_anomalies",
     "AnomalyReport",
-    "find_anomalies",
     "spectrum_db",
     "label_distance",
     "robust_z",
@@ -510,36 +509,3 @@ class AnomalyReport:
         head = (f"<p>{self.n_checked:,} recordings checked, {len(self.outliers)} listed "
                 f"({self.n_broken:,} unreadable)</p>")
         return head + self.to_frame().to_html(index=False, escape=True)
-
-
-def find_anomalies(
-    data,
-    *,
-    layout: str = "auto",
-    top: int = 50,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    cache_dir=None,
-    progress: bool | None = None,
-    config: AnomalyConfig | None = None,
-) -> AnomalyReport:
-    """Rank a dataset's recordings by how anomalous they are (one profile pass, see
-    :func:`kwscope.analysis.explore.explore`).
-
-    Parameters
-    ----------
-    data
-        A dataset folder, or a manifest from :func:`kwscope.index_dataset`.
-    top
-        Outliers listed.
-    """
-    from .explore import _explore
-    from .profiles import single_threaded_blas
-
-    # Only what the ranking needs (no VAD, log spectrograms, fingerprints): the same results as
-    # explore()'s anomalies, at a fraction of the cost; a cache written by explore() serves it.
-    with single_threaded_blas():
-        ex = _explore(data, layout=layout, workers=workers, scheduler=scheduler, cache_dir=cache_dir,
-                      violin_hz=(1000, 2500, 6000), top=top, progress=progress, anomaly_config=config,
-                      chunk_size=256, max_pairs=0, near_threshold=0.9, full=False)
-    return ex.anomaly_report()

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .profiles import ProfileSpill
 
-__all__ = ["DuplicateFinder", "DuplicateReport", "find_duplicates"]
+__all__ = ["DuplicateFinder", "DuplicateReport"]
 
 
 _FILTER_BLOCK = 65536  # candidate pairs Hamming-filtered at once (two 32-byte signatures each)
@@ -231,13 +231,3 @@ class DuplicateReport:
         head = (f"<p>{self.n_exact_pairs} exact and {self.n_near_pairs} near-duplicate pair(s); "
                 f"{self.n_cross_split} across splits (leakage)</p>")
         return head + self.to_frame().to_html(index=False, escape=True)
-
-
-def find_duplicates(data, *, layout: str = "auto", workers: int | None = None, scheduler: str | None = None,
-                    cache_dir=None, progress: bool | None = None) -> DuplicateReport:
-    """Find exact and near-duplicate recordings of a dataset (one profile pass, see
-    :func:`kwscope.analysis.explore.explore`)."""
-    from .explore import explore
-
-    ex = explore(data, layout=layout, workers=workers, scheduler=scheduler, cache_dir=cache_dir, progress=progress)
-    return ex.duplicate_report

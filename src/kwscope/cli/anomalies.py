@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 import click
 
 # Only light imports here: the command starts the worker pool's fork server before it imports
-# pandas and the analysis (see kwscope.analysis.startup).
-from ..analysis.startup import default_cache_dir, warm_worker_pool
+# pandas and the analysis (see kwscope.engine.startup).
+from ..analysis import LIGHT_PASS_MODULES
+from ..engine.startup import warm_worker_pool
+from ..settings import RunSettings, default_cache_dir
 from . import data_argument, layout_option, strict_option
 
 if TYPE_CHECKING:
@@ -60,11 +62,11 @@ def command(data, layout, top, as_json, workers, scheduler, cache_dir, strict):
     spectrum, and quality flags (clipping, near-silence, noise bursts, hum, wrong length or
     sample rate, DC offset, low SNR).
     """
-    warm_worker_pool(workers=workers, scheduler=scheduler, full=False)
-    from ..analysis.anomalies import find_anomalies
+    warm_worker_pool(workers=workers, scheduler=scheduler, preload=LIGHT_PASS_MODULES)
+    from ..analysis.explore import find_anomalies
 
-    report = find_anomalies(data, layout=layout, top=top, workers=workers, scheduler=scheduler,
-                            cache_dir=cache_dir)
+    settings = RunSettings(workers=workers, scheduler=scheduler, cache_dir=cache_dir, layout=layout)
+    report = find_anomalies(data, settings=settings, top=top)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

@@ -65,8 +65,9 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, wor
     (statistics of the train split), frame stacking. Read the store back with
     kwscope.load_features(OUT) or plain numpy (OUT/features.npy, OUT/manifest.parquet).
     """
-    from ..extract import extract_features, summarize_errors
-    from ..pipeline import PipelineConfig
+    from ..features.config import PipelineConfig
+    from ..features.extract import extract_features, summarize_errors
+    from ..settings import RunSettings
 
     config = PipelineConfig.read(config_path) if config_path else PipelineConfig()
     overrides = {"kind": kind, "sample_rate": sample_rate, "vad": vad, "stack": stack}
@@ -76,9 +77,9 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, wor
         overrides["duration_s"] = dur
     if overrides:
         config = config.replace(**overrides)
+    settings = RunSettings(workers=workers, scheduler=scheduler, layout=layout, chunk_size=chunk_size)
     result = extract_features(
-        data, out, config=config, layout=layout, workers=workers, scheduler=scheduler,
-        chunk_size=chunk_size, overwrite=overwrite,
+        data, out, config=config, settings=settings, overwrite=overwrite,
         validation_percentage=validation_percentage, testing_percentage=testing_percentage,
     )
     shape = " x ".join(f"{d:,}" for d in result.shape)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..dataset import index_dataset, write_manifest
+from ..io.index import index_dataset, write_manifest
 from . import data_argument, layout_option, strict_option
 
 

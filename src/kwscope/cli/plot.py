@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..audio import display_path, read_audio
+from ..io.audio import display_path, read_audio
 from ..plots import CLIP_VIEWS, PlotError, save_figure
 from ..plots.export import HTML_FORMATS, MATPLOTLIB_FORMATS
 

@@ -57,9 +57,9 @@ def report_options(fn):
 def run_report(data, output, *, json_out, layout, workers, scheduler, cache, no_cache, violin_hz, top,
                anomaly_threshold, progress, title, strict, data_label=None):
     """Shared body of ``report`` and ``demo``: build, write, print the path, apply ``--strict``."""
-    from ..analysis.profiles import default_cache_dir
     from ..report.build import build_report
     from ..report.plan import ReportOptions
+    from ..settings import RunSettings, default_cache_dir
 
     out = Path(output)
     json_path = None
@@ -69,9 +69,9 @@ def run_report(data, output, *, json_out, layout, workers, scheduler, cache, no_
         json_path = Path(json_out)
     cache_dir = None if no_cache else (Path(cache) if cache else default_cache_dir())
     options = ReportOptions(title=title, anomaly_threshold=anomaly_threshold)
-    result = build_report(data, out, json_output=json_path, layout=layout, workers=workers, scheduler=scheduler,
-                          cache_dir=cache_dir, violin_hz=violin_hz, top=top, progress=progress, options=options,
-                          data_label=data_label)
+    settings = RunSettings(workers=workers, scheduler=scheduler, cache_dir=cache_dir, progress=progress, layout=layout)
+    result = build_report(data, out, json_output=json_path, settings=settings, violin_hz=violin_hz, top=top,
+                          options=options, data_label=data_label)
     rendered = result.rendered
     s = result.exploration.summary
     to_stdout = json_out == "-"

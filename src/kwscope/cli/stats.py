@@ -7,7 +7,7 @@ import json
 import click
 
 from ..analysis.summary import summarize
-from ..dataset import index_dataset
+from ..io.index import index_dataset
 from ..report.terminal import format_summary
 from . import data_argument, layout_option, strict_option
 

@@ -2,7 +2,7 @@
 
 The one place of the report layer that touches files: it runs the exploration, reads the handful
 of recordings the page plays (examples, outliers, a few per label; never more than
-``ReportOptions.max_embedded_clips``) with :func:`kwscope.audio.read_audio`, hands the decoded
+``ReportOptions.max_embedded_clips``) with :func:`kwscope.io.audio.read_audio`, hands the decoded
 arrays to the pure renderer (:func:`kwscope.report.html.render_report`), and writes the page and
 the JSON atomically (a temporary file renamed over the target: a report is never half-written).
 """
@@ -18,7 +18,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..audio import AudioError, read_audio
+from ..io.audio import AudioError, read_audio
+from ..settings import RunSettings
 from .figures import FigureRenderer
 from .html import RenderedReport, render_report
 from .plan import Finding, ReportOptions, ReportPlan, plan_report
@@ -97,13 +98,9 @@ def build_report(
     output: str | os.PathLike | None = None,
     *,
     json_output: str | os.PathLike | None = None,
-    layout: str = "auto",
-    workers: int | None = None,
-    scheduler: str | None = None,
-    cache_dir: str | os.PathLike | None = None,
+    settings: RunSettings | None = None,
     violin_hz: Sequence[float] = (1000, 2500, 6000),
     top: int = 50,
-    progress: bool | None = None,
     options: ReportOptions | None = None,
     data_label: str | None = None,
     explore_fn: Callable[..., Any] | None = None,
@@ -118,9 +115,11 @@ def build_report(
         Where to write the HTML page; None renders without writing.
     json_output
         Where to write the JSON description; None writes none.
-    layout, workers, scheduler, cache_dir, violin_hz, top, progress
-        Passed to :func:`kwscope.analysis.explore.explore` (``cache_dir`` also caches the
-        report's figures; ``workers`` also draws them).
+    settings
+        Where and how the exploration runs (:class:`~kwscope.settings.RunSettings`); its
+        ``cache_dir`` also caches the report's figures, its ``workers`` also draw them.
+    violin_hz, top
+        Passed to :func:`kwscope.analysis.explore.explore`.
     options
         The report's bounds (:class:`ReportOptions`); ``top`` overrides ``options.top``.
     data_label
@@ -136,8 +135,8 @@ def build_report(
     if explore_fn is None:
         from ..analysis.explore import explore as explore_fn
     t0 = time.perf_counter()
-    exploration = explore_fn(data, layout=layout, workers=workers, scheduler=scheduler, cache_dir=cache_dir,
-                             violin_hz=tuple(violin_hz), top=max(int(top), 1), progress=progress)
+    settings = settings or RunSettings()
+    exploration = explore_fn(data, settings=settings, violin_hz=tuple(violin_hz), top=max(int(top), 1))
     t1 = time.perf_counter()
     plan = plan_report(exploration, opt)
     prof = exploration.profiles
@@ -149,7 +148,7 @@ def build_report(
     clips = read_clips(str(exploration.summary.root), plan.clip_paths(), sample_rates=rates,
                        max_seconds=opt.max_clip_seconds)
     t2 = time.perf_counter()
-    renderer = FigureRenderer(cache_dir, workers=workers, progress=progress)
+    renderer = FigureRenderer(settings.cache_dir, workers=settings.workers, progress=settings.progress)
     rendered = render_report(exploration, clips, plan=plan, options=opt, renderer=renderer,
                              data_label=data_label or str(data))
     t3 = time.perf_counter()

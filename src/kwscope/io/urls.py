@@ -20,7 +20,7 @@ import re
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from .errors import KwscopeError
+from ..errors import KwscopeError
 
 __all__ = ["RemoteDataError", "is_url", "resolve_data"]
 

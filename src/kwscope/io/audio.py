@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from . import _wav
-from .errors import KwscopeError
-from .fsspec_io import RemoteDataError, is_url, resolve_data
+from . import wav as _wav
+from ..errors import KwscopeError
+from .urls import RemoteDataError, is_url, resolve_data
 
 __all__ = ["AudioError", "AudioInfo", "Clip", "probe", "read_audio", "read_clip", "display_path", "is_url", "local_path", "AUDIO_EXTENSIONS"]
 

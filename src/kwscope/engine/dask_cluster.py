@@ -35,7 +35,7 @@ import sys
 import threading
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
-from .engine import EngineError, _progress
+from .base import EngineError, progress_bar
 
 __all__ = ["run_chunks_dask", "connect", "check_workers_see", "CONNECT_TIMEOUT_S", "DEFAULT_RETRIES"]
 
@@ -220,7 +220,7 @@ def _describe(client, address: str) -> str:
 
 def _check_worker_versions(client) -> None:
     """Refuse to mix kwscope versions: features must be identical to a local run, bit for bit."""
-    from . import __version__
+    from .. import __version__
 
     found = client.run(importlib.metadata.version, "kwscope", on_error="return")
     other = {addr: v for addr, v in found.items() if isinstance(v, str) and v != __version__}
@@ -243,7 +243,7 @@ def _tune_worker_malloc() -> None:
     """
     if "MALLOC_TRIM_THRESHOLD_" not in os.environ or os.environ.get("KWSCOPE_DASK_TUNE_MALLOC") == "0":
         return
-    from .engine import keep_freed_memory
+    from .base import keep_freed_memory
 
     keep_freed_memory()
 
@@ -353,7 +353,7 @@ def run_chunks_dask(
                 pending[fut] = i
                 window.add(fut)
 
-        with _progress(sum(sizes), desc, progress) as bar:
+        with progress_bar(sum(sizes), desc, progress) as bar:
             fill()
             while pending:
                 fut, result = next(window)
@@ -387,7 +387,7 @@ def run_chunks_dask(
 
 def _sees(path: str) -> bool:
     """Run on a worker: can it open ``path`` (a local path or an fsspec URL)?"""
-    from .audio import is_url, local_path
+    from ..io.audio import is_url, local_path
 
     path = local_path(path)
     if not is_url(path):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import KwscopeError
+from ..errors import KwscopeError
 
 if TYPE_CHECKING:  # pandas is imported on use, so that worker processes stay light
     import pandas as pd

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import KwscopeError
+from ..errors import KwscopeError
 
 __all__ = [
     "LAYOUTS",

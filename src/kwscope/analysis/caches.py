@@ -1,0 +1,98 @@
+"""The analysis's two caches beside the per-chunk profiles: the dataset index (reused when no file
+changed) and the finished :class:`~kwscope.analysis.exploration.Exploration` (reused when nothing
+at all changed). Both are opt-in (a ``cache_dir``); a damaged, read-only or full cache never stops
+the analysis."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from pathlib import Path
+
+import pandas as pd
+
+from ..io.audio import is_url
+from ..io.index import index_dataset, read_manifest, scan_audio_files, write_manifest
+from .exploration import Exploration
+
+__all__ = ["cached_index", "result_path", "load_result", "store_result"]
+
+
+_MANIFEST_CACHE = "manifests-v1"
+_SPLIT_LISTS = ("validation_list.txt", "testing_list.txt")
+
+
+def cached_index(data, *, layout: str = "auto", cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """:func:`kwscope.index_dataset`, reused from ``cache_dir`` when nothing changed.
+
+    The key is the folder, the layout, every recording's relative path with its size and mtime
+    (one ``stat`` each, no file opened) and the split lists' size and mtime; any difference
+    re-indexes the folder (reading every header again). Without ``cache_dir``, or for a URL, it
+    is ``index_dataset(data, layout=layout)``.
+    """
+    if cache_dir is None or is_url(os.fspath(data)) or not Path(data).is_dir():
+        return index_dataset(data, layout=layout)
+    root = Path(data).resolve()
+    relpaths, problems = scan_audio_files(root)
+    h = hashlib.sha256(json.dumps([_MANIFEST_CACHE, str(root), layout, problems]).encode())
+    for rel in relpaths + list(_SPLIT_LISTS):
+        try:
+            st = os.stat(root / rel)
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{rel}\0-\n".encode())
+    path = Path(cache_dir) / _MANIFEST_CACHE / f"{h.hexdigest()}.parquet"
+    if path.is_file():
+        try:
+            return read_manifest(path)
+        except Exception:  # a damaged cache entry: index again
+            pass
+    manifest = index_dataset(data, layout=layout)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_manifest(manifest, path)
+    except OSError:
+        pass  # a read-only or full cache never stops the analysis
+    return manifest
+
+
+_RESULT_CACHE = "results-v1"
+
+
+def result_path(cache_dir, manifest: pd.DataFrame, plan, params: dict) -> Path:
+    """Where the finished analysis of this exact input is cached: the key covers every chunk's
+    key (config, files' locations, sizes and mtimes), the manifest's identity columns (a split
+    list can change without touching the audio) and every parameter."""
+    h = hashlib.sha256(json.dumps([_RESULT_CACHE, str(manifest.attrs.get("root", "")),
+                                   str(manifest.attrs.get("layout", "")), params], sort_keys=True,
+                                  default=str).encode())
+    for i in range(len(plan.tasks)):
+        h.update(plan.key(i).encode())
+    ident = manifest[["path", "label", "speaker", "split", "category", "status", "error"]]
+    h.update(pd.util.hash_pandas_object(ident.astype(str), index=False).to_numpy().tobytes())
+    return Path(cache_dir) / _RESULT_CACHE / f"{h.hexdigest()}.pkl"
+
+
+def load_result(path: Path) -> Exploration | None:
+    # A pickle: the cache folder must be as trusted as the user's own files (it is the user's).
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            result = pickle.load(fh)
+        return result if isinstance(result, Exploration) else None
+    except Exception:  # damaged or from another version: recompute
+        return None
+
+
+def store_result(path: Path, result: Exploration) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full cache never stops the analysis

@@ -1,0 +1,330 @@
+"""The settings of the six feature-extraction steps: :class:`PipelineConfig` (validated, round-trips
+to YAML, hashed stably: the hash names the features it produces) and the pipeline's errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import numbers
+import os
+from dataclasses import dataclass, fields
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import KwscopeError
+
+__all__ = ["PipelineConfig", "PipelineError", "ConfigError", "KINDS"]
+
+#: Feature kinds (step 4).
+KINDS = ("logspec", "mel", "mfcc")
+_PAD_MODES = ("center", "left", "right")
+_NORMALIZE = ("per_feature", "none")
+_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
+# Bumped when the computation behind a config changes, so old stores are not mistaken for new ones.
+_FEATURES_VERSION = 1
+
+
+class PipelineError(KwscopeError):
+    """The pipeline cannot run on this input (not fitted, wrong shapes, clip too short, ...)."""
+
+
+class ConfigError(PipelineError):
+    """A pipeline setting is invalid; the message names the setting and repeats the bad value."""
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every setting of the six steps. Defaults: Speech Commands, 16 kHz, 1 s, log spectrogram
+    with 20 ms windows every 10 ms.
+
+    Fields that only concern one kind (``eps`` for ``logspec``; ``n_fft``, ``n_mels``, ``fmin``,
+    ``fmax``, ``top_db`` for ``mel``/``mfcc``; ``n_mfcc``, ``deltas``, ``delta_width`` for
+    ``mfcc``) are ignored by the others.
+    """
+
+    # 1. resampling
+    sample_rate: int = 16000
+    """Target rate in Hz; clips at another rate are resampled with soxr."""
+    resample_quality: str = "HQ"
+    """soxr quality preset: QQ, LQ, MQ, HQ or VHQ."""
+    # 2. voice activity detection
+    vad: bool = False
+    """Trim each clip to its speech (:func:`kwscope.dsp.trim_silence`) before padding."""
+    vad_top_db: float = 40.0
+    """VAD: frames within this many dB of the loudest frame are speech."""
+    vad_floor_db: float = -60.0
+    """VAD: frames below this level in dBFS are never speech."""
+    # 3. equal length
+    duration_s: float | None = 1.0
+    """Clip length in seconds after zero-padding/cropping; ``None`` keeps each clip's length."""
+    pad_mode: str = "center"
+    """Where padding/cropping happens: 'center', 'left' (keep the start), 'right' (keep the end)."""
+    # 4. features
+    kind: str = "logspec"
+    """'logspec' (the notebook's log_specgram), 'mel' (log mel, dB) or 'mfcc'."""
+    window_ms: float = 20.0
+    """Analysis window in milliseconds."""
+    step_ms: float = 10.0
+    """Hop between frames in milliseconds (20/10 gives exactly the notebook's log_specgram)."""
+    eps: float = 1e-10
+    """logspec: added to the power before the logarithm."""
+    n_fft: int | None = None
+    """mel/mfcc: FFT length in samples (>= the window; longer zero-pads); ``None``: the window."""
+    n_mels: int = 40
+    """mel/mfcc: mel bands."""
+    fmin: float = 0.0
+    """mel/mfcc: lowest band edge in Hz."""
+    fmax: float | None = None
+    """mel/mfcc: highest band edge in Hz; ``None``: sample_rate / 2."""
+    top_db: float | None = 80.0
+    """mel/mfcc: dynamic range kept below each clip's peak, in dB (``power_to_db``, ref=1)."""
+    n_mfcc: int = 13
+    """mfcc: cepstral coefficients kept."""
+    deltas: int = 2
+    """mfcc: 0 none, 1 append deltas, 2 append deltas and delta-deltas (3 x n_mfcc coefficients)."""
+    delta_width: int = 9
+    """mfcc: frames in the delta (Savitzky-Golay) filter, odd >= 3."""
+    # 5. normalization
+    normalize: str = "per_feature"
+    """'per_feature': subtract mean_ and divide by scale_ per coefficient; 'none'."""
+    # 6. temporal context
+    stack: int = 1
+    """Frames stacked into one row (1: no stacking)."""
+    stack_hop: int = 1
+    """Frames between the starts of consecutive stacked rows."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), f.type))
+        self._validate()
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def _validate(self) -> None:
+        def fail(name: str, why: str):
+            raise ConfigError(f"{name}={getattr(self, name)!r} {why}")
+
+        if self.sample_rate <= 0:
+            fail("sample_rate", "must be a positive number of Hz")
+        _one_of("resample_quality", self.resample_quality, _QUALITIES)
+        if self.vad_top_db < 0:
+            fail("vad_top_db", "must be >= 0 dB")
+        if self.duration_s is not None and self.duration_s <= 0:
+            fail("duration_s", "must be a positive number of seconds, or null for variable length")
+        _one_of("pad_mode", self.pad_mode, _PAD_MODES)
+        _one_of("kind", self.kind, KINDS)
+        _one_of("normalize", self.normalize, _NORMALIZE)
+        if self.window_ms <= 0:
+            fail("window_ms", "must be a positive number of milliseconds")
+        if self.step_ms <= 0:
+            fail("step_ms", "must be a positive number of milliseconds")
+        if self.window_samples < 2:
+            fail("window_ms", f"gives {self.window_samples} sample(s) at {self.sample_rate} Hz; need >= 2")
+        if self.hop_samples < 1:
+            fail("step_ms", f"is shorter than one sample at {self.sample_rate} Hz")
+        if self.hop_samples > self.window_samples:
+            fail("step_ms", f"must not exceed window_ms={self.window_ms} (frames would skip samples)")
+        if self.eps < 0:
+            fail("eps", "must be >= 0")
+        if self.n_fft is not None and self.n_fft < self.window_samples:
+            fail("n_fft", f"must be >= the window ({self.window_samples} samples)")
+        if self.n_mels < 1:
+            fail("n_mels", "must be a positive integer")
+        if self.fmin < 0:
+            fail("fmin", "must be >= 0 Hz")
+        if self.fmax is not None and not self.fmin < self.fmax <= self.sample_rate / 2:
+            fail("fmax", f"must be > fmin={self.fmin} and <= sample_rate / 2 = {self.sample_rate / 2} Hz")
+        if self.fmax is None and self.fmin >= self.sample_rate / 2:
+            fail("fmin", f"must be below sample_rate / 2 = {self.sample_rate / 2} Hz")
+        if self.top_db is not None and self.top_db < 0:
+            fail("top_db", "must be >= 0 dB, or null")
+        if not 1 <= self.n_mfcc <= self.n_mels:
+            fail("n_mfcc", f"must be between 1 and n_mels={self.n_mels}")
+        if self.deltas not in (0, 1, 2):
+            fail("deltas", "must be 0, 1 or 2")
+        if self.delta_width < 3 or self.delta_width % 2 == 0:
+            fail("delta_width", "must be an odd integer >= 3")
+        if self.stack < 1:
+            fail("stack", "must be a positive integer")
+        if self.stack_hop < 1:
+            fail("stack_hop", "must be a positive integer")
+        if self.duration_s is not None:
+            frames = self.frames_for(self.length_samples)
+            if frames < self.min_frames:
+                what = f"stack={self.stack}" if frames < self.stack else f"delta_width={self.delta_width}"
+                fail("duration_s", f"gives {frames} frames, fewer than {what} needs")
+
+    # -- derived quantities ---------------------------------------------------------------------
+
+    @property
+    def window_samples(self) -> int:
+        """Window length in samples at ``sample_rate``."""
+        return round(self.window_ms * self.sample_rate / 1000)
+
+    @property
+    def hop_samples(self) -> int:
+        """Hop between frames in samples at ``sample_rate``."""
+        return round(self.step_ms * self.sample_rate / 1000)
+
+    @property
+    def fft_length(self) -> int:
+        """mel/mfcc FFT length in samples."""
+        return self.n_fft if self.n_fft is not None else self.window_samples
+
+    @property
+    def length_samples(self) -> int | None:
+        """Clip length after step 3 in samples, or ``None`` for variable length."""
+        return None if self.duration_s is None else round(self.duration_s * self.sample_rate)
+
+    @property
+    def min_frames(self) -> int:
+        """Fewest raw frames a clip needs (for stacking and deltas)."""
+        need = self.stack
+        if self.kind == "mfcc" and self.deltas:
+            need = max(need, self.delta_width)
+        return need
+
+    @property
+    def n_coeffs(self) -> int:
+        """Coefficients per raw frame (before stacking)."""
+        if self.kind == "logspec":
+            return self.window_samples // 2 + 1
+        if self.kind == "mel":
+            return self.n_mels
+        return self.n_mfcc * (1 + self.deltas)
+
+    def frames_for(self, n_samples: int) -> int:
+        """Raw frames (before stacking) of a clip of ``n_samples`` (at ``sample_rate``)."""
+        if self.kind == "logspec":
+            if n_samples < self.window_samples:
+                return 0
+            return (n_samples - self.window_samples) // self.hop_samples + 1
+        # Centred STFT (librosa): n_fft // 2 samples of padding at both ends.
+        return (n_samples + 2 * (self.fft_length // 2) - self.fft_length) // self.hop_samples + 1
+
+    def stacked_frames(self, frames: int) -> int:
+        """Rows after step 6 for ``frames`` raw frames (0 when too few)."""
+        if frames < self.stack:
+            return 0
+        return (frames - self.stack) // self.stack_hop + 1
+
+    # -- serialisation --------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML-able mapping, in field order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, mapping: dict[str, Any]) -> "PipelineConfig":
+        """Build from a mapping; unknown keys are an error (a typo must not pass silently)."""
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"a pipeline config must be a mapping of settings, got {type(mapping).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(mapping) - known)
+        if unknown:
+            raise ConfigError(f"unknown pipeline setting(s) {', '.join(map(repr, unknown))}; "
+                              f"valid settings: {', '.join(sorted(known))}")
+        return cls(**mapping)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys, no spaces): the text that :meth:`config_hash` hashes."""
+        payload = {"kwscope_features": _FEATURES_VERSION, **self.to_dict()}
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    def config_hash(self) -> str:
+        """SHA-256 (hex) of :meth:`to_json`: equal configs hash equal in every process and version
+        of Python; any change of a setting (or of kwscope's feature definitions) changes it."""
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+
+    def to_yaml(self) -> str:
+        """YAML text, one setting a line, with the hash in a comment."""
+        import yaml
+
+        body = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False)
+        return f"# kwscope feature pipeline, config hash {self.config_hash()}\n{body}"
+
+    @classmethod
+    def from_yaml(cls, text: str) -> "PipelineConfig":
+        """Parse YAML text (a mapping of settings; missing settings keep their defaults)."""
+        import yaml
+
+        try:
+            mapping = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}") from None
+        return cls.from_dict(mapping or {})
+
+    def write(self, path: str | os.PathLike) -> None:
+        """Write :meth:`to_yaml` to ``path`` (atomically)."""
+        path = os.fspath(path)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(self.to_yaml())
+        os.replace(tmp, path)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "PipelineConfig":
+        """Read a YAML file written by :meth:`write` (or by hand)."""
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise ConfigError(f"{os.fspath(path)}: cannot read the pipeline config ({exc.strerror or exc})") from None
+        try:
+            return cls.from_yaml(text)
+        except ConfigError as exc:
+            raise ConfigError(f"{os.fspath(path)}: {exc}") from None
+
+    def replace(self, **changes) -> "PipelineConfig":
+        """A copy with some settings changed (validated)."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ConfigError(f"unknown pipeline setting(s) {', '.join(map(repr, unknown))}")
+        return dataclasses.replace(self, **changes)
+
+
+def _one_of(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} must be one of {', '.join(map(repr, choices))}")
+
+
+def _coerce(name: str, value: Any, annotation: str) -> Any:
+    """Bring a value read from YAML/JSON/CLI to the field's type, so that ``20`` and ``20.0``
+    give the same config (and hash); reject what does not fit, naming the field."""
+    optional = "None" in annotation
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{name}=None is not allowed (give a value)")
+    base = annotation.split("|")[0].strip()
+    if base == "bool":
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        raise ConfigError(f"{name}={value!r} must be true or false")
+    if base == "str":
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{name}={value!r} must be a string")
+    if isinstance(value, str):  # YAML 1.1 reads "1e-10" as a string
+        try:
+            value = float(value) if base == "float" else int(value)
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} must be a number") from None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name}={value!r} must be a number")
+    if base == "int":
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if float(value).is_integer():
+            return int(value)
+        raise ConfigError(f"{name}={value!r} must be an integer")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}={value!r} must be a finite number")
+    return value
