@@ -288,10 +288,13 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: RunS
     # Phase 1: raw features and per-chunk statistics.
     started = time.perf_counter()
     paths = plan.ok["path"].tolist()
+    sources, source_rows = plan.sources()
+    column = str(plan.index.attrs.get("audio_column") or "audio")
     while True:
         todo = [] if features_ready else [k for k in range(n_chunks) if not os.path.exists(_meta_path(w, k))]
         tasks = [_RawTask(k, root, tuple(paths[a:b]), tuple(plan.fit[a:b].tolist()), conf, w,
-                          slots=str(partial) if slotted else None, offset=slots_offset + a * row_bytes)
+                          slots=str(partial) if slotted else None, offset=slots_offset + a * row_bytes,
+                          sources=tuple(sources[a:b]), source_rows=tuple(source_rows[a:b]), audio_column=column)
                  for k in todo for a, b in [bounds[k]]]
         for _ in run_chunks(extract_raw_chunk, tasks, workers=settings.workers, scheduler=settings.scheduler,
                             sizes=[len(t.paths) for t in tasks], desc="features", progress=settings.progress):
