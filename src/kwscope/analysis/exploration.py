@@ -130,7 +130,8 @@ class Exploration:
                              pca={k: self.pca[k] for k in ("explained_variance_ratio", "n_files") if k in self.pca},
                              n_files=self.summary.n_files, n_checked=int(self.quality.get("n_checked", 0)),
                              n_broken=int(self.quality.get("n_unreadable", 0)),
-                             broken_files=self.broken_files())
+                             broken_files=self.broken_files(), layout=self.summary.layout,
+                             layout_evidence=str((getattr(self.summary, "layout_info", None) or {}).get("evidence", "")))
 
     def broken_files(self) -> list[dict[str, str]]:
         """Every file that could not be read, at indexing or decoding, with the reason."""

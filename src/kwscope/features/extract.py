@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,6 +88,7 @@ class ExtractResult:
     up_to_date: bool  # True when the store was already complete: nothing was computed
     errors: pd.DataFrame  # path, label, split, stage, error
     seconds: dict  # wall time of each stage: index, features, normalize, publish
+    data: dict = field(default_factory=dict)  # root, layout and the layout's evidence (store.json "data")
 
 
 # --------------------------------------------------------------------------- the run (parent)
@@ -402,11 +403,13 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: RunS
         manifest["frame_start"] = np.concatenate(([0], np.cumsum(n)))[:-1] if len(n) else n
         manifest["n_frames"] = n
     manifest.attrs = {"layout": plan.index.attrs.get("layout"), "root": plan.index.attrs.get("root"),
-                      "config_hash": cfg.config_hash()}
+                      "layout_evidence": plan.index.attrs.get("layout_evidence", ""),
+                      "audio_column": plan.index.attrs.get("audio_column"), "config_hash": cfg.config_hash()}
     write_manifest(manifest, out / MANIFEST_FILE)
     shutil.rmtree(work, ignore_errors=True)
     seconds["publish"] = time.perf_counter() - started
-    return ExtractResult(out, len(manifest), len(errors), shape, cfg.config_hash(), False, errors, seconds)
+    return ExtractResult(out, len(manifest), len(errors), shape, cfg.config_hash(), False, errors, seconds,
+                         dict(info.get("data") or {}))
 
 
 def _with_headers(files: pd.DataFrame, headers: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -448,7 +451,8 @@ def _result(out: Path, info: dict, *, up_to_date: bool, seconds: dict) -> Extrac
     except (OSError, ValueError):
         errors = pd.DataFrame(columns=["path", "label", "split", "stage", "error"])
     return ExtractResult(out, int(info.get("n_rows", 0)), int(info.get("n_errors", len(errors))),
-                         tuple(info.get("shape", ())), str(info.get("config_hash")), up_to_date, errors, seconds)
+                         tuple(info.get("shape", ())), str(info.get("config_hash")), up_to_date, errors, seconds,
+                         dict(info.get("data") or {}))
 
 
 def summarize_errors(errors: pd.DataFrame, top: int = 3) -> str:

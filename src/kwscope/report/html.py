@@ -485,7 +485,10 @@ def _overview_section(ctx: _Ctx, n: int) -> str:
     noise = s.background_noise or {}
     pairs = [
         ("Dataset folder", f"<code>{esc(s.root)}</code>"),
-        ("Layout", esc(s.layout)),
+        ("Layout", esc(s.layout) + "".join(
+            f"<br><small>{esc(line)}</small>" for line in
+            ([(getattr(s, "layout_info", None) or {}).get("evidence", "")]
+             + list((getattr(s, "layout_info", None) or {}).get("notes", []))) if line)),
         ("Files", _fmt_int(s.n_files)),
         ("Readable", _fmt_int(s.n_files - len(ctx.broken))),
         ("Broken", f'<b style="color:var(--bad)">{_fmt_int(len(ctx.broken))}</b>' if ctx.broken else "0"),
