@@ -190,3 +190,17 @@ def test_parquet_through_features_anomalies_report(hf_dir, fsdd_dir, tmp_path):
     assert desc["exploration"]["summary"]["layout_info"]["data_kind"] == "parquet"
     n_players = page.count("<audio")
     assert n_players >= len(desc["exploration"]["summary"]["labels"])  # an example per label at least, read from the bytes
+
+
+def test_byte_rows_get_unique_readable_paths(tmp_path, sample):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = [f for f, *_ in sample[:5]]
+    names = ["a.wav", "a.wav", "", "/home/someone/.cache/x/b.wav", None]
+    audio = pa.array([{"bytes": f.read_bytes(), "path": n} for f, n in zip(files, names)],
+                     pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
+    pq.write_table(pa.table({"audio": audio, "label": ["x"] * 5}), tmp_path / "train.parquet")
+    df = index_dataset(tmp_path / "train.parquet")
+    assert df["path"].tolist() == ["train/0/a.wav", "train/1/a.wav", "train/2", "b.wav", "train/4"]
+    assert (df.status == "ok").all() and (df.format_note == "").all() and set(df.split) == {"train"}

@@ -258,7 +258,10 @@ def read_parquet_rows(root: Path, shards: list[str], spec: LayoutSpec) -> Manife
             name_col = chosen.get("path") if chosen.get("path") != shard.audio_column else None
             names = shard.columns[name_col] if name_col else (shard.audio_paths or [None] * shard.n_rows)
             for r in range(shard.n_rows):
-                paths.append(_normalize_path(_text(names[r]) or ""))
+                name = _normalize_path(_text(names[r]) or "")
+                if os.path.isabs(name) or (len(name) > 2 and name[1] == ":"):
+                    name = name.rsplit("/", 1)[-1]  # the path on the machine that made the shard: its name only
+                paths.append(name)
                 reasons.append(None)
                 sources.append(shard.relpath)
                 source_rows.append(r)
@@ -298,11 +301,12 @@ def read_parquet_rows(root: Path, shards: list[str], spec: LayoutSpec) -> Manife
 
 def _unique_names(paths: list[str], sources: list[str], rows: list[int]) -> None:
     """Give every byte row a unique, readable path: its own name where unique, else
-    ``<shard stem>/<row>/<name>`` (and ``<shard stem>/<row>.wav`` when it has none)."""
+    ``<shard stem>/<row>/<name>`` (and ``<shard stem>/<row>`` when it has none: no extension
+    is invented, so none can disagree with the content)."""
     counts: dict[str, int] = {}
     for p in paths:
         counts[p] = counts.get(p, 0) + 1
     for i, p in enumerate(paths):
         if sources[i] and (not p or counts[p] > 1):
             stem = sources[i].rsplit("/", 1)[-1].rsplit(".", 1)[0]
-            paths[i] = f"{stem}/{rows[i]}/{p.rsplit('/', 1)[-1]}" if p else f"{stem}/{rows[i]}.wav"
+            paths[i] = f"{stem}/{rows[i]}/{p.rsplit('/', 1)[-1]}" if p else f"{stem}/{rows[i]}"
