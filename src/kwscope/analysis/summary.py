@@ -142,8 +142,9 @@ def summarize(manifest: pd.DataFrame) -> DatasetSummary:
     ok = manifest[ok_mask]
     broken = manifest[~ok_mask]
     long = manifest[manifest["category"] == "long_recording"]
-    notes = manifest["format_note"].fillna("").astype(str) if "format_note" in manifest.columns else None
-    mismatched = manifest[notes != ""] if notes is not None else manifest.iloc[:0]
+    notes = (manifest["format_note"] if "format_note" in manifest.columns
+             else pd.Series("", index=manifest.index)).fillna("").astype(str)
+    mismatched = manifest.assign(format_note=notes)[notes != ""]
     a = manifest.attrs
     return DatasetSummary(
         root=str(manifest.attrs.get("root", "")),
