@@ -88,7 +88,7 @@ def read_pcm16_mono(path: str, max_bytes: int = FAST_READ_BYTES) -> tuple[np.nda
     """``(int16 samples (n,), rate in Hz)`` of a small plain 16-bit mono WAV, else ``None``.
 
     Almost every keyword clip is such a file, and for a 1-s clip opening and decoding through
-    :func:`kwscope.audio.read_clip` costs as much as computing its features: here it is four
+    :func:`kwscope.io.audio.read_clip` costs as much as computing its features: here it is four
     system calls (open, fstat, read, close) and a header parse; the caller scales the int16
     samples straight into its batch (``int16 / 32768`` as float32 is what ``read_clip``
     returns). Anything else -- other encodings, channels, large, empty or unreadable files, URLs
