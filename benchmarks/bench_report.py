@@ -17,7 +17,6 @@ Usage::
 (the 60,000-file corpus is shared with the other benchmarks at /tmp/kwscope-corpus-60k).
 """
 
-from kwscope.settings import RunSettings
 from __future__ import annotations
 
 import argparse
@@ -39,6 +38,7 @@ from measure import TreeSampler  # noqa: E402
 def _run(corpus: Path, out: Path, cache: Path, workers: int | None) -> tuple[float, object, float]:
     """``kwscope report CORPUS -o out --cache cache``: the page only (the JSON is timed apart)."""
     from kwscope.report.build import build_report
+    from kwscope.settings import RunSettings
 
     with TreeSampler(interval_s=0.2) as rss:
         t0 = time.perf_counter()

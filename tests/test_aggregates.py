@@ -11,10 +11,10 @@ import scipy.signal
 import soxr
 
 from conftest import tone, write_wav
-from kwscope.settings import RunSettings
 from kwscope.analysis.aggregates import EXACT_1S, PADDED, length_distribution, speaker_stats
 from kwscope.analysis.explore import explore
 from kwscope.io.audio import read_audio
+from kwscope.settings import RunSettings
 
 
 def _brute_compact(y: np.ndarray, sr: int, n_bins: int = 256, fmax: float = 8000.0) -> np.ndarray:

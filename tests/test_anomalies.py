@@ -14,7 +14,6 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from conftest import write_wav
-from kwscope.settings import RunSettings
 from kwscope.analysis.anomalies import (
     AnomalyConfig,
     StreamingPCA,
@@ -24,6 +23,7 @@ from kwscope.analysis.explore import explore
 from kwscope.analysis.profiles import ProfileConfig, plan_chunks, profile_chunk
 from kwscope.cli import main
 from kwscope.io.index import index_dataset
+from kwscope.settings import RunSettings
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "kwscope" / "demo" / "data"
 

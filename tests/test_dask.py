@@ -30,9 +30,9 @@ distributed = pytest.importorskip("distributed")  # the kwscope[dask] extra
 
 from conftest import mmapped_bytes_of_a_large_array, tone, write_wav  # noqa: E402
 
-from kwscope.settings import RunSettings
 from kwscope.engine import EngineError, run_chunks  # noqa: E402
 from kwscope.io.urls import RemoteDataError, is_url, resolve_data  # noqa: E402
+from kwscope.settings import RunSettings  # noqa: E402
 
 # Workers import the task functions below by module name (LocalCluster's worker processes inherit
 # sys.path), so this module imports only light modules at the top; the feature and analysis tests

@@ -12,9 +12,9 @@ import pytest
 import soundfile as sf
 
 from conftest import tone, write_wav
-from kwscope.settings import RunSettings
 from kwscope.analysis.duplicates import DuplicateFinder
 from kwscope.analysis.explore import explore
+from kwscope.settings import RunSettings
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from conftest import tone, write_wav
-from kwscope.settings import RunSettings
 from kwscope.analysis.explore import explore
 from kwscope.io.audio import read_audio
 from kwscope.analysis.profiles import (
@@ -23,6 +22,7 @@ from kwscope.analysis.profiles import (
     profile_clip,
 )
 from kwscope.io.index import index_dataset
+from kwscope.settings import RunSettings
 
 
 def _band(hz: float, cfg: ProfileConfig = ProfileConfig()) -> int:

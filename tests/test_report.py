@@ -19,7 +19,6 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import tone, write_wav
-from kwscope.settings import RunSettings
 from kwscope.analysis.aggregates import MeanLogSpectrogram, MeanSpectrum
 from kwscope.analysis.exploration import Exploration
 from kwscope.analysis.summary import summarize
@@ -29,6 +28,7 @@ from kwscope.report.build import build_report, write_atomic
 from kwscope.report.figures import FigureRenderer, render_task
 from kwscope.report.html import SECTION_IDS, render_report
 from kwscope.report.plan import ReportOptions, plan_report
+from kwscope.settings import RunSettings
 
 WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 LIMIT = 20_000_000

@@ -1,3 +1,5 @@
+"""``python -m kwscope``: the same command line as ``kwscope``."""
+
 from .cli import main
 
 main()

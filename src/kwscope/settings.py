@@ -29,7 +29,8 @@ class RunSettings:
     scheduler
         A Dask scheduler address (``tcp://host:port``): the tasks run on that cluster instead.
     cache_dir
-        Opt-in cache folder (e.g. :func:`default_cache_dir`); ``None`` reads and writes no cache.
+        Opt-in cache folder (e.g. :func:`default_cache_dir`; a leading ``~`` is expanded);
+        ``None`` reads and writes no cache.
     progress
         Progress bar on stderr: ``True``/``False``, or ``None`` on a terminal only.
     layout
@@ -46,6 +47,10 @@ class RunSettings:
     progress: bool | None = None
     layout: Any = "auto"  # str or kwscope.io.spec.LayoutSpec (not imported here: settings is light)
     chunk_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.cache_dir is not None:
+            object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
 
     def replace(self, **changes) -> "RunSettings":
         """A copy with some settings changed."""

@@ -5,7 +5,7 @@
 - **near**: the same recording after a gain change, added faint noise or re-encoding.
   ``similarity`` is the cosine of two fingerprints (log band energies on a 48 x 16 grid of 20-ms
   cells, floored 30 dB under the loudest cell, differenced along time and frequency; see
-  :func:`kwscope.analysis.profiles._frame_measures`), aligned at the clips' starts. On FSDD,
+  :mod:`kwscope.analysis.profiles.fingerprints`), aligned at the clips' starts. On FSDD,
   different takes of one digit by one speaker stay at or under 0.8, a copy with another gain and
   noise 30 dB down scores 0.97 or more; the default threshold is 0.9. Candidate pairs come from
   locality-sensitive hashing: the workers' 256-bit SimHash signatures cut into 16 bands of 16

@@ -2,7 +2,7 @@
 
 How a run goes (every step can be killed with SIGKILL; rerunning the same command resumes):
 
-0. **List** DATA (:func:`kwscope.dataset.index_dataset` without opening the files: paths,
+0. **List** DATA (:func:`kwscope.io.index.index_dataset` without opening the files: paths,
    layout keys, sizes, mtimes) and **plan**: the files sorted by path, cut into fixed-size chunks
    (``chunk_size`` files, fixed for the life of the store), so that the local pool and Dask
    compute the very same chunks. ``store.json`` records the config, its hash and a fingerprint of

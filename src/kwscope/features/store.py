@@ -224,7 +224,7 @@ def load_errors(out: str | os.PathLike) -> pd.DataFrame:
 
 
 def load_pipeline(out: str | os.PathLike):
-    """The fitted :class:`~kwscope.pipeline.FeaturePipeline` that produced a store, to featurize
+    """The fitted :class:`~kwscope.features.pipeline.FeaturePipeline` that produced a store, to featurize
     new clips exactly as the stored ones (same config, same normalization statistics)."""
     from .pipeline import FeaturePipeline, FeatureStats, PipelineConfig
 

@@ -226,8 +226,8 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
 
 
 def _read_pcm16_into(path, row: np.ndarray, sample_rate: int) -> bool:
-    """Decode a plain local 16-bit mono WAV (a path, or AudioBytes) of exactly ``len(row)`` samples at ``sample_rate``
-    into ``row`` (scaled as :func:`kwscope.audio.read_clip` does: int16 / 32768).
+    """Decode a plain 16-bit mono WAV (a local path, or AudioBytes) of exactly ``len(row)`` samples
+    at ``sample_rate`` into ``row`` (scaled as :func:`kwscope.io.audio.read_clip` does: int16 / 32768).
 
     Returns False, touching nothing that matters, for anything else (other formats, rates or
     lengths, URLs, unreadable files): the caller then takes the general path, which also

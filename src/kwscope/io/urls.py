@@ -1,6 +1,6 @@
 """Where DATA lives, seen from a Dask cluster: local paths, ``file://`` URLs, fsspec URLs.
 
-The reader (:mod:`kwscope.audio`) opens local paths and fsspec URLs; on a Dask cluster every
+The reader (:mod:`kwscope.io.audio`) opens local paths and fsspec URLs; on a Dask cluster every
 worker opens the recordings itself, so DATA must name the same files on every worker:
 
 - a local path or ``file://`` URL: the same folder mounted at the same path everywhere

@@ -86,7 +86,7 @@ class _Batch:
             keep_logspec: bool = True) -> None:
         """Queue one decoded clip; ``label`` indexes the sums; ``keep_logspec`` keeps its
         log spectrogram in ``arrays[i]`` (memory: only the clips that need it). ``x`` is float32
-        (full scale 1.0) or the int16 samples of :func:`kwscope._wav.read_pcm16_mono`."""
+        (full scale 1.0) or the int16 samples of :func:`kwscope.io.wav.read_pcm16_mono`."""
         if self.cfg.full:
             x = _as_float(x)
             self.arrays[i] = {"digest": hashlib.sha1(np.ascontiguousarray(x)).digest()}
@@ -201,7 +201,7 @@ class _Batch:
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:
-    """Samples as float32, full scale 1.0 (int16 from :func:`kwscope._wav.read_pcm16_mono` scaled)."""
+    """Samples as float32, full scale 1.0 (int16 from :func:`kwscope.io.wav.read_pcm16_mono` scaled)."""
     return x * _wav.PCM16_SCALE if x.dtype == np.int16 else x
 
 
