@@ -204,3 +204,14 @@ def test_byte_rows_get_unique_readable_paths(tmp_path, sample):
     df = index_dataset(tmp_path / "train.parquet")
     assert df["path"].tolist() == ["train/0/a.wav", "train/1/a.wav", "train/2", "b.wav", "train/4"]
     assert (df.status == "ok").all() and (df.format_note == "").all() and set(df.split) == {"train"}
+
+
+def test_cached_index_of_parquet_shards_sees_a_changed_shard(tmp_path, sample):
+    from kwscope.analysis.caches import cached_index
+
+    root = tmp_path / "hf"
+    shapes.hf_parquet(root, sample[:20])
+    first = cached_index(root, cache_dir=tmp_path / "cache")
+    assert len(cached_index(root, cache_dir=tmp_path / "cache")) == len(first) == 20
+    shapes.hf_parquet(root, sample[:30])  # the shards rewritten with more rows
+    assert len(cached_index(root, cache_dir=tmp_path / "cache")) == 30

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..io.audio import is_url
 from ..io.index import index_dataset, read_manifest, scan_audio_files, write_manifest
+from ..io.parquet import find_shards
 from ..io.spec import LAYOUT_FILE, as_spec
 from .exploration import Exploration
 
@@ -38,6 +39,8 @@ def cached_index(data, *, layout="auto", cache_dir: str | os.PathLike | None = N
         return index_dataset(data, layout=layout)
     root = Path(data).resolve()
     relpaths, problems = scan_audio_files(root)
+    if not relpaths:  # a folder of Parquet shards: their sizes and mtimes are the key
+        relpaths = find_shards(root)
     h = hashlib.sha256(json.dumps([_MANIFEST_CACHE, str(root), as_spec(layout).key(), problems]).encode())
     for rel in relpaths + list(_SPLIT_LISTS):
         try:
