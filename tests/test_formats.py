@@ -115,3 +115,16 @@ def test_format_note_rules():
     assert format_note("x.wav", "MP4", "AAC") == "named .wav, holds MP4/AAC"
     assert format_note("x.opus", "OGG", "OPUS") == "" and format_note("x.ogg", "WEBM", "OPUS") == "named .ogg, holds WEBM/OPUS"
     assert format_note("row-without-extension", "WAV") == "" and format_note("x.wav", None) == ""
+
+
+def test_wav_that_libsndfile_refuses_is_one_audio_error_not_a_pyav_crash(tmp_path):
+    """Regression: a WAV whose bits-per-sample byte is 0 went on to PyAV, which raised
+    AttributeError instead of AudioError (found by test_robustness's fuzzing)."""
+    data = bytearray(sf_bytes(tone(sr=16000, seconds=0.1), 16000, "WAV", "PCM_16"))
+    data[34] = 0
+    (tmp_path / "bad.wav").write_bytes(bytes(data))
+    for fn in (probe, read_clip):
+        try:
+            fn(tmp_path / "bad.wav")
+        except AudioError as err:
+            assert "\n" not in str(err)

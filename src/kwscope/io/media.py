@@ -36,9 +36,29 @@ def _stream(container):
     audio = [s for s in container.streams if s.type == "audio"]
     if not audio:
         raise MediaError("the container holds no audio stream")
+    if audio[0].codec_context is None:
+        raise MediaError("no decoder for its audio stream")
     return audio[0]
 
 
+def _guarded(fn):
+    """PyAV raises more than its own errors on damaged input (AttributeError, ValueError, ...):
+    every failure of a reader becomes one MediaError, a short reason."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MediaError:
+            raise
+        except Exception as exc:
+            raise MediaError(f"cannot be decoded ({type(exc).__name__}: {_short(exc)[:120]})") from None
+
+    return wrapper
+
+
+@_guarded
 def probe_media(source) -> tuple[int, int, int, str]:
     """``(sample_rate Hz, channels, n_samples, codec)`` of a file path or binary file object.
 
@@ -67,6 +87,7 @@ def probe_media(source) -> tuple[int, int, int, str]:
     return rate, channels, n, codec
 
 
+@_guarded
 def decode_media(source, max_samples: int | None = None) -> tuple[np.ndarray, int, int, str, bool]:
     """Decode the first audio stream: ``(float32 (frames, channels), rate Hz, channels, codec, truncated)``."""
     av = _av()
