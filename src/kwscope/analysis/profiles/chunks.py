@@ -194,10 +194,12 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     truncated_of: dict[int, float] = {}
     readable = [i for i in range(n) if task.readable[i]]
     # Announce a window of files, then read it: deep enough to keep the disk busy, short enough
-    # that the first reads have landed when the loop gets to them.
+    # that the first reads have landed when the loop gets to them. Rows held in Parquet shards
+    # are fetched for the whole chunk at once (each row group read once, not once a window).
+    fetched = dict(zip(readable, task.locations(readable))) if task.sources else None
     for start in range(0, len(readable), _READ_AHEAD_FILES):
         window = readable[start:start + _READ_AHEAD_FILES]
-        where = task.locations(window)  # a Parquet shard's rows of the window are read together
+        where = [fetched[i] for i in window] if fetched is not None else task.locations(window)
         _read_ahead(where)
         for i, loc in zip(window, where):
             _read_one(i, loc, task.speech[i], task, batch, keep, lpos, ok, errors, truncated_of)
