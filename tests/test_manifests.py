@@ -215,3 +215,13 @@ def test_cached_index_of_parquet_shards_sees_a_changed_shard(tmp_path, sample):
     assert len(cached_index(root, cache_dir=tmp_path / "cache")) == len(first) == 20
     shapes.hf_parquet(root, sample[:30])  # the shards rewritten with more rows
     assert len(cached_index(root, cache_dir=tmp_path / "cache")) == 30
+
+
+def test_audiofolder_folder_reads_its_metadata(tmp_path, sample):
+    want = shapes.csv_manifest(tmp_path, sample[:20])
+    doc = _stats(tmp_path)  # the folder itself, not the CSV
+    assert doc["layout"] == "manifest" and doc["n_files"] == 20 and doc["n_broken"] == 0
+    assert sorted(doc["labels"]) == sorted({r["label"] for r in want.values()})
+    assert "audiofolder" in doc["layout_info"]["notes"][0]
+    folders = _stats(tmp_path, "--layout", "folders")  # the way out the note names
+    assert folders["labels"] == ["clips"]

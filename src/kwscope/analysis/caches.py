@@ -23,7 +23,7 @@ __all__ = ["cached_index", "result_path", "load_result", "store_result"]
 
 
 _MANIFEST_CACHE = "manifests-v2"
-_SPLIT_LISTS = ("validation_list.txt", "testing_list.txt", LAYOUT_FILE)
+_SPLIT_LISTS = ("validation_list.txt", "testing_list.txt", LAYOUT_FILE, "metadata.csv", "metadata.jsonl")
 
 
 def cached_index(data, *, layout="auto", cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:

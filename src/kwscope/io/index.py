@@ -121,12 +121,36 @@ def index_dataset(
             raise DatasetError(f"{data}: not a folder")
         else:
             spec = _with_layout_file(root, spec)
-            entries = _folder_entries(data, None, root_str, spec, **common)
+            meta = _audiofolder_metadata(root) if spec.layout == "auto" else None
+            if meta is not None:
+                entries = _rows_entries(read_manifest_rows(meta, spec), spec, "manifest", **common)
+                entries.attrs["layout_notes"].insert(0, f"read as a Hugging Face audiofolder: {meta.name} lists "
+                                                        "the recordings (pass --layout to read the folders instead)")
+            else:
+                entries = _folder_entries(data, None, root_str, spec, **common)
     else:
         if not fs.isdir(root_str):
             raise DatasetError(f"{data}: no such folder")
         entries = _folder_entries(data, fs, root_str, spec, **common)
     return _build(entries, fs, probe_headers=probe_headers, stat=stat)
+
+
+def _audiofolder_metadata(root: Path) -> Path | None:
+    """``metadata.csv``/``metadata.jsonl`` with a ``file_name`` column in DATA (Hugging Face
+    ``audiofolder``): the manifest of the folder."""
+    for name in ("metadata.csv", "metadata.jsonl"):
+        path = root / name
+        if not path.is_file():
+            continue
+        try:
+            with open(path, encoding="utf-8-sig") as fh:
+                first = fh.readline()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if (name.endswith(".csv") and "file_name" in [c.strip() for c in first.split(",")]) or \
+                (name.endswith(".jsonl") and '"file_name"' in first):
+            return path
+    return None
 
 
 def _with_layout_file(root: Path, spec: LayoutSpec) -> LayoutSpec:
