@@ -221,7 +221,7 @@ def test_cli_table_and_strict():
 def test_cli_bad_data_is_one_line_exit_2(tmp_path):
     res = CliRunner().invoke(main, ["anomalies", str(tmp_path / "missing")])
     assert res.exit_code == 2
-    assert res.stderr.strip().count("\n") == 0 and "no such folder" in res.stderr and "Traceback" not in res.output
+    assert res.stderr.strip().count("\n") == 0 and "no such file or folder" in res.stderr and "Traceback" not in res.output
     empty = tmp_path / "empty"
     empty.mkdir()
     res = CliRunner().invoke(main, ["anomalies", str(empty)])

@@ -46,7 +46,7 @@ def test_stats_table_and_strict(tmp_path):
 def test_unusable_data_is_one_line_exit_2(tmp_path):
     res = CliRunner().invoke(main, ["stats", str(tmp_path / "missing")])
     assert res.exit_code == 2
-    assert res.stderr.strip().count("\n") == 0 and "no such folder" in res.stderr
+    assert res.stderr.strip().count("\n") == 0 and "no such file or folder" in res.stderr
     assert "Traceback" not in res.output
 
 

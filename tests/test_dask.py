@@ -1,7 +1,8 @@
 """The Dask engine against a real scheduler with two worker processes on loopback.
 
 Compared with the local engine: a generic chunk function; `kwscope features` bit for bit (on a
-generated set and on FSDD recordings, from a path and from a file:// URL); `kwscope anomalies` and
+generated set, on FSDD recordings and on the same recordings as Hugging Face Parquet shards, from
+a path and from a file:// URL); `kwscope anomalies` and
 `explore` (same ranking, PCA coordinates within PCA_RTOL up to sign); an fsspec URL read by the
 workers. Failures: a transient task error is retried, a task's own error reaches the caller, a
 killed worker loses and duplicates nothing (generic tasks and feature extraction), a killed client
@@ -346,9 +347,21 @@ def fsdd_subset(fsdd_dir, tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(params=["generated", "fsdd"])
+@pytest.fixture(scope="module")
+def parquet_dir(fsdd_subset, tmp_path_factory) -> Path:
+    """The FSDD subset as Hugging Face Parquet shards (audio bytes inside): the workers read the
+    rows from the shards themselves."""
+    import shapes
+
+    root = tmp_path_factory.mktemp("parquet") / "fsdd-parquet"
+    shapes.hf_parquet(root, shapes.fsdd_sample(fsdd_subset.parent / fsdd_subset.name, every=1), row_group_size=8)
+    return root
+
+
+@pytest.fixture(params=["generated", "fsdd", "parquet"])
 def dataset(request) -> Path:
-    return request.getfixturevalue("generated_dir" if request.param == "generated" else "fsdd_subset")
+    return request.getfixturevalue({"generated": "generated_dir", "fsdd": "fsdd_subset",
+                                    "parquet": "parquet_dir"}[request.param])
 
 
 _LOCAL_STORES: dict[Path, Path] = {}

@@ -78,7 +78,7 @@ def test_folders_layout_and_unusable_data(tmp_path):
     df = index_dataset(tmp_path)
     assert df.attrs["layout"] == "folders"
     assert df.label.tolist() == ["cat", "dog"] and df.speaker.isna().all()
-    with pytest.raises(DatasetError, match="no such folder"):
+    with pytest.raises(DatasetError, match="no such file or folder"):
         index_dataset(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no recordings"):

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from kwscope.io.layouts import FsddLayout, LayoutError, detect_layout, hash_split, make_layout
+from kwscope.io.detect import detect_layout
+from kwscope.io.layouts import FsddLayout, LayoutError, hash_split, make_layout
 
 
 def _tf_which_set(filename, validation_percentage, testing_percentage):
@@ -68,10 +69,10 @@ def test_fsdd_keys():
 
 
 def test_detect_layout():
-    assert detect_layout(["yes/a_nohash_0.wav", "no/b_nohash_1.wav", "_background_noise_/x.wav"]) == "speech-commands"
-    assert detect_layout(["0_george_0.wav", "1_theo_3.wav"]) == "fsdd"
-    assert detect_layout(["recordings/0_george_0.wav", "recordings/1_theo_3.wav"]) == "fsdd"
-    assert detect_layout(["dog/bark1.wav", "cat/meow.wav"]) == "folders"
+    assert detect_layout(["yes/a_nohash_0.wav", "no/b_nohash_1.wav", "_background_noise_/x.wav"]).layout == "speech-commands"
+    assert detect_layout(["0_george_0.wav", "1_theo_3.wav"]).layout == "fsdd"
+    assert detect_layout(["recordings/0_george_0.wav", "recordings/1_theo_3.wav"]).layout == "fsdd"
+    assert detect_layout(["dog/bark1.wav", "cat/meow.wav"]).layout == "folders"
 
 
 def test_unknown_layout():

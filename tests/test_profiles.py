@@ -298,7 +298,7 @@ def test_manifest_is_cached_and_refreshed(tmp_path, rng):
     data = _small_set(tmp_path / "data", rng)
     cache = tmp_path / "cache"
     first = cached_index(data, cache_dir=cache)
-    assert len(list((cache / "manifests-v1").glob("*.parquet"))) == 1
+    assert len(list((cache / "manifests-v2").glob("*.parquet"))) == 1
     pd.testing.assert_frame_equal(cached_index(data, cache_dir=cache), first)
     write_wav(data / "up" / "new_nohash_0.wav", tone(seconds=0.5))
     third = cached_index(data, cache_dir=cache)

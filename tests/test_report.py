@@ -283,7 +283,7 @@ def test_cli_report_on_folder_dataset_json_cache_and_strict(tmp_path, cache_dir)
 def test_cli_unusable_data_is_exit_2_one_line(tmp_path):
     res = CliRunner().invoke(main, ["report", str(tmp_path / "missing"), "-o", str(tmp_path / "r.html")])
     assert res.exit_code == 2
-    assert res.stderr.strip().count("\n") == 0 and "no such folder" in res.stderr
+    assert res.stderr.strip().count("\n") == 0 and "no such file or folder" in res.stderr
     assert "Traceback" not in res.output and not (tmp_path / "r.html").exists()
     empty = tmp_path / "empty"
     empty.mkdir()

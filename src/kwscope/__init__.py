@@ -20,6 +20,7 @@ _API = {
     "read_clip": "io.audio",
     "probe": "io.audio",
     "LayoutError": "io.layouts",
+    "LayoutSpec": "io.spec",
     "DatasetError": "io.index",
     "index_dataset": "io.index",
     "read_manifest": "io.index",

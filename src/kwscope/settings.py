@@ -7,6 +7,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["RunSettings", "default_cache_dir"]
 
@@ -33,7 +34,9 @@ class RunSettings:
     progress
         Progress bar on stderr: ``True``/``False``, or ``None`` on a terminal only.
     layout
-        How paths name label, speaker and split (``auto`` or a layout of :mod:`kwscope.io.layouts`).
+        How paths name label, speaker and split: ``auto``, a layout name, a path pattern such as
+        ``{speaker}/{_}-{label}-{take}.wav``, or a :class:`kwscope.io.spec.LayoutSpec` (label
+        renames, excluded folders, manifest columns).
     chunk_size
         Files a task; ``None`` lets each pass choose.
     """
@@ -42,7 +45,7 @@ class RunSettings:
     scheduler: str | None = None
     cache_dir: str | os.PathLike | None = None
     progress: bool | None = None
-    layout: str = "auto"
+    layout: Any = "auto"  # str or kwscope.io.spec.LayoutSpec (not imported here: settings is light)
     chunk_size: int | None = None
 
     def __post_init__(self) -> None:

@@ -487,6 +487,8 @@ class AnomalyReport:
         Files in the manifest, readable speech files scored, unreadable files.
     broken_files : list of dict
         ``{"path", "error"}`` for every file that could not be read (header or samples).
+    layout, layout_evidence : str
+        The layout the files were read with, and why (``kwscope stats`` says the same).
     """
 
     root: str
@@ -497,6 +499,8 @@ class AnomalyReport:
     n_checked: int = 0
     n_broken: int = 0
     broken_files: list[dict[str, str]] = field(default_factory=list)
+    layout: str = ""
+    layout_evidence: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,28 +15,33 @@ import pandas as pd
 
 from ..io.audio import is_url
 from ..io.index import index_dataset, read_manifest, scan_audio_files, write_manifest
+from ..io.parquet import find_shards
+from ..io.spec import LAYOUT_FILE, as_spec
 from .exploration import Exploration
 
 __all__ = ["cached_index", "result_path", "load_result", "store_result"]
 
 
-_MANIFEST_CACHE = "manifests-v1"
-_SPLIT_LISTS = ("validation_list.txt", "testing_list.txt")
+_MANIFEST_CACHE = "manifests-v2"
+_SPLIT_LISTS = ("validation_list.txt", "testing_list.txt", LAYOUT_FILE, "metadata.csv", "metadata.jsonl")
 
 
-def cached_index(data, *, layout: str = "auto", cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+def cached_index(data, *, layout="auto", cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """:func:`kwscope.index_dataset`, reused from ``cache_dir`` when nothing changed.
 
-    The key is the folder, the layout, every recording's relative path with its size and mtime
-    (one ``stat`` each, no file opened) and the split lists' size and mtime; any difference
-    re-indexes the folder (reading every header again). Without ``cache_dir``, or for a URL, it
-    is ``index_dataset(data, layout=layout)``.
+    The key is the folder, the layout (a name, pattern or spec), every recording's relative path
+    with its size and mtime (one ``stat`` each, no file opened) and the split lists' and
+    ``kwscope.yaml``'s size and mtime; any difference re-indexes the folder (reading every header
+    again). Without ``cache_dir``, for a URL or a manifest file, it is
+    ``index_dataset(data, layout=layout)``.
     """
     if cache_dir is None or is_url(os.fspath(data)) or not Path(data).is_dir():
         return index_dataset(data, layout=layout)
     root = Path(data).resolve()
     relpaths, problems = scan_audio_files(root)
-    h = hashlib.sha256(json.dumps([_MANIFEST_CACHE, str(root), layout, problems]).encode())
+    if not relpaths:  # a folder of Parquet shards: their sizes and mtimes are the key
+        relpaths = find_shards(root)
+    h = hashlib.sha256(json.dumps([_MANIFEST_CACHE, str(root), as_spec(layout).key(), problems]).encode())
     for rel in relpaths + list(_SPLIT_LISTS):
         try:
             st = os.stat(root / rel)

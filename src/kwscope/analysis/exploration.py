@@ -51,6 +51,9 @@ duplicate_report : DuplicateReport
     The duplicates with their complete counts (``duplicates`` is its ``pairs``).
 pass_info : dict
     ``{"chunks", "cache_hits", "seconds", "files"}`` of the profile pass.
+audio_sources : dict
+    ``{path: (shard, row)}`` for recordings held as bytes in Parquet shards (empty for files):
+    where the report's players read them (:func:`kwscope.io.sources.open_rows`).
 
 ``to_dict()`` is JSON-able (arrays as lists, NaN as null).
 """
@@ -119,6 +122,7 @@ class Exploration:
     label_counts: dict[str, int] = field(default_factory=dict)
     duplicate_report: DuplicateReport | None = None
     pass_info: dict[str, Any] = field(default_factory=dict)
+    audio_sources: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def anomaly_report(self) -> AnomalyReport:
         """The anomalies as the ``kwscope anomalies`` report."""
@@ -126,7 +130,8 @@ class Exploration:
                              pca={k: self.pca[k] for k in ("explained_variance_ratio", "n_files") if k in self.pca},
                              n_files=self.summary.n_files, n_checked=int(self.quality.get("n_checked", 0)),
                              n_broken=int(self.quality.get("n_unreadable", 0)),
-                             broken_files=self.broken_files())
+                             broken_files=self.broken_files(), layout=self.summary.layout,
+                             layout_evidence=str((getattr(self.summary, "layout_info", None) or {}).get("evidence", "")))
 
     def broken_files(self) -> list[dict[str, str]]:
         """Every file that could not be read, at indexing or decoding, with the reason."""

@@ -269,6 +269,7 @@ def _explore(data, settings: RunSettings, *, violin_hz, top, anomaly_config, max
         lengths=length_distribution(prof) if full else {},
         speakers=speaker_stats(prof) if full else {},
         label_counts=label_counts(prof) if full else {},
+        audio_sources=_audio_sources(manifest),
         duplicate_report=dup_report,
         pass_info={"chunks": len(plan.tasks), "cache_hits": int(hits), "files": n,
                    "seconds": round(time.perf_counter() - t0, 3)},
@@ -276,3 +277,11 @@ def _explore(data, settings: RunSettings, *, violin_hz, top, anomaly_config, max
     if cached_at is not None:
         store_result(cached_at, result)
     return result
+
+
+def _audio_sources(manifest: pd.DataFrame) -> dict[str, tuple[str, int]]:
+    """``{path: (shard, row)}`` of the rows whose audio is in Parquet shards (the players read them)."""
+    if "source" not in manifest.columns:
+        return {}
+    sel = manifest[manifest["source"].fillna("") != ""]
+    return {str(p): (str(s), int(r)) for p, s, r in zip(sel["path"], sel["source"], sel["source_row"])}

@@ -1,7 +1,8 @@
 """The dataset summary (``kwscope stats``): what is in a dataset, computed from its manifest alone.
 
 Counts per label, lengths and how many differ from the dominant length, sample rates and formats,
-speakers per label and clips per speaker, splits, speaker leakage across splits, broken files.
+speakers per label and clips per speaker, splits, speaker leakage across splits, broken files, and
+how the dataset was read (the layout, its evidence, what was left out or set apart).
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ class DatasetSummary:
     speakers: dict[str, Any]
     leaking_speakers: list[dict[str, Any]]
     broken_files: list[dict[str, str]] = field(default_factory=list)
+    #: How DATA was read: ``evidence`` (one line), ``notes``, ``data_kind``, ``dataset_folder``,
+    #: ``left_out``, ``unmatched`` (files the layout did not match), ``excluded``.
+    layout_info: dict[str, Any] = field(default_factory=dict)
+    #: Recordings far longer than the rest, set apart: ``n_files``, ``duration_s``, ``why``.
+    long_recordings: dict[str, Any] = field(default_factory=dict)
+    #: Files whose extension disagrees with their content: ``n_files``, ``files`` (path, note).
+    format_mismatches: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,6 +141,11 @@ def summarize(manifest: pd.DataFrame) -> DatasetSummary:
         split_by_label = {str(l): {str(s): int(n) for s, n in row.items()} for l, row in tab.iterrows()}
     ok = manifest[ok_mask]
     broken = manifest[~ok_mask]
+    long = manifest[manifest["category"] == "long_recording"]
+    notes = (manifest["format_note"] if "format_note" in manifest.columns
+             else pd.Series("", index=manifest.index)).fillna("").astype(str)
+    mismatched = manifest.assign(format_note=notes)[notes != ""]
+    a = manifest.attrs
     return DatasetSummary(
         root=str(manifest.attrs.get("root", "")),
         layout=str(manifest.attrs.get("layout", "")),
@@ -155,4 +168,22 @@ def summarize(manifest: pd.DataFrame) -> DatasetSummary:
         speakers=_speaker_stats(speech),
         leaking_speakers=speaker_leakage(speech),
         broken_files=[{"path": p, "error": e} for p, e in zip(broken["path"], broken["error"])],
+        layout_info={
+            "evidence": str(a.get("layout_evidence", "")),
+            "notes": [str(x) for x in a.get("layout_notes", [])],
+            "data_kind": str(a.get("data_kind", "folder")),
+            "dataset_folder": str(a.get("dataset_folder", "")),
+            "left_out": list(a.get("left_out", [])),
+            "unmatched": int(a.get("unmatched", 0) or 0),
+            "excluded": int(a.get("excluded", 0) or 0),
+        },
+        long_recordings={
+            "n_files": int(len(long)),
+            "duration_s": float(long["duration_s"].sum(skipna=True)),
+            "why": str(a.get("long_recordings", "")),
+        },
+        format_mismatches={
+            "n_files": int(len(mismatched)),
+            "files": [{"path": str(p), "note": str(nt)} for p, nt in zip(mismatched["path"], mismatched["format_note"])],
+        },
     )

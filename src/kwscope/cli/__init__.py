@@ -7,6 +7,7 @@ a traceback unless ``KWSCOPE_DEBUG=1`` is set.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -76,16 +77,37 @@ def main() -> None:
 
 
 def data_argument(fn):
-    """The DATA argument shared by every dataset command."""
-    return click.argument("data", type=click.Path(file_okay=False, path_type=str))(fn)
+    """The DATA argument shared by every dataset command: a folder, a manifest file or a URL."""
+    return click.argument("data", type=click.Path(path_type=str))(fn)
 
 
 def layout_option(fn):
-    return click.option(
-        "--layout", default="auto", show_default=True,
-        type=click.Choice(["auto", "speech-commands", "fsdd", "folders"]),
-        help="How paths name label, speaker and split.",
-    )(fn)
+    """``--layout``, ``--layout-file`` and ``--columns``, handed to the command as one ``layout``
+    (a name or pattern, or a :class:`~kwscope.io.spec.LayoutSpec` when a file or columns say more)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, layout, layout_file, columns, **kwargs):
+        if layout_file or columns:
+            from ..io.spec import LayoutSpec, parse_columns, read_layout_file
+
+            spec = read_layout_file(layout_file) if layout_file else LayoutSpec()
+            layout = spec.with_overrides(layout=layout, columns=parse_columns(columns))
+        return fn(*args, layout=layout, **kwargs)
+
+    decorators = [
+        click.option("--layout", default="auto", show_default=True, metavar="LAYOUT",
+                     help="How paths name label, speaker and split: auto, speech-commands, fsdd, folders, or a "
+                          "path pattern with {label} {speaker} {take} {split} {_} and *, e.g. "
+                          "'{speaker}/{_}-{label}-{take}.wav'."),
+        click.option("--layout-file", type=click.Path(dir_okay=False, path_type=str), default=None,
+                     help="A kwscope.yaml (layout, labels renames, exclude folders/globs, columns); "
+                          "DATA/kwscope.yaml is read without it."),
+        click.option("--columns", default=None, metavar="ROLE=COL,...",
+                     help="Manifest columns, e.g. path=audio_filepath,label=text,speaker=client_id."),
+    ]
+    for dec in reversed(decorators):
+        wrapper = dec(wrapper)
+    return wrapper
 
 
 def strict_option(fn):

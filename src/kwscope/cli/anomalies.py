@@ -22,8 +22,14 @@ def format_anomalies(report: AnomalyReport) -> str:
     """The human form of ``kwscope anomalies``: a ranked table, then the flag counts."""
     from ..report.terminal import table
 
-    out = [f"Dataset {report.root}: {report.n_checked:,} recordings checked, "
-           f"{report.n_broken:,} unreadable", ""]
+    from ..report.terminal import printable
+
+    out = [f"Dataset {printable(report.root)}: {report.n_checked:,} recordings checked, "
+           f"{report.n_broken:,} unreadable"]
+    if report.layout:
+        out.append(f"  layout: {printable(report.layout)}"
+                   + (f" ({printable(report.layout_evidence)})" if report.layout_evidence else ""))
+    out.append("")
     if report.outliers:
         rows = [[i + 1, o["score"], o["path"], o["label"] or "-", "; ".join(o["reasons"])]
                 for i, o in enumerate(report.outliers)]

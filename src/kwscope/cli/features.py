@@ -88,5 +88,11 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, wor
     click.echo(f"{result.n_rows:,} clips -> {out} ({what}; features.npy {shape} float32, "
                f"config {result.config_hash[:12]}; {timing}); {summarize_errors(result.errors)}"
                + (f" (listed in {out}/errors.parquet)" if result.n_errors else ""), err=True)
+    if result.data.get("layout"):
+        from ..report.terminal import printable
+
+        click.echo(f"  layout: {printable(str(result.data['layout']))}"
+                   + (f" ({printable(str(result.data['layout_evidence']))})" if result.data.get("layout_evidence") else ""),
+                   err=True)
     if strict and result.n_errors:
         raise SystemExit(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..io.index import index_dataset, write_manifest
+from ..report.terminal import printable
 from . import data_argument, layout_option, strict_option
 
 
@@ -22,5 +23,8 @@ def command(data, output, layout, validation_percentage, testing_percentage, str
     write_manifest(df, output)
     n_bad = int((df["status"] != "ok").sum())
     click.echo(f"{len(df):,} files indexed ({df.attrs['layout']} layout), {n_bad:,} broken -> {output}", err=True)
+    for line in [df.attrs.get("layout_evidence", "")] + list(df.attrs.get("layout_notes", [])):
+        if line:
+            click.echo(f"  {printable(line)}", err=True)
     if strict and n_bad:
         raise SystemExit(1)

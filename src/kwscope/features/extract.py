@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,6 +88,7 @@ class ExtractResult:
     up_to_date: bool  # True when the store was already complete: nothing was computed
     errors: pd.DataFrame  # path, label, split, stage, error
     seconds: dict  # wall time of each stage: index, features, normalize, publish
+    data: dict = field(default_factory=dict)  # root, layout and the layout's evidence (store.json "data")
 
 
 # --------------------------------------------------------------------------- the run (parent)
@@ -288,10 +289,13 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: RunS
     # Phase 1: raw features and per-chunk statistics.
     started = time.perf_counter()
     paths = plan.ok["path"].tolist()
+    sources, source_rows = plan.sources()
+    column = str(plan.index.attrs.get("audio_column") or "audio")
     while True:
         todo = [] if features_ready else [k for k in range(n_chunks) if not os.path.exists(_meta_path(w, k))]
         tasks = [_RawTask(k, root, tuple(paths[a:b]), tuple(plan.fit[a:b].tolist()), conf, w,
-                          slots=str(partial) if slotted else None, offset=slots_offset + a * row_bytes)
+                          slots=str(partial) if slotted else None, offset=slots_offset + a * row_bytes,
+                          sources=tuple(sources[a:b]), source_rows=tuple(source_rows[a:b]), audio_column=column)
                  for k in todo for a, b in [bounds[k]]]
         for _ in run_chunks(extract_raw_chunk, tasks, workers=settings.workers, scheduler=settings.scheduler,
                             sizes=[len(t.paths) for t in tasks], desc="features", progress=settings.progress):
@@ -399,11 +403,13 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: RunS
         manifest["frame_start"] = np.concatenate(([0], np.cumsum(n)))[:-1] if len(n) else n
         manifest["n_frames"] = n
     manifest.attrs = {"layout": plan.index.attrs.get("layout"), "root": plan.index.attrs.get("root"),
-                      "config_hash": cfg.config_hash()}
+                      "layout_evidence": plan.index.attrs.get("layout_evidence", ""),
+                      "audio_column": plan.index.attrs.get("audio_column"), "config_hash": cfg.config_hash()}
     write_manifest(manifest, out / MANIFEST_FILE)
     shutil.rmtree(work, ignore_errors=True)
     seconds["publish"] = time.perf_counter() - started
-    return ExtractResult(out, len(manifest), len(errors), shape, cfg.config_hash(), False, errors, seconds)
+    return ExtractResult(out, len(manifest), len(errors), shape, cfg.config_hash(), False, errors, seconds,
+                         dict(info.get("data") or {}))
 
 
 def _with_headers(files: pd.DataFrame, headers: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -445,7 +451,8 @@ def _result(out: Path, info: dict, *, up_to_date: bool, seconds: dict) -> Extrac
     except (OSError, ValueError):
         errors = pd.DataFrame(columns=["path", "label", "split", "stage", "error"])
     return ExtractResult(out, int(info.get("n_rows", 0)), int(info.get("n_errors", len(errors))),
-                         tuple(info.get("shape", ())), str(info.get("config_hash")), up_to_date, errors, seconds)
+                         tuple(info.get("shape", ())), str(info.get("config_hash")), up_to_date, errors, seconds,
+                         dict(info.get("data") or {}))
 
 
 def summarize_errors(errors: pd.DataFrame, top: int = 3) -> str:

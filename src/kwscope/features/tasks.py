@@ -12,6 +12,7 @@ import numpy as np
 
 from ..io import wav as _wav
 from ..io.audio import AudioError, probe, read_clip
+from ..io.sources import locate, open_rows
 from .pipeline import FeaturePipeline, FeatureStats, PipelineConfig, PipelineError
 from .store import StoreError, atomic_save_npy, atomic_save_npz
 
@@ -36,6 +37,17 @@ class _RawTask:
     work: str
     slots: str | None = None  # the preallocated output file
     offset: int = 0  # byte offset of the chunk's first row slot in ``slots``
+    # Rows whose audio is in a Parquet shard (kwscope.io.sources): the shard ("" for a file) and
+    # its row there, per file; empty when every row is a file. The worker reads the rows itself.
+    sources: tuple[str, ...] = ()
+    source_rows: tuple[int, ...] = ()
+    audio_column: str = "audio"
+
+    def locations(self) -> list:
+        """Where each file's audio is: a path, AudioBytes, or the AudioError saying why not."""
+        if not self.sources:
+            return [locate(self.root, p) for p in self.paths]
+        return open_rows(self.root, self.paths, self.sources, self.source_rows, column=self.audio_column)
 
 
 @dataclass(frozen=True)
@@ -132,8 +144,10 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         # decoded straight into its batch row; anything else goes through probe, read_clip and
         # prepare (the header is read first so that its errors are reported as the index's).
         direct = length is not None and not cfg.vad
-        for i, rel in enumerate(task.paths):
-            path = f"{task.root}/{rel}"
+        for i, path in enumerate(task.locations()):  # a shard's rows of the chunk are read together
+            if isinstance(path, AudioError):
+                errors.append((i, "index", path.reason))
+                continue
             if direct and batch is not None:
                 if _read_pcm16_into(path, batch[len(ok)], cfg.sample_rate):
                     headers.set(i, cfg.sample_rate, 1, length, "PCM_16", "WAV")
@@ -211,9 +225,9 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
     return task.chunk, len(ok), len(errors)
 
 
-def _read_pcm16_into(path: str, row: np.ndarray, sample_rate: int) -> bool:
-    """Decode a plain local 16-bit mono WAV of exactly ``len(row)`` samples at ``sample_rate``
-    into ``row`` (scaled as :func:`kwscope.io.audio.read_clip` does: int16 / 32768).
+def _read_pcm16_into(path, row: np.ndarray, sample_rate: int) -> bool:
+    """Decode a plain 16-bit mono WAV (a local path, or AudioBytes) of exactly ``len(row)`` samples
+    at ``sample_rate`` into ``row`` (scaled as :func:`kwscope.io.audio.read_clip` does: int16 / 32768).
 
     Returns False, touching nothing that matters, for anything else (other formats, rates or
     lengths, URLs, unreadable files): the caller then takes the general path, which also

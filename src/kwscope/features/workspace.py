@@ -36,17 +36,27 @@ class _Plan:
 
     @classmethod
     def of(cls, index: pd.DataFrame, cfg: PipelineConfig) -> "_Plan":
-        index = index.sort_values("path", kind="stable", ignore_index=True)
+        in_shards = "source" in index.columns and bool((index["source"].fillna("") != "").any())
+        # Rows in Parquet shards are taken in shard order: a chunk then reads few row groups.
+        order = ["source", "source_row", "path"] if in_shards else "path"
+        index = index.sort_values(order, kind="stable", ignore_index=True)
         ok = index[index["status"] == "ok"].reset_index(drop=True)
         split = ok["split"]
         has_split = bool(split.notna().any())
         fit = (split == "train").to_numpy(bool) if has_split else np.ones(len(ok), bool)
         digest = hashlib.sha256()
         digest.update(json.dumps({"layout": index.attrs.get("layout")}).encode())
-        cols = ["path", "split", "status", "size_bytes", "mtime_ns"]
+        cols = ["path", "split", "status", "size_bytes", "mtime_ns"] + (["source", "source_row"] if in_shards else [])
         listing = index[cols].astype(object).where(index[cols].notna(), None)
         digest.update(json.dumps(listing.to_numpy().tolist(), default=int).encode())
         return cls(index, ok, fit, digest.hexdigest())
+
+    def sources(self) -> tuple[list, list]:
+        """Each ok row's Parquet shard and row there (two empty lists when every row is a file)."""
+        if "source" not in self.ok.columns or not (self.ok["source"].fillna("") != "").any():
+            return [], []
+        return (self.ok["source"].fillna("").astype(str).tolist(),
+                self.ok["source_row"].fillna(-1).astype("int64").tolist())
 
 
 def _mismatch(info: dict, cfg: PipelineConfig, plan: _Plan) -> str | None:
@@ -103,7 +113,8 @@ def _claim(out: Path, cfg: PipelineConfig, plan: _Plan, chunk_size: int) -> None
         "state": "running",
         "config": cfg.to_dict(),
         "config_hash": cfg.config_hash(),
-        "data": {"root": plan.index.attrs.get("root"), "layout": plan.index.attrs.get("layout")},
+        "data": {"root": plan.index.attrs.get("root"), "layout": plan.index.attrs.get("layout"),
+                 "layout_evidence": plan.index.attrs.get("layout_evidence", "")},
         "plan": {"chunk_size": int(chunk_size), "fingerprint": plan.fingerprint,
                  "n_listed": len(plan.index), "n_planned": len(plan.ok)},
         "created_unix": time.time(),

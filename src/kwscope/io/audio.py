@@ -1,11 +1,13 @@
 """Reading recordings: header inspection for indexing, decoding to float32 mono for analysis.
 
-Every failure raises :class:`AudioError`, whose message names the file and the reason in one line,
-so one broken recording can be reported and skipped without stopping a run over a dataset.
+A recording is a path or :class:`~kwscope.io.sources.AudioBytes` (a Parquet row's bytes); its
+container is told by its first bytes, not its name (libsndfile, or PyAV for MP4/M4A/WebM). Every
+failure raises :class:`AudioError`, whose message names the file and the reason in one line.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,22 +16,12 @@ import numpy as np
 import soundfile as sf
 
 from . import wav as _wav
-from ..errors import KwscopeError
+from .formats import AUDIO_EXTENSIONS, SNIFF_BYTES, format_note, needs_pyav, sniff_format
+from .sources import AudioBytes, AudioError, audio_name
 from .urls import RemoteDataError, is_url, resolve_data
 
-__all__ = ["AudioError", "AudioInfo", "Clip", "probe", "read_audio", "read_clip", "display_path", "is_url", "local_path", "AUDIO_EXTENSIONS"]
-
-#: File extensions treated as recordings (lower case, with the dot).
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
-
-
-class AudioError(KwscopeError):
-    """A recording could not be read. ``str(err)`` is ``"<path>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+__all__ = ["AudioError", "AudioBytes", "AudioInfo", "Clip", "probe", "read_audio", "read_clip", "display_path",
+           "is_url", "local_path", "AUDIO_EXTENSIONS"]
 
 
 @dataclass(frozen=True)
@@ -39,8 +31,9 @@ class AudioInfo:
     sample_rate: int  # Hz
     channels: int
     n_samples: int  # frames per channel
-    subtype: str  # e.g. "PCM_16", "FLOAT"
-    format: str  # e.g. "WAV", "FLAC"
+    subtype: str  # e.g. "PCM_16", "FLOAT", "AAC"
+    format: str  # the container by content: "WAV", "FLAC", "MP4", ...
+    format_note: str = ""  # e.g. "named .wav, holds MP4/AAC" when the name promises another container
 
     @property
     def duration_s(self) -> float:
@@ -58,7 +51,7 @@ class Clip:
     truncated: bool  # True when max_samples cut the recording short
 
 
-def _reason(path: str, exc: Exception) -> str:
+def _reason(path, exc: Exception) -> str:
     """Turn an OS or libsndfile error into a short reason a person understands."""
     if isinstance(exc, FileNotFoundError):
         return "file not found (it vanished or the link is dangling)"
@@ -75,11 +68,14 @@ def _reason(path: str, exc: Exception) -> str:
     text = text.strip().rstrip(".")
     lowered = text.lower()
     if "format not recognised" in lowered or "unknown format" in lowered:
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(12)
-        except OSError:
-            head = b""
+        if isinstance(path, AudioBytes):
+            head = path.data[:12]
+        else:
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(12)
+            except OSError:
+                head = b""
         if head.startswith((b"RIFF", b"RIFX", b"RF64")):
             return "not a valid WAV: damaged or truncated header"
         return "not an audio file (format not recognised)"
@@ -90,9 +86,11 @@ def _reason(path: str, exc: Exception) -> str:
     return text or type(exc).__name__
 
 
-def local_path(path: str | os.PathLike) -> str:
+def local_path(path):
     """``file://`` URLs become plain paths (RFC 8089: ``%20`` decoded, ``localhost`` allowed);
-    anything else is returned as a string unchanged."""
+    :class:`AudioBytes` is returned as it is, anything else as a string unchanged."""
+    if isinstance(path, AudioBytes):
+        return path
     path = os.fspath(path)
     if not path.startswith("file://"):
         return path
@@ -102,7 +100,9 @@ def local_path(path: str | os.PathLike) -> str:
         raise AudioError(path, str(exc)) from None
 
 
-def _open_binary(path: str):
+def _open_binary(path):
+    if isinstance(path, AudioBytes):
+        return io.BytesIO(path.data)
     if is_url(path):
         try:
             import fsspec
@@ -115,28 +115,58 @@ def _open_binary(path: str):
     return open(path, "rb")
 
 
-def _open_fast(path: str):
-    """Open ``path`` and parse a plain WAV header: ``(file, header)``, header ``None`` otherwise.
+def _open_fast(path):
+    """Open ``path`` and parse a plain WAV header: ``(file, header, container)``, header ``None``
+    when not a plain WAV; ``container`` is :func:`~kwscope.io.formats.sniff_format`'s answer.
 
     Raises AudioError for what the OS reports (missing, directory, loop, permission, empty).
     """
     try:
         fh = _open_binary(path)
     except OSError as exc:
-        raise AudioError(path, _reason(path, exc)) from None
+        raise AudioError(audio_name(path), _reason(path, exc)) from None
     try:
         size = fh.seek(0, os.SEEK_END)
         fh.seek(0)
         if size == 0:
-            raise AudioError(path, "empty file (0 bytes)")
-        return fh, _wav.parse_header(fh.read(_wav.HEAD_BYTES), size)
+            raise AudioError(audio_name(path), "empty file (0 bytes)")
+        head = fh.read(_wav.HEAD_BYTES)
+        return fh, _wav.parse_header(head, size), sniff_format(head[:SNIFF_BYTES])
+    except OSError as exc:
+        fh.close()
+        raise AudioError(audio_name(path), _reason(path, exc)) from None
     except BaseException:
         fh.close()
         raise
 
 
-def probe(path: str | os.PathLike) -> AudioInfo:
-    """Read a recording's header only (no samples decoded).
+def _sf_source(path, fh):
+    """What soundfile opens: the path itself when local (faster), else the open file object."""
+    if isinstance(path, AudioBytes) or is_url(path):
+        fh.seek(0)
+        return fh
+    return path
+
+
+def _media(path, fh, call, *args):
+    """Run a PyAV reader on ``fh`` (from its start); its failures become AudioError."""
+    from .media import MediaError
+
+    fh.seek(0)
+    try:
+        return call(fh, *args)
+    except MediaError as exc:
+        raise AudioError(audio_name(path), str(exc)) from None
+
+
+def probe(path) -> AudioInfo:
+    """Read a recording's header only (no samples decoded; MP4/WebM whose container does not
+    state the length are decoded to count them).
+
+    Parameters
+    ----------
+    path
+        A path, a ``file://`` or fsspec URL, or :class:`AudioBytes`.
 
     Raises
     ------
@@ -144,33 +174,52 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         When the file is missing, empty, a directory, not audio, or its header is damaged.
     """
     path = local_path(path)
-    fh, header = _open_fast(path)
+    name = audio_name(path)
+    fh, header, kind = _open_fast(path)
     with fh:
         if header is not None:
             if header.n_frames <= 0:
-                raise AudioError(path, "no audio samples (0 frames)")
-            return AudioInfo(header.sample_rate, header.channels, header.n_frames, header.subtype, "WAV")
-        try:
-            fh.seek(0)
-            info = sf.info(fh if is_url(path) else path)
-        except Exception as exc:  # libsndfile raises several types; all mean "cannot read"
-            raise AudioError(path, _reason(path, exc)) from None
-    if info.samplerate <= 0:
-        raise AudioError(path, f"invalid sample rate {info.samplerate} Hz in header")
-    if info.channels <= 0:
-        raise AudioError(path, f"invalid channel count {info.channels} in header")
-    if info.frames <= 0:
-        raise AudioError(path, "no audio samples (0 frames)")
-    return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames), info.subtype, info.format)
+                raise AudioError(name, "no audio samples (0 frames)")
+            return AudioInfo(header.sample_rate, header.channels, header.n_frames, header.subtype, "WAV",
+                             format_note(name, "WAV"))
+        if needs_pyav(kind):
+            from .media import probe_media
+
+            rate, channels, frames, codec = _media(path, fh, probe_media)
+            fmt, subtype = kind, codec
+        else:
+            try:
+                info = sf.info(_sf_source(path, fh))
+                rate, channels, frames = info.samplerate, info.channels, info.frames
+                fmt, subtype = info.format, info.subtype
+            except Exception as exc:  # libsndfile raises several types; all mean "cannot read"
+                if kind is None:
+                    raise AudioError(name, _reason(path, exc)) from None
+                from .media import probe_media  # a container libsndfile could not handle: try FFmpeg
+
+                try:
+                    rate, channels, frames, codec = _media(path, fh, probe_media)
+                except AudioError:
+                    raise AudioError(name, _reason(path, exc)) from None
+                fmt, subtype = kind, codec
+    if rate <= 0:
+        raise AudioError(name, f"invalid sample rate {rate} Hz in header")
+    if channels <= 0:
+        raise AudioError(name, f"invalid channel count {channels} in header")
+    if frames <= 0:
+        raise AudioError(name, "no audio samples (0 frames)")
+    return AudioInfo(int(rate), int(channels), int(frames), subtype, fmt, format_note(name, kind or fmt, subtype))
 
 
-def read_clip(path: str | os.PathLike, *, max_samples: int | None = None) -> Clip:
+def read_clip(path, *, max_samples: int | None = None) -> Clip:
     """Decode a recording to float32 mono.
 
     Parameters
     ----------
     path
-        The recording (WAV 8-bit unsigned, 16/24/32-bit int, 32/64-bit float; FLAC; OGG; ...).
+        The recording: a path, URL or :class:`AudioBytes` (WAV 8-bit unsigned, 16/24/32-bit
+        int, 32/64-bit float; RF64/W64; FLAC; OGG Vorbis/Opus; MP3; AIFF; MP4/M4A; WebM),
+        whatever its extension says.
     max_samples
         Read at most this many frames (protects memory on hour-long files); ``Clip.truncated``
         says whether the file was longer.
@@ -181,22 +230,36 @@ def read_clip(path: str | os.PathLike, *, max_samples: int | None = None) -> Cli
         Missing, empty or damaged file, no samples, or NaN/Inf samples.
     """
     path = local_path(path)
-    fh, header = _open_fast(path)
+    name = audio_name(path)
+    fh, header, kind = _open_fast(path)
     with fh:
         if header is not None:
             data = _wav.read_frames(fh, header, max_samples)
-            return _finish(path, data, header.sample_rate, header.channels, header.subtype,
+            return _finish(name, data, header.sample_rate, header.channels, header.subtype,
                            max_samples is not None and header.n_frames > max_samples)
+        if needs_pyav(kind):
+            return _decode_media(path, fh, max_samples)
         try:
-            fh.seek(0)
-            with sf.SoundFile(fh if is_url(path) else path) as snd:
+            with sf.SoundFile(_sf_source(path, fh)) as snd:
                 frames = snd.frames
                 want = frames if max_samples is None else min(frames, max_samples)
                 data = snd.read(want, dtype="float32", always_2d=True)
                 sample_rate, channels, subtype = snd.samplerate, snd.channels, snd.subtype
         except Exception as exc:
-            raise AudioError(path, _reason(path, exc)) from None
-    return _finish(path, data, sample_rate, channels, subtype, max_samples is not None and frames > max_samples)
+            if kind is None:
+                raise AudioError(name, _reason(path, exc)) from None
+            try:
+                return _decode_media(path, fh, max_samples)
+            except AudioError:
+                raise AudioError(name, _reason(path, exc)) from None
+    return _finish(name, data, sample_rate, channels, subtype, max_samples is not None and frames > max_samples)
+
+
+def _decode_media(path, fh, max_samples: int | None) -> Clip:
+    from .media import decode_media
+
+    data, rate, channels, codec, truncated = _media(path, fh, decode_media, max_samples)
+    return _finish(audio_name(path), data, rate, channels, codec, truncated)
 
 
 def _finish(path: str, data: np.ndarray, sample_rate: int, channels: int, subtype: str, truncated: bool) -> Clip:
@@ -212,7 +275,7 @@ def _finish(path: str, data: np.ndarray, sample_rate: int, channels: int, subtyp
     return Clip(np.ascontiguousarray(samples), int(sample_rate), int(channels), subtype, truncated)
 
 
-def read_audio(path: str | os.PathLike, *, max_samples: int | None = None) -> tuple[np.ndarray, int]:
+def read_audio(path, *, max_samples: int | None = None) -> tuple[np.ndarray, int]:
     """Decode a recording to ``(samples, sample_rate)``: float32 mono, shape ``(n,)``, rate in Hz.
 
     Stereo (or more) is downmixed by averaging the channels; use :func:`read_clip` to learn the

@@ -1,14 +1,18 @@
-"""The dataset index (manifest): one row a file, from headers only.
+"""The dataset index (manifest): one row a recording, from headers only, for a dataset folder, a
+manifest file (CSV/TSV/JSON lines/Parquet) or Hugging Face Parquet shards with the audio inside.
 
 Columns: ``path`` (relative to DATA, ``/`` separators), ``label``, ``speaker``, ``take``, ``split``,
 ``category``, ``sample_rate`` (Hz), ``channels``, ``n_samples``, ``duration_s``, ``subtype``,
-``format``, ``size_bytes``, ``mtime_ns``, ``status`` (``ok``/``error``), ``error`` (reason or "").
+``format`` (the container by content), ``format_note`` (``"named .wav, holds MP4/AAC"`` or ""),
+``size_bytes``, ``mtime_ns``, ``status`` (``ok``/``error``), ``error`` (reason or ""), and where
+the audio is: ``source`` (a Parquet shard, "" for a file) and ``source_row`` (its row there).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,104 +20,64 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .audio import AUDIO_EXTENSIONS, AudioError, display_path, is_url, local_path, probe
-from .layouts import LAYOUTS, LayoutError, detect_layout, make_layout
+from .audio import AudioError, probe
+from .detect import Detection, detect_layout, find_dataset_folder, long_recordings
+from .formats import AUDIO_EXTENSIONS
+from .layouts import FileKeys, make_layout
+from .manifests import MANIFEST_SUFFIXES, is_manifest_file, read_manifest_rows, read_parquet_rows
+from .parquet import find_shards
+from .patterns import is_pattern
+from .scan import DatasetError, RemoteRoot, open_location, scan_audio_files, size_mtime
+from .sources import AudioBytes, iter_shard_bytes, locate
+from .spec import LAYOUT_FILE, LayoutSpec, as_spec, read_layout_file
 
 __all__ = ["DatasetError", "index_dataset", "scan_audio_files", "write_manifest", "read_manifest", "MANIFEST_COLUMNS"]
 
 MANIFEST_COLUMNS = [
     "path", "label", "speaker", "take", "split", "category", "sample_rate", "channels",
-    "n_samples", "duration_s", "subtype", "format", "size_bytes", "mtime_ns", "status", "error",
+    "n_samples", "duration_s", "subtype", "format", "format_note", "size_bytes", "mtime_ns", "status", "error",
+    "source", "source_row",
 ]
+_DETECT_SAMPLE = 20000
 
 
-class DatasetError(LayoutError):
-    """DATA is not a usable dataset folder (missing, not a folder, no recordings)."""
+@dataclass
+class _Entries:
+    """The rows before their headers are read."""
 
-
-def _is_audio_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
-
-
-def _open_location(data: str | os.PathLike):
-    """``(fs, root)``: ``fs`` is None for a local folder, else the fsspec filesystem of a URL."""
-    data = local_path(data)
-    if not is_url(data):
-        return None, data
-    try:
-        import fsspec
-    except ImportError:
-        raise DatasetError(f"{data}: URLs need fsspec: pip install 'kwscope[dask]'") from None
-    try:
-        fs, root = fsspec.core.url_to_fs(data)
-    except (ImportError, ValueError) as exc:  # unknown protocol, or its package is missing
-        raise DatasetError(f"{data}: {exc}") from None
-    return fs, root
-
-
-def _walk(fs, root: str):
-    if fs is None:
-        yield from os.walk(root, followlinks=False)
-    else:
-        yield from fs.walk(root)
-
-
-def scan_audio_files(root: str | os.PathLike, *, fs=None) -> tuple[list[str], list[tuple[str, str]]]:
-    """Walk ``root`` and return ``(relpaths, problems)``, both sorted.
-
-    ``relpaths`` are audio files relative to root with ``/`` separators. ``fs`` is an fsspec
-    filesystem for remote roots (None: the local filesystem). ``problems`` are
-    ``(relpath, reason)`` for entries that look like recordings but cannot be one (a directory
-    named ``x.wav``, a name that is not valid UTF-8). Symbolic links to folders are not followed
-    (no loops); links to files are kept and fail at read time if dangling or looping.
-    """
-    root = os.fspath(root)
-    found: list[str] = []
-    problems: list[tuple[str, str]] = []
-    for dirpath, dirnames, filenames in _walk(fs, root):
-        if fs is None:
-            rel_dir = os.path.relpath(dirpath, root)
-            rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-        else:
-            rel_dir = dirpath[len(root.rstrip("/")):].strip("/")
-            rel_dir = rel_dir + "/" if rel_dir else ""
-        dirnames.sort()
-        for d in dirnames:
-            if _is_audio_name(d):
-                problems.append((display_path(rel_dir + d), "is a directory, not a recording"))
-        for f in filenames:
-            if not _is_audio_name(f):
-                continue
-            rel = rel_dir + f
-            try:
-                rel.encode("utf-8")
-            except UnicodeEncodeError:
-                problems.append((display_path(rel), "file name is not valid UTF-8 (rename it to read it)"))
-                continue
-            found.append(rel)
-    found.sort()
-    problems.sort()
-    return found, problems
+    base: str
+    rels: list[str]
+    keys: list[FileKeys | None]
+    reasons: list[str | None]
+    sources: list[str] | None = None
+    source_rows: list[int] | None = None
+    shard_mtimes: list | None = None
+    attrs: dict = field(default_factory=dict)
 
 
 def index_dataset(
     data: str | os.PathLike,
     *,
-    layout: str = "auto",
+    layout: str | LayoutSpec = "auto",
     validation_percentage: float = 10.0,
     testing_percentage: float = 10.0,
     probe_headers: bool = True,
     stat: bool = True,
 ) -> pd.DataFrame:
-    """Index a dataset folder: one manifest row a recording, reading headers only.
+    """Index a dataset: one manifest row a recording, reading headers only.
 
     Parameters
     ----------
     data
-        The dataset folder: a local path, a ``file://`` URL, or any fsspec URL (``s3://...``,
-        ``memory://...``) when fsspec and that protocol's package are installed.
+        A dataset folder (a local path, a ``file://`` URL, or any fsspec URL when fsspec and that
+        protocol's package are installed); a manifest file (``.csv``, ``.tsv``, ``.jsonl``,
+        ``.json`` with one object a line, ``.parquet``); or a folder of Parquet shards (Hugging
+        Face datasets, audio bytes included).
     layout
-        ``auto`` or one of ``speech-commands``, ``fsdd``, ``folders``.
+        ``auto``, a layout name (``speech-commands``, ``fsdd``, ``folders``), a path pattern
+        (``{speaker}/{_}-{label}-{take}.wav``), or a :class:`~kwscope.io.spec.LayoutSpec` (with
+        label renames, excluded folders and manifest columns). A ``kwscope.yaml`` in a DATA
+        folder is read too; a layout given here wins over its ``layout``.
     validation_percentage, testing_percentage
         Speech Commands hash split percentages, used when the folder has no split lists.
     probe_headers
@@ -127,118 +91,322 @@ def index_dataset(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`MANIFEST_COLUMNS`; ``df.attrs`` holds ``layout`` and ``root`` (an absolute
-        path, or the URL); a file's location is ``f"{root}/{path}"``.
-        Broken files have ``status == "error"`` and a reason; they never stop the scan.
+        Columns :data:`MANIFEST_COLUMNS`. ``df.attrs`` holds ``root`` (an absolute path or the
+        URL; a file row's location is :func:`kwscope.io.sources.locate` of root and path),
+        ``layout`` (the name or pattern used), ``layout_evidence`` (why, in one line),
+        ``layout_notes`` (doubts and overrides), ``data_kind`` (``folder``, ``manifest``,
+        ``parquet``), ``dataset_folder`` and ``left_out`` (when the dataset is a subfolder of
+        DATA), ``excluded``, ``unmatched``, ``audio_column`` (Parquet bytes). Broken files, and
+        files the layout does not match, have ``status == "error"`` and a reason.
 
     Raises
     ------
     DatasetError
-        When ``data`` is not a folder or holds no recordings.
+        When ``data`` is missing, neither a folder nor a manifest, or holds no recordings.
     LayoutError
-        For an unknown layout name.
+        For an unknown layout name, a bad pattern, layout file or manifest.
     """
-    fs, root_str = _open_location(data)
-    if layout != "auto" and layout not in LAYOUTS:
-        raise LayoutError(f"unknown layout {layout!r}; choose auto or one of {', '.join(LAYOUTS)}")
+    spec = as_spec(layout)
+    fs, root_str = open_location(data)
+    common = dict(validation_percentage=validation_percentage, testing_percentage=testing_percentage)
     if fs is None:
         root = Path(root_str)
         if not root.exists():
-            raise DatasetError(f"{data}: no such folder")
-        if not root.is_dir():
+            raise DatasetError(f"{data}: no such file or folder")
+        if root.is_file():
+            if not is_manifest_file(root):
+                raise DatasetError(f"{data}: neither a folder nor a manifest ({', '.join(MANIFEST_SUFFIXES)})")
+            entries = _manifest_entries(root, spec, **common)
+        elif not root.is_dir():
             raise DatasetError(f"{data}: not a folder")
-        base = str(root.resolve())
+        else:
+            spec = _with_layout_file(root, spec)
+            meta = _audiofolder_metadata(root) if spec.layout == "auto" else None
+            if meta is not None:
+                entries = _rows_entries(read_manifest_rows(meta, spec), spec, "manifest", **common)
+                entries.attrs["layout_notes"].insert(0, f"read as a Hugging Face audiofolder: {meta.name} lists "
+                                                        "the recordings (pass --layout to read the folders instead)")
+            else:
+                entries = _folder_entries(data, None, root_str, spec, **common)
     else:
         if not fs.isdir(root_str):
             raise DatasetError(f"{data}: no such folder")
-        root = _RemoteRoot(fs, root_str)
-        base = os.fspath(data).rstrip("/")
-    relpaths, problems = scan_audio_files(root_str, fs=fs)
-    if not relpaths and not problems:
-        raise DatasetError(f"{data}: no recordings found ({', '.join(sorted(AUDIO_EXTENSIONS))})")
-    chosen = detect_layout(relpaths[:20000]) if layout == "auto" else layout
-    lay = make_layout(
-        chosen, root, validation_percentage=validation_percentage, testing_percentage=testing_percentage
-    )
+        entries = _folder_entries(data, fs, root_str, spec, **common)
+    return _build(entries, fs, probe_headers=probe_headers, stat=stat)
 
+
+def _audiofolder_metadata(root: Path) -> Path | None:
+    """``metadata.csv``/``metadata.jsonl`` with a ``file_name`` column in DATA (Hugging Face
+    ``audiofolder``): the manifest of the folder."""
+    for name in ("metadata.csv", "metadata.jsonl"):
+        path = root / name
+        if not path.is_file():
+            continue
+        try:
+            with open(path, encoding="utf-8-sig") as fh:
+                first = fh.readline()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if (name.endswith(".csv") and "file_name" in [c.strip() for c in first.split(",")]) or \
+                (name.endswith(".jsonl") and '"file_name"' in first):
+            return path
+    return None
+
+
+def _with_layout_file(root: Path, spec: LayoutSpec) -> LayoutSpec:
+    """The DATA folder's ``kwscope.yaml`` under what the caller said (theirs wins)."""
+    if spec.origin or not (root / LAYOUT_FILE).is_file():
+        return spec
+    return read_layout_file(root / LAYOUT_FILE).with_overrides(layout=spec.layout, columns=spec.columns)
+
+
+def _given(spec: LayoutSpec) -> str:
+    return f"from {Path(spec.origin).name}" if spec.origin else "as given (--layout)"
+
+
+def _folder_entries(data, fs, root_str: str, spec: LayoutSpec, **common) -> _Entries:
+    relpaths, problems = scan_audio_files(root_str, fs=fs)
+    attrs: dict = {"data_kind": "folder"}
+    if spec.exclude:
+        kept = [r for r in relpaths if not spec.excluded(r)]
+        attrs["excluded"] = len(relpaths) - len(kept)
+        relpaths, problems = kept, [p for p in problems if not spec.excluded(p[0])]
+    if fs is None and not relpaths and not problems:
+        shards = find_shards(Path(root_str))
+        if shards:
+            return _parquet_entries(Path(root_str), shards, spec, **common)
+    if not relpaths and not problems:
+        raise DatasetError(f"{data}: no recordings found ({', '.join(sorted(AUDIO_EXTENSIONS))}, or Parquet shards)")
+    base = str(Path(root_str).resolve()) if fs is None else os.fspath(data).rstrip("/")
+    sub = ""
+    if spec.layout == "auto" and fs is None:
+        sub, left_out = find_dataset_folder(relpaths, lambda rel: size_mtime(None, f"{base}/{rel}")[0])
+        if sub:
+            relpaths = [r[len(sub) + 1:] for r in relpaths if r.startswith(sub + "/")]
+            problems = [(p[len(sub) + 1:], why) for p, why in problems if p.startswith(sub + "/")]
+            base = f"{base}/{sub}"
+            root_str = f"{root_str.rstrip('/')}/{sub}"
+            attrs.update(dataset_folder=sub, left_out=left_out)
+    det = detect_layout(relpaths[:_DETECT_SAMPLE]) if spec.layout == "auto" else Detection(spec.layout, _given(spec))
+    root = Path(root_str) if fs is None else RemoteRoot(fs, root_str)
+    lay = make_layout(det.layout, root, **common)
     entries = sorted([(rel, None) for rel in relpaths] + problems) if problems else [(rel, None) for rel in relpaths]
-    n = len(entries)
     rels = [rel for rel, _ in entries]
-    keys = [lay.keys(rel) for rel in rels]
     reasons = [problem for _, problem in entries]
+    keys = [lay.keys(rel) if reason is None else None for rel, reason in entries]
+    out = _Entries(base, rels, keys, reasons, attrs=attrs)
+    _finish_keys(out, spec, det)
+    if is_pattern(det.layout):
+        _sort_by_label(out)
+    return out
+
+
+def _finish_keys(e: _Entries, spec: LayoutSpec, det: Detection) -> None:
+    """Unmatched rows get their reason, labels their renames; the evidence goes into attrs."""
+    unmatched = 0
+    for i, k in enumerate(e.keys):
+        if k is None and e.reasons[i] is None:
+            e.reasons[i] = f"not matched by the layout {det.layout}"
+            unmatched += 1
+        elif k is not None and spec.labels:
+            e.keys[i] = FileKeys(spec.rename(k.label), k.speaker, k.take, k.split, k.category)
+    evidence = det.evidence
+    if is_pattern(det.layout) and evidence.startswith(("as given", "from ")):
+        n = len(e.keys)
+        evidence = f"{det.layout}: {n - unmatched:,} of {n:,} paths match ({evidence})"
+    notes = list(det.notes)
+    if e.attrs.get("dataset_folder"):
+        left = "; ".join(f"{d['folder']}/: {d['n_files']:,} files, {d['why']}" for d in e.attrs["left_out"])
+        notes.insert(0, f"the dataset is the subfolder {e.attrs['dataset_folder']}/" + (f"; left out {left}" if left else ""))
+    if e.attrs.get("excluded"):
+        notes.append(f"{e.attrs['excluded']:,} files excluded ({', '.join(spec.exclude)})")
+    if spec.labels:
+        notes.append("labels renamed: " + ", ".join(f"{a} -> {b}" for a, b in spec.labels))
+    e.attrs.update(layout=det.layout, layout_evidence=evidence, layout_notes=notes, unmatched=unmatched)
+
+
+def _sort_by_label(e: _Entries) -> None:
+    """Rows grouped by label (the passes cut chunks at label changes), then by path or shard row."""
+    def key(i):
+        k = e.keys[i]
+        label = k.label if k is not None else None
+        where = (e.sources[i], e.source_rows[i]) if e.sources is not None else ("", 0)
+        return (label is None, label or "", where, e.rels[i])
+
+    order = sorted(range(len(e.rels)), key=key)
+    for name in ("rels", "keys", "reasons", "sources", "source_rows", "shard_mtimes"):
+        values = getattr(e, name)
+        if values is not None:
+            setattr(e, name, [values[i] for i in order])
+
+
+def _manifest_entries(path: Path, spec: LayoutSpec, **common) -> _Entries:
+    if path.suffix.lower() == ".parquet":
+        own = _kwscope_attrs(path)
+        if own is not None:
+            return _rows_entries(_own_manifest_rows(path, own), spec, "manifest", **common)
+        return _rows_entries(read_parquet_rows(path.parent, [path.name], spec), spec, "parquet", **common)
+    return _rows_entries(read_manifest_rows(path, spec), spec, "manifest", **common)
+
+
+def _parquet_entries(root: Path, shards: list[str], spec: LayoutSpec, **common) -> _Entries:
+    return _rows_entries(read_parquet_rows(root, shards, spec), spec, "parquet", **common)
+
+
+def _kwscope_attrs(path: Path) -> dict | None:
+    """The attrs of a manifest ``kwscope index`` wrote, when its DATA folder is still there."""
+    try:
+        meta = (pq.read_schema(path).metadata or {}).get(b"kwscope")
+        attrs = json.loads(meta) if meta else None
+    except Exception:
+        return None
+    if not isinstance(attrs, dict) or not isinstance(attrs.get("root"), str) or not Path(attrs["root"]).is_dir():
+        return None
+    return attrs
+
+
+def _own_manifest_rows(path: Path, attrs: dict):
+    """A kwscope manifest read back: its paths (and shard rows) are relative to the DATA it indexed."""
+    from .manifests import ManifestRows, _clean
+
+    df = read_manifest(path)
+    col = {c: df[c].astype(object).where(df[c].notna(), None).tolist() if c in df.columns else None
+           for c in ("label", "speaker", "take", "split", "source", "source_row")}
+    sources = col["source"] if col["source"] and any(col["source"]) else None
+    return ManifestRows(Path(attrs["root"]), df["path"].astype(str).tolist(),
+                        _clean({c: col[c] for c in ("label", "speaker", "take", "split")}), [None] * len(df),
+                        sources=[s or "" for s in sources] if sources else None,
+                        source_rows=[int(r) if r is not None else -1 for r in col["source_row"]] if sources else None,
+                        audio_column=attrs.get("audio_column"),
+                        evidence=f"kwscope manifest {path.name}: {len(df):,} rows of {attrs['root']}")
+
+
+def _rows_entries(rows, spec: LayoutSpec, kind: str, **common) -> _Entries:
+    """Manifest rows -> entries: the manifest's columns, and the layout applied to the paths for
+    what it lacks (a pattern given, or ``auto`` when there is no label column)."""
+    n = len(rows.paths)
+    if n == 0:
+        raise DatasetError(f"{rows.root}: the manifest lists no recordings")
+    det = Detection("manifest", rows.evidence, list(rows.notes))
+    path_keys: list[FileKeys | None] | None = None
+    if spec.layout != "auto" or rows.values["label"] is None:
+        guess = detect_layout(rows.paths[:_DETECT_SAMPLE]) if spec.layout == "auto" else Detection(spec.layout, _given(spec))
+        lay = make_layout(guess.layout, rows.root, **common)
+        path_keys = [lay.keys(p) for p in rows.paths]
+        matched = sum(1 for k in path_keys if k is not None)
+        det = Detection(guess.layout, f"{rows.evidence}; paths read as {guess.layout}: "
+                                      f"{matched:,} of {n:,} match ({guess.evidence})", list(rows.notes) + guess.notes)
+    keys: list[FileKeys | None] = []
+    v = rows.values
+    for i in range(n):
+        pk = path_keys[i] if path_keys is not None else None
+        if path_keys is not None and pk is None and v["label"] is None:
+            keys.append(None)
+            continue
+        label = v["label"][i] if v["label"] is not None else (pk.label if pk else None)
+        speaker = v["speaker"][i] if v["speaker"] is not None else (pk.speaker if pk else None)
+        take = v["take"][i] if v["take"] is not None else (pk.take if pk else None)
+        split = v["split"][i] if v["split"] is not None else (pk.split if pk else None)
+        category = pk.category if pk else "speech"
+        keys.append(FileKeys(label, speaker, take, split, category))
+    e = _Entries(str(rows.root), list(rows.paths), keys, list(rows.reasons), rows.sources, rows.source_rows,
+                 rows.mtimes, attrs={"data_kind": kind, "audio_column": rows.audio_column})
+    _finish_keys(e, spec, det)
+    _sort_by_label(e)
+    return e
+
+
+def _build(e: _Entries, fs, *, probe_headers: bool, stat: bool) -> pd.DataFrame:
+    """Read sizes and headers, set long recordings apart, and make the frame."""
+    n = len(e.rels)
     sizes: list = [None] * n
     mtimes: list = [None] * n
     infos: list = [None] * n
-    for i, rel in enumerate(rels):
-        if reasons[i] is not None:
+    reasons = e.reasons
+    byte_rows = e.sources is not None
+    manifest = e.attrs.get("data_kind") != "folder"
+    for i, rel in enumerate(e.rels):
+        if reasons[i] is not None or (byte_rows and e.sources[i]):
             continue
-        full = f"{base}/{rel}"
+        full = locate(e.base, rel)
         if stat or probe_headers:
-            sizes[i], mtimes[i] = _size_mtime(fs, full if fs is None else f"{root_str}/{rel}")
+            sizes[i], mtimes[i] = size_mtime(fs, full)
+            if manifest and sizes[i] is None and not os.path.exists(full):
+                reasons[i] = "file not found (listed in the manifest)"
+                continue
         if probe_headers:
             try:
                 infos[i] = probe(full)
             except AudioError as exc:
                 reasons[i] = exc.reason
+    if byte_rows:
+        _probe_bytes(e, sizes, mtimes, infos, probe_headers)
+    keys = e.keys
+    categories = [k.category if k is not None else "speech" for k in keys]
+    durations = np.array([info.duration_s if info else np.nan for info in infos], float)
+    size_arr = np.array([s if s is not None else np.nan for s in sizes], float)
+    speech = np.array([c == "speech" and r is None for c, r in zip(categories, reasons)])
+    if speech.any():
+        long_mask, why = long_recordings(durations[speech], size_arr[speech])
+        if long_mask.any():
+            for i in np.flatnonzero(speech)[long_mask]:
+                categories[i] = "long_recording"
+            e.attrs["long_recordings"] = why
+            e.attrs.setdefault("layout_notes", []).append(
+                f"{int(long_mask.sum()):,} recordings far longer than the rest ({why}) set apart as long_recording")
     # Column by column: a per-row loop of appends cost as much as the folder walk.
     cols: dict[str, list] = {
-        "path": rels, "label": [k.label for k in keys], "speaker": [k.speaker for k in keys],
-        "take": [k.take for k in keys], "split": [k.split for k in keys],
-        "category": [k.category for k in keys], "size_bytes": sizes, "mtime_ns": mtimes,
+        "path": e.rels, "label": [k.label if k else None for k in keys],
+        "speaker": [k.speaker if k else None for k in keys], "take": [k.take if k else None for k in keys],
+        "split": [k.split if k else None for k in keys], "category": categories,
+        "size_bytes": sizes, "mtime_ns": mtimes,
         "sample_rate": [info.sample_rate if info else None for info in infos],
         "channels": [info.channels if info else None for info in infos],
         "n_samples": [info.n_samples if info else None for info in infos],
-        "duration_s": [info.duration_s if info else np.nan for info in infos],
+        "duration_s": durations.tolist(),
         "subtype": [info.subtype if info else None for info in infos],
         "format": [info.format if info else None for info in infos],
+        "format_note": [info.format_note if info else "" for info in infos],
         "status": ["ok" if reason is None else "error" for reason in reasons],
         "error": [reason or "" for reason in reasons],
+        "source": e.sources if byte_rows else [""] * n,
+        "source_row": [r if r is not None and r >= 0 else None for r in e.source_rows] if byte_rows else [None] * n,
     }
     df = _frame(cols)
-    df.attrs["layout"] = chosen
-    df.attrs["root"] = base
+    df.attrs.update({k: v for k, v in e.attrs.items() if v is not None})
+    df.attrs["root"] = e.base
     return df
 
 
-def _size_mtime(fs, path: str) -> tuple[int | None, int | None]:
-    """Size in bytes and modification time in ns (None when the filesystem does not say)."""
-    try:
-        if fs is None:
-            st = os.stat(path)
-            return st.st_size, st.st_mtime_ns
-        info = fs.info(path)
-    except (OSError, ValueError):
-        return None, None
-    mtime = info.get("mtime") or info.get("LastModified") or info.get("created")
-    if hasattr(mtime, "timestamp"):
-        mtime = mtime.timestamp()
-    return info.get("size"), int(float(mtime) * 1e9) if mtime is not None else None
-
-
-class _RemoteRoot:
-    """What a layout needs of a remote root: ``root / "validation_list.txt"`` readable as text."""
-
-    def __init__(self, fs, path: str):
-        self.fs, self.path = fs, path.rstrip("/")
-
-    def __truediv__(self, name: str) -> "_RemotePath":
-        return _RemotePath(self.fs, f"{self.path}/{name}")
-
-
-class _RemotePath:
-    def __init__(self, fs, path: str):
-        self.fs, self.path = fs, path
-
-    def is_file(self) -> bool:
-        return self.fs.isfile(self.path)
-
-    def read_text(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        return self.fs.cat_file(self.path).decode(encoding, errors)
+def _probe_bytes(e: _Entries, sizes: list, mtimes: list, infos: list, probe_headers: bool) -> None:
+    """Byte rows: the shard's mtime, and (probing) each row's size and header, a shard's row
+    groups read in turn."""
+    column = e.attrs.get("audio_column") or "audio"
+    where: dict[str, dict[int, int]] = {}
+    for i, shard in enumerate(e.sources):
+        if shard and e.reasons[i] is None:
+            where.setdefault(shard, {})[e.source_rows[i]] = i
+            mtimes[i] = e.shard_mtimes[i] if e.shard_mtimes else None
+    if not probe_headers:
+        return
+    for shard, rows in where.items():
+        for row, data in iter_shard_bytes(e.base, shard, column):
+            i = rows.get(row)
+            if i is None:
+                continue
+            if not data:
+                e.reasons[i] = f"row {row} of {shard} holds no audio bytes"
+                continue
+            sizes[i] = len(data)
+            try:
+                infos[i] = probe(AudioBytes(data, e.rels[i]))
+            except AudioError as exc:
+                e.reasons[i] = exc.reason
 
 
 def _frame(cols: dict[str, list]) -> pd.DataFrame:
     df = pd.DataFrame(cols, columns=MANIFEST_COLUMNS)
-    for c in ("take", "sample_rate", "channels", "n_samples", "size_bytes", "mtime_ns"):
+    for c in ("take", "sample_rate", "channels", "n_samples", "size_bytes", "mtime_ns", "source_row"):
         df[c] = pd.array(cols[c], dtype="Int64")
     df["duration_s"] = df["duration_s"].astype("float64")
     return df

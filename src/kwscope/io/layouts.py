@@ -5,6 +5,10 @@
   otherwise TensorFlow's hash split (a speaker always lands in one split).
 - ``fsdd``: ``{label}_{speaker}_{take}.wav``; takes 0-4 are test, the rest train.
 - ``folders``: ``<label>/...`` with unknown speakers and no split.
+- a path pattern (any value with ``{``), e.g. ``{speaker}/{_}-{label}-{take}.wav``
+  (:mod:`kwscope.io.patterns`); files it does not match are listed, not dropped.
+
+Choosing one from the files (``auto``) is :func:`kwscope.io.detect.detect_layout`.
 """
 
 from __future__ import annotations
@@ -15,16 +19,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import KwscopeError
+from .patterns import LayoutError, compile_pattern, is_pattern
 
 __all__ = [
     "LAYOUTS",
     "BACKGROUND_NOISE",
     "LayoutError",
     "FileKeys",
-    "detect_layout",
     "hash_split",
     "Layout",
+    "PatternLayout",
     "make_layout",
 ]
 
@@ -38,10 +42,6 @@ _FSDD_NAME = re.compile(r"^(?P<label>[^_/]+)_(?P<speaker>[^_/]+)_(?P<take>\d+)\.
 _MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
 
 
-class LayoutError(KwscopeError):
-    """The dataset folder cannot be used with the requested layout."""
-
-
 @dataclass(frozen=True)
 class FileKeys:
     """What a layout reads from one file's relative path."""
@@ -50,7 +50,7 @@ class FileKeys:
     speaker: str | None
     take: int | None
     split: str | None  # "train", "validation", "test" or None (not part of a split)
-    category: str  # "speech" or "background_noise"
+    category: str  # "speech", "background_noise" or "long_recording"
 
 
 def hash_split(name: str, *, validation_percentage: float = 10.0, testing_percentage: float = 10.0) -> str:
@@ -140,25 +140,31 @@ class FoldersLayout(Layout):
         return FileKeys(label, None, None, None, "speech")
 
 
-def detect_layout(relpaths: list[str]) -> str:
-    """Guess the layout from a sample of relative audio paths (``/`` separators)."""
-    if not relpaths:
-        return "folders"
-    names = [p.rsplit("/", 1)[-1] for p in relpaths]
-    nested = [p for p in relpaths if "/" in p]
-    sc = sum(1 for p in nested if _SC_NAME.match(p.rsplit("/", 1)[-1]))
-    if nested and sc >= 0.5 * len(nested):
-        return "speech-commands"
-    fsdd = sum(1 for n in names if _FSDD_NAME.match(n))
-    if fsdd >= 0.8 * len(names):
-        return "fsdd"
-    return "folders"
+class PatternLayout(Layout):
+    """A path pattern (:class:`kwscope.io.patterns.CompiledPattern`); ``keys`` is None for a path
+    it does not match (the index lists those as "not matched by the layout")."""
+
+    def __init__(self, pattern: str):
+        self.compiled = compile_pattern(pattern)
+        self.name = pattern
+
+    def keys(self, relpath: str) -> FileKeys | None:
+        m = self.compiled.match(relpath)
+        if m is None:
+            if relpath.split("/", 1)[0] == BACKGROUND_NOISE:
+                return FileKeys(BACKGROUND_NOISE, None, None, None, "background_noise")
+            return None
+        if m.label == BACKGROUND_NOISE:
+            return FileKeys(m.label, None, None, None, "background_noise")
+        return FileKeys(m.label, m.speaker, m.take, m.split, "speech")
 
 
 def make_layout(
     name: str, root: Path, *, validation_percentage: float = 10.0, testing_percentage: float = 10.0
 ) -> Layout:
-    """Build a layout by name (one of :data:`LAYOUTS`)."""
+    """Build a layout by name (one of :data:`LAYOUTS`) or from a path pattern (a value with ``{``)."""
+    if is_pattern(name):
+        return PatternLayout(name)
     if name == "speech-commands":
         return SpeechCommandsLayout(
             root, validation_percentage=validation_percentage, testing_percentage=testing_percentage
@@ -167,4 +173,5 @@ def make_layout(
         return FsddLayout()
     if name == "folders":
         return FoldersLayout()
-    raise LayoutError(f"unknown layout {name!r}; choose one of {', '.join(LAYOUTS)} or auto")
+    raise LayoutError(f"unknown layout {name!r}; choose auto, one of {', '.join(LAYOUTS)}, "
+                      "or a path pattern such as '{label}/{_}.wav'")

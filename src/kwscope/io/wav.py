@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .sources import AudioBytes
+
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 #: int16 samples times this are float32 at full scale 1.0, as libsndfile returns them.
 PCM16_SCALE = np.float32(1 / 32768)
@@ -84,19 +86,27 @@ FAST_READ_BYTES = 1 << 18
 _CANONICAL = struct.Struct("<4sI4s4sIHHIIHH4sI")  # RIFF..WAVE, a 16-byte fmt chunk, data header
 
 
-def read_pcm16_mono(path: str, max_bytes: int = FAST_READ_BYTES) -> tuple[np.ndarray, int] | None:
+def read_pcm16_mono(path, max_bytes: int = FAST_READ_BYTES) -> tuple[np.ndarray, int] | None:
     """``(int16 samples (n,), rate in Hz)`` of a small plain 16-bit mono WAV, else ``None``.
 
     Almost every keyword clip is such a file, and for a 1-s clip opening and decoding through
     :func:`kwscope.io.audio.read_clip` costs as much as computing its features: here it is four
     system calls (open, fstat, read, close) and a header parse; the caller scales the int16
     samples straight into its batch (``int16 / 32768`` as float32 is what ``read_clip``
-    returns). Anything else -- other encodings, channels, large, empty or unreadable files, URLs
-    -- returns ``None``, and the caller takes ``read_clip``, which also words the errors.
+    returns). ``path`` may also be :class:`~kwscope.io.sources.AudioBytes` (a Parquet row's
+    bytes, parsed in place). Anything else -- other encodings, channels, large, empty or
+    unreadable files, URLs -- returns ``None``, and the caller takes ``read_clip``, which also
+    words the errors.
     """
+    if isinstance(path, AudioBytes):
+        buf = path.data
+        size = len(buf)
+        if not 44 <= size <= max_bytes:
+            return None
+        return _pcm16_of(buf, size)
     try:
         fd = os.open(path, os.O_RDONLY)
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError):
         return None
     try:
         size = os.fstat(fd).st_size
@@ -109,6 +119,10 @@ def read_pcm16_mono(path: str, max_bytes: int = FAST_READ_BYTES) -> tuple[np.nda
         os.close(fd)
     if len(buf) != size:
         return None
+    return _pcm16_of(buf, size)
+
+
+def _pcm16_of(buf: bytes, size: int) -> tuple[np.ndarray, int] | None:
     # The canonical 44-byte header (RIFF, a 16-byte fmt chunk, then data) in one unpack; any
     # other layout goes through the general parser. Both give the same frames.
     riff, _, wave, fmt, fmt_size, tag, channels, rate, _, align, bits, data, data_size = _CANONICAL.unpack_from(buf)

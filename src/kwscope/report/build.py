@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..io.audio import AudioError, read_audio
+from ..io.sources import open_rows
 from ..settings import RunSettings
 from .figures import FigureRenderer
 from .html import RenderedReport, render_report
@@ -72,21 +73,29 @@ def write_atomic(path: str | os.PathLike, text: str) -> Path:
 
 
 def read_clips(root: str, paths: Sequence[str], *, sample_rates: dict[str, float] | None = None,
-               max_seconds: float | None = 10.0) -> dict[str, tuple[np.ndarray, int]]:
+               max_seconds: float | None = 10.0, sources: dict[str, tuple[str, int]] | None = None,
+               audio_column: str = "audio") -> dict[str, tuple[np.ndarray, int]]:
     """Decode the given dataset-relative recordings: ``{path: (float32 samples, rate in Hz)}``.
 
     Unreadable ones are left out (they are already reported as broken). At most ``max_seconds``
-    are read when the rate is known beforehand (``sample_rates``).
+    are read when the rate is known beforehand (``sample_rates``). ``sources`` names the
+    recordings held as bytes in Parquet shards (``{path: (shard, row)}``, see
+    :attr:`~kwscope.analysis.exploration.Exploration.audio_sources`); a shard's rows are read together.
     """
     out: dict[str, tuple[np.ndarray, int]] = {}
-    base = str(root).rstrip("/")
-    for rel in paths:
+    paths = list(paths)
+    sources = sources or {}
+    where = open_rows(str(root), paths, [sources.get(p, ("", -1))[0] for p in paths],
+                      [sources.get(p, ("", -1))[1] for p in paths], column=audio_column)
+    for rel, loc in zip(paths, where):
+        if isinstance(loc, AudioError):
+            continue
         sr = (sample_rates or {}).get(rel)
         limit = None
         if max_seconds is not None and sr and np.isfinite(sr) and sr > 0:
             limit = int(max_seconds * sr) + 1
         try:
-            y, rate = read_audio(f"{base}/{rel}" if base else rel, max_samples=limit)
+            y, rate = read_audio(loc, max_samples=limit)
         except AudioError:
             continue
         out[rel] = (y, rate)
@@ -146,7 +155,8 @@ def build_report(
         sub = prof[prof["path"].astype(str).isin(want)]
         rates = {str(p): float(r) for p, r in zip(sub["path"], sub["sample_rate"]) if r == r}
     clips = read_clips(str(exploration.summary.root), plan.clip_paths(), sample_rates=rates,
-                       max_seconds=opt.max_clip_seconds)
+                       max_seconds=opt.max_clip_seconds, sources=getattr(exploration, "audio_sources", None),
+                       audio_column=str((prof.attrs if prof is not None else {}).get("audio_column") or "audio"))
     t2 = time.perf_counter()
     renderer = FigureRenderer(settings.cache_dir, workers=settings.workers, progress=settings.progress)
     rendered = render_report(exploration, clips, plan=plan, options=opt, renderer=renderer,

@@ -457,6 +457,22 @@ def find_problems(exploration, options: ReportOptions | None = None) -> list[Fin
         rates = ", ".join(f"{k} Hz ({v:,})" for k, v in s.sample_rates.items())
         out.append(Finding("sample_rates", "info", len(s.sample_rates), "mixed sample rates", rates,
                            "overview", False))
+    fm = getattr(s, "format_mismatches", None) or {}
+    if fm.get("n_files"):
+        shown = "; ".join(f"{f['path']} ({f['note']})" for f in fm.get("files", [])[:3])
+        out.append(Finding("format_mismatches", "warn", int(fm["n_files"]),
+                           f"{_plural(int(fm['n_files']), 'file')} whose extension disagrees with the content",
+                           f"read by content: {shown}" + (" ..." if fm["n_files"] > 3 else ""), "overview", False))
+    long = getattr(s, "long_recordings", None) or {}
+    if long.get("n_files"):
+        out.append(Finding("long_recordings", "info", int(long["n_files"]),
+                           f"{_plural(int(long['n_files']), 'long recording')} set apart",
+                           f"{long.get('why', '')}; not counted in any label", "overview", False))
+    info = getattr(s, "layout_info", None) or {}
+    if info.get("unmatched"):
+        out.append(Finding("unmatched", "warn", int(info["unmatched"]),
+                           f"{_plural(int(info['unmatched']), 'file')} not matched by the layout",
+                           f"listed with the broken files; the layout is {s.layout}", "overview", False))
     if not any(f.severity in ("bad", "warn") for f in out):
         out.append(Finding("clean", "ok", 0, "no problems found",
                            "no broken files, leakage, duplicates, outliers or quality flags", "overview", False))

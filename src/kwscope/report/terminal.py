@@ -6,7 +6,7 @@ from typing import Any, Iterable, Sequence
 
 from ..analysis.summary import DatasetSummary
 
-__all__ = ["table", "format_summary"]
+__all__ = ["table", "format_summary", "format_layout", "printable"]
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> str:
@@ -36,7 +36,15 @@ def _cell(v: Any) -> str:
         return f"{v:,.3f}".rstrip("0").rstrip(".") if v == v else "-"
     if isinstance(v, int):
         return f"{v:,}"
-    return "-" if v is None else str(v)
+    return "-" if v is None else printable(str(v))
+
+
+def printable(text: str) -> str:
+    """Text from the data (names, manifest fields) with control characters escaped, so a file
+    name cannot move the cursor or recolour the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _is_num(s: str) -> bool:
@@ -47,10 +55,25 @@ def _pct(n: int, total: int) -> str:
     return f"{100.0 * n / total:.1f}%" if total else "-"
 
 
+def format_layout(info: dict) -> list[str]:
+    """How DATA was read, in a few lines: the evidence, then each note."""
+    if not info:
+        return []
+    lines = []
+    if info.get("evidence"):
+        lines.append(f"  why: {printable(info['evidence'])}")
+    for note in info.get("notes", []):
+        lines.append(f"  note: {printable(note)}")
+    if info.get("unmatched"):
+        lines.append(f"  note: {info['unmatched']:,} files not matched by the layout (listed with the broken files)")
+    return lines
+
+
 def format_summary(s: DatasetSummary, *, max_broken: int = 20) -> str:
     """The human form of ``kwscope stats``."""
     out = [
-        f"Dataset {s.root}  (layout: {s.layout})",
+        f"Dataset {printable(s.root)}  (layout: {printable(s.layout)})",
+        *format_layout(s.layout_info),
         f"{s.n_files:,} files, {s.n_ok:,} readable, {s.n_broken:,} broken; "
         f"{len(s.labels)} labels; {s.total_duration_s / 60:,.1f} min of audio",
         "",
@@ -65,6 +88,9 @@ def format_summary(s: DatasetSummary, *, max_broken: int = 20) -> str:
     if s.background_noise["n_files"]:
         out.append(f"(+ {s.background_noise['n_files']} background-noise files, "
                    f"{s.background_noise['duration_s']:.1f} s; not a label)")
+    if s.long_recordings.get("n_files"):
+        out.append(f"(+ {s.long_recordings['n_files']} long recordings, {s.long_recordings['duration_s'] / 60:.1f} min, "
+                   f"{s.long_recordings['why']}; a category of their own, not a label)")
     L = s.lengths
     out.append("")
     if L["dominant_duration_s"] is not None:
@@ -78,6 +104,11 @@ def format_summary(s: DatasetSummary, *, max_broken: int = 20) -> str:
     out.append("Sample rates: " + ", ".join(f"{k} Hz: {v:,}" for k, v in s.sample_rates.items()))
     out.append("Formats: " + ", ".join(f"{k}: {v:,}" for k, v in s.formats.items()))
     out.append("Channels: " + ", ".join(f"{k}: {v:,}" for k, v in s.channels.items()))
+    fm = s.format_mismatches
+    if fm.get("n_files"):
+        shown = "; ".join(f"{printable(f['path'])} ({f['note']})" for f in fm["files"][:3])
+        out.append(f"Extension disagrees with content: {fm['n_files']:,} files (read by content): {shown}"
+                   + (" ..." if fm["n_files"] > 3 else ""))
     if s.splits:
         out.append("Splits: " + ", ".join(f"{k}: {v:,}" for k, v in s.splits.items()))
     sp = s.speakers
@@ -86,7 +117,7 @@ def format_summary(s: DatasetSummary, *, max_broken: int = 20) -> str:
         out.append(f"Speakers: {sp['n_speakers']:,}; clips per speaker min {c['min']}, "
                    f"median {c['median']:g}, max {c['max']}")
     else:
-        out.append("Speakers: unknown in this layout")
+        out.append("Speakers: unknown in this layout (no speaker is guessed)")
     out.append("")
     if s.leaking_speakers:
         rows = [[d["speaker"], d["n_clips"], ", ".join(f"{k} {v}" for k, v in sorted(d["splits"].items()))]

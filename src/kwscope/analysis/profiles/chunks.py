@@ -14,6 +14,7 @@ import numpy as np
 from ...engine.base import single_threaded_blas
 from ...io import wav as _wav
 from ...io.audio import AudioError, read_clip
+from ...io.sources import locate, open_rows
 from .batch import _COL, _Batch
 from .config import ProfileConfig, sample_key
 from .fingerprints import fingerprint_length, signatures
@@ -31,12 +32,27 @@ class ProfileTask:
     readable: tuple[bool, ...]  # False when the index already found the file broken
     max_samples: tuple[int | None, ...]  # config.max_seconds at the file's rate (from its header)
     config: ProfileConfig
+    # Rows whose audio is in a Parquet shard (kwscope.io.sources): the shard ("" for a file) and
+    # its row there, per file; empty when every row is a file.
+    sources: tuple[str, ...] = ()
+    source_rows: tuple[int, ...] = ()
+    audio_column: str = "audio"
 
     def cache_key(self, sizes: list, mtimes: list, *, config: ProfileConfig | None = None) -> str:
         h = hashlib.sha256((config or self.config).config_hash().encode())
         for p, s, m, ok, sp, lab in zip(self.paths, sizes, mtimes, self.readable, self.speech, self.labels):
             h.update(f"\0{self.root}/{p}\0{s}\0{m}\0{ok}\0{sp}\0{lab}".encode())
+        for src, row in zip(self.sources, self.source_rows):
+            h.update(f"\0{src}#{row}".encode())
         return h.hexdigest()
+
+    def locations(self, rows: list[int]) -> list:
+        """Where these files' audio is: paths, AudioBytes or AudioError (kwscope.io.sources.open_rows)."""
+        paths = [self.paths[i] for i in rows]
+        if not self.sources:
+            return [locate(self.root, p) for p in paths]
+        return open_rows(self.root, paths, [self.sources[i] for i in rows], [self.source_rows[i] for i in rows],
+                         column=self.audio_column)
 
 
 @dataclass
@@ -103,7 +119,7 @@ def profile_chunk(task: ProfileTask) -> ChunkResult:
 _READ_AHEAD_FILES = 64
 
 
-def _read_ahead(paths: list[str]) -> None:
+def _read_ahead(paths: list) -> None:
     """Ask the kernel to read these files' first 256 KiB ahead (``POSIX_FADV_WILLNEED``).
 
     On a cold page cache each read would otherwise wait for the disk in turn while the core
@@ -113,6 +129,8 @@ def _read_ahead(paths: list[str]) -> None:
     a file (~6 us). Files that cannot be opened are skipped (the reader reports why).
     """
     for path in paths:
+        if not isinstance(path, str):  # bytes already in memory, or an error to report
+            continue
         try:
             fd = os.open(path, os.O_RDONLY)
         except (OSError, ValueError):
@@ -125,9 +143,12 @@ def _read_ahead(paths: list[str]) -> None:
             os.close(fd)
 
 
-def _read_one(i: int, full_path: str, speech: bool, task: ProfileTask, batch: _Batch, keep: set, lpos: dict,
+def _read_one(i: int, full_path, speech: bool, task: ProfileTask, batch: _Batch, keep: set, lpos: dict,
               ok: np.ndarray, errors: list, truncated_of: dict) -> None:
-    """Decode file ``i`` of a chunk into the batch, or note why it cannot be read."""
+    """Decode file ``i`` of a chunk (a path or AudioBytes) into the batch, or note why it cannot be read."""
+    if isinstance(full_path, AudioError):
+        errors[i] = full_path.reason
+        return
     cfg = task.config
     # Without the header's rate (a scan-only manifest), read generously and cut below:
     # either way the same first max_seconds are measured.
@@ -173,13 +194,15 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     truncated_of: dict[int, float] = {}
     readable = [i for i in range(n) if task.readable[i]]
     # Announce a window of files, then read it: deep enough to keep the disk busy, short enough
-    # that the first reads have landed when the loop gets to them.
+    # that the first reads have landed when the loop gets to them. Rows held in Parquet shards
+    # are fetched for the whole chunk at once (each row group read once, not once a window).
+    fetched = dict(zip(readable, task.locations(readable))) if task.sources else None
     for start in range(0, len(readable), _READ_AHEAD_FILES):
         window = readable[start:start + _READ_AHEAD_FILES]
-        _read_ahead([f"{task.root}/{task.paths[i]}" for i in window])
-        for i in window:
-            _read_one(i, f"{task.root}/{task.paths[i]}", task.speech[i], task, batch, keep, lpos, ok, errors,
-                      truncated_of)
+        where = [fetched[i] for i in window] if fetched is not None else task.locations(window)
+        _read_ahead(where)
+        for i, loc in zip(window, where):
+            _read_one(i, loc, task.speech[i], task, batch, keep, lpos, ok, errors, truncated_of)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy's "nperseg > input length" on very short clips
         batch.finish()

@@ -49,6 +49,11 @@ def plan_chunks(manifest: pd.DataFrame, *, config: ProfileConfig, chunk_size: in
     mtimes = manifest["mtime_ns"].astype("object").where(manifest["mtime_ns"].notna(), None).tolist()
     rates = manifest["sample_rate"].astype("object").where(manifest["sample_rate"].notna(), None).tolist()
     limits = [None if r is None else max(1, int(config.max_seconds * int(r))) for r in rates]
+    sources = source_rows = None
+    if "source" in manifest.columns and (manifest["source"].fillna("") != "").any():
+        sources = manifest["source"].fillna("").astype(str).tolist()
+        source_rows = manifest["source_row"].fillna(-1).astype("int64").tolist()
+    column = str(manifest.attrs.get("audio_column") or "audio")
     tasks, rows = [], []
     n = len(manifest)
     start = 0
@@ -61,6 +66,8 @@ def plan_chunks(manifest: pd.DataFrame, *, config: ProfileConfig, chunk_size: in
             chunk_id=len(tasks), root=root, paths=tuple(paths[sl]), labels=tuple(labels[sl]),
             speech=tuple(bool(v) for v in speech[sl]), readable=tuple(bool(v) for v in readable[sl]),
             max_samples=tuple(limits[sl]), config=config,
+            sources=tuple(sources[sl]) if sources else (), source_rows=tuple(source_rows[sl]) if sources else (),
+            audio_column=column,
         ))
         rows.append(np.arange(start, end))
         start = end

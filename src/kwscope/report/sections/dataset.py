@@ -40,7 +40,10 @@ def overview_section(ctx: PageContext, n: int) -> str:
     noise = s.background_noise or {}
     pairs = [
         ("Dataset folder", f"<code>{esc(s.root)}</code>"),
-        ("Layout", esc(s.layout)),
+        ("Layout", esc(s.layout) + "".join(
+            f"<br><small>{esc(line)}</small>" for line in
+            ([(getattr(s, "layout_info", None) or {}).get("evidence", "")]
+             + list((getattr(s, "layout_info", None) or {}).get("notes", []))) if line)),
         ("Files", fmt_int(s.n_files)),
         ("Readable", fmt_int(s.n_files - len(ctx.broken))),
         ("Broken", f'<b style="color:var(--bad)">{fmt_int(len(ctx.broken))}</b>' if ctx.broken else "0"),

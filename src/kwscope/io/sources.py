@@ -1,0 +1,165 @@
+"""Where a manifest row's audio comes from: a file (``root/path``), or the bytes of one row of a
+Parquet shard (Hugging Face ``audio`` structs), read together a row group at a time.
+
+Every reader takes what :func:`open_rows` returns: a path, or :class:`AudioBytes`. The tasks of
+the passes carry the shard paths and row numbers (small, picklable); each worker, local or on
+Dask, reads the rows itself, so DATA must be on a filesystem every worker sees, as for files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..errors import KwscopeError
+from .urls import is_url
+
+__all__ = ["AudioError", "AudioBytes", "locate", "open_rows", "audio_name", "iter_shard_bytes"]
+
+
+class AudioError(KwscopeError):
+    """A recording could not be read. ``str(err)`` is ``"<path>: <reason>"``."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):  # picklable with its two arguments (process pools, Dask)
+        return (type(self), (self.path, self.reason))
+
+
+@dataclass(frozen=True)
+class AudioBytes:
+    """A recording held in memory: ``data`` (the file's bytes), ``name`` (for messages and for the
+    extension the content is compared with)."""
+
+    data: bytes
+    name: str
+
+    def __repr__(self) -> str:
+        return f"AudioBytes({self.name!r}, {len(self.data)} bytes)"
+
+
+def audio_name(source) -> str:
+    """How messages name a path or :class:`AudioBytes`."""
+    return source.name if isinstance(source, AudioBytes) else os.fspath(source)
+
+
+def locate(root: str, path: str) -> str:
+    """The location of a file row: ``root/path``, or ``path`` itself when absolute (a manifest's)."""
+    if not root or os.path.isabs(path) or is_url(path):
+        return path
+    return f"{root.rstrip('/')}/{path}"
+
+
+def open_rows(root: str, paths: Sequence[str], sources: Sequence[str] | None = None,
+              source_rows: Sequence[int] | None = None, *, column: str = "audio") -> list:
+    """Where each row's audio is: a path (file rows) or :class:`AudioBytes` (Parquet rows), or
+    the :class:`AudioError` saying why it cannot be had (returned, not raised).
+
+    Parameters
+    ----------
+    root
+        The dataset's root (``df.attrs["root"]``).
+    paths
+        The rows' ``path`` column.
+    sources, source_rows
+        The rows' ``source`` (a Parquet shard relative to root, ``""`` for a file row) and
+        ``source_row`` (the row number in that shard); None when every row is a file.
+    column
+        The shard column holding the ``{bytes, path}`` structs.
+
+    Notes
+    -----
+    The rows of one shard are read together: only the row groups holding them, only the
+    ``bytes`` field of ``column`` (never one row at a time, never the whole file).
+    """
+    out: list = [None] * len(paths)
+    by_shard: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        shard = sources[i] if sources is not None else ""
+        if shard:
+            by_shard.setdefault(shard, []).append(i)
+        else:
+            out[i] = locate(root, path)
+    for shard, idx in by_shard.items():
+        _read_shard_rows(root, shard, idx, paths, source_rows, column, out)
+    return out
+
+
+def _read_shard_rows(root: str, shard: str, idx: list[int], paths: Sequence[str], source_rows, column: str,
+                     out: list) -> None:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    where = locate(root, shard)
+    try:
+        handle = _open_binary(where)
+        pf = pq.ParquetFile(handle)
+    except Exception as exc:  # missing, unreadable, not Parquet: every row of it says so
+        reason = f"cannot read Parquet shard {shard} ({_short(exc)})"
+        for i in idx:
+            out[i] = AudioError(paths[i], reason)
+        return
+    try:
+        meta = pf.metadata
+        starts = np.cumsum([0] + [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
+        rows = np.array([int(source_rows[i]) for i in idx], np.int64)
+        groups = np.searchsorted(starts, rows, side="right") - 1
+        bad = (rows < 0) | (rows >= starts[-1])
+        for k in np.flatnonzero(bad):
+            out[idx[k]] = AudioError(paths[idx[k]], f"row {rows[k]} is not in {shard} ({starts[-1]} rows)")
+        wanted = sorted({int(g) for g in groups[~bad]})
+        if not wanted:
+            return
+        try:
+            table = pf.read_row_groups(wanted, columns=[f"{column}.bytes"])
+        except Exception as exc:
+            reason = f"cannot read column {column!r} of Parquet shard {shard} ({_short(exc)})"
+            for k in np.flatnonzero(~bad):
+                out[idx[k]] = AudioError(paths[idx[k]], reason)
+            return
+        data = table.column(0).combine_chunks()
+        data = data.field("bytes") if hasattr(data, "field") else data
+        offset = {g: int(sum(starts[h + 1] - starts[h] for h in wanted[:j])) for j, g in enumerate(wanted)}
+        for k in np.flatnonzero(~bad):
+            i, g = idx[k], int(groups[k])
+            value = data[offset[g] + int(rows[k] - starts[g])].as_py()
+            if not value:
+                out[i] = AudioError(paths[i], f"row {rows[k]} of {shard} holds no audio bytes")
+            else:
+                out[i] = AudioBytes(value, paths[i])
+    finally:
+        handle.close()
+
+
+def iter_shard_bytes(root: str, shard: str, column: str = "audio"):
+    """``(row, bytes or None)`` of every row of a shard, one row group read at a time (the index's
+    header probe reads all rows, holding one row group's bytes at once)."""
+    import pyarrow.parquet as pq
+
+    with _open_binary(locate(root, shard)) as handle:
+        pf = pq.ParquetFile(handle)
+        row = 0
+        for g in range(pf.metadata.num_row_groups):
+            data = pf.read_row_group(g, columns=[f"{column}.bytes"]).column(0).combine_chunks()
+            data = data.field("bytes") if hasattr(data, "field") else data
+            for value in data:
+                yield row, value.as_py()
+                row += 1
+
+
+def _open_binary(where: str):
+    if is_url(where):
+        import fsspec
+
+        return fsspec.open(where, "rb").open()
+    return open(where, "rb")
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
