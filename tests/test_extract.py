@@ -67,7 +67,7 @@ def test_store_is_the_fitted_pipeline_output(tmp_path):
     data = _dataset(tmp_path / "d", loud_heldout=True)
     res = extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False, chunk_size=4))
     X, manifest = kwscope.load_features(tmp_path / "out")
-    assert isinstance(X, np.memmap) and X.shape == (18, 99, 161) and X.dtype == np.float32
+    assert type(X) is np.ndarray and X.shape == (18, 99, 161) and X.dtype == np.float32
     assert res.n_rows == 18 and res.n_errors == 0 and res.shape == X.shape
     assert list(manifest["path"]) == sorted(manifest["path"]) and set(manifest["chunk"]) == {0, 1, 2, 3, 4}
     assert {"label", "speaker", "split", "sample_rate", "n_samples"} <= set(manifest.columns)
@@ -82,9 +82,12 @@ def test_store_is_the_fitted_pipeline_output(tmp_path):
     np.testing.assert_allclose(stored.scale_, pipe.scale_, rtol=1e-6)
     assert stored.n_clips_seen_ == 6  # speaker s2 only: the train split
 
-    # Plain numpy + pyarrow read the same thing.
+    # Plain numpy + pyarrow: the raw features (steps 1-4, the same batch code, so the same bits),
+    # normalized by the documented formula with stats.npz, give exactly what load_features gives.
     plain = np.load(tmp_path / "out" / "features.npy")
-    np.testing.assert_array_equal(plain, X)
+    np.testing.assert_array_equal(plain, FeaturePipeline().compute(np.stack(clips)))
+    stats = np.load(tmp_path / "out" / "stats.npz")
+    np.testing.assert_array_equal((plain - stats["mean"].astype(np.float32)) / stats["scale"].astype(np.float32), X)
     assert pd.read_parquet(tmp_path / "out" / "manifest.parquet")["path"].tolist() == manifest["path"].tolist()
     assert PipelineConfig.read(tmp_path / "out" / "pipeline.yaml") == PipelineConfig()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
@@ -222,41 +225,68 @@ def test_death_while_publishing_is_finished_by_a_rerun(tmp_path, monkeypatch):
     assert not (tmp_path / "out" / ".work").exists()
 
 
-def test_crash_half_way_through_an_in_place_rewrite_recomputes_that_chunk(tmp_path, monkeypatch):
-    """No broken file: raw features go to their row slots and are normalized there. A chunk whose
-    rewrite started but did not finish holds half-normalized values; the rerun must compute it
-    again from its audio rather than normalize it twice."""
-    import kwscope.features.tasks as tasks
+@pytest.mark.parametrize("when", ["moving rows", "cutting the file"])
+def test_crash_while_filling_skipped_slots_is_finished_by_a_rerun(tmp_path, monkeypatch, when):
+    """Skipped files leave empty row slots; publishing fills them with the last rows, rewrites the
+    header and cuts the file. Killed half way through (one row moved, another half written; or
+    the header rewritten but the file not cut), the rerun finishes it to the same bytes."""
+    import kwscope.features.extract as extract
+    from kwscope.features.workspace import _npy_header
 
-    data = _dataset(tmp_path / "d", per_word=4)  # 12 clips, 6 chunks
+    data = _dataset(tmp_path / "d", per_word=4)  # 12 clips + 3 broken files, 8 chunks of 2
+    _break_some(data)
     extract_features(data, tmp_path / "ref", settings=RunSettings(workers=1, progress=False, chunk_size=2))
-    real = tasks._normalize_slots
-    calls = []
+    seen = []
 
-    def crash_on_third_chunk(task, *args):
-        calls.append(task.chunk)
-        if len(calls) == 3:
-            raw = np.fromfile(task.source, np.float32, count=task.n_values, offset=task.source_offset)
-            half = raw.size // 2  # the first half rewritten (garbage here), then death
-            with open(task.target, "r+b") as fh:
-                fh.seek(task.offset)
-                fh.write((raw[:half] * 7 + 3).tobytes())
-            raise SystemExit("killed")
-        return real(task, *args)
+    def crash(path, offset, row_bytes, moves, shape, dtype):
+        seen.append(list(moves))
+        fd = os.open(path, os.O_RDWR)
+        try:
+            if when == "moving rows":
+                (src, dst), (src2, dst2) = moves[0], moves[1]
+                os.pwrite(fd, os.pread(fd, row_bytes, offset + src * row_bytes), offset + dst * row_bytes)
+                os.pwrite(fd, b"\x7f" * (row_bytes // 2), offset + dst2 * row_bytes)  # half a row of garbage
+            else:
+                for src, dst in moves:
+                    os.pwrite(fd, os.pread(fd, row_bytes, offset + src * row_bytes), offset + dst * row_bytes)
+                os.pwrite(fd, _npy_header(shape, dtype, length=offset), 0)
+        finally:
+            os.close(fd)
+        raise SystemExit("killed")
 
     with monkeypatch.context() as m:
-        m.setattr(tasks, "_normalize_slots", crash_on_third_chunk)
+        m.setattr(extract, "compact_rows", crash)
         with pytest.raises(SystemExit):
             extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False, chunk_size=2))
-    work = tmp_path / "out" / ".work"
-    assert len(list(work.glob("inplace-*.started"))) == 3 and len(list(work.glob("inplace-??????"))) == 2
-    assert not list(work.glob("raw-*")) and (work / "features.npy.partial").exists()
+    assert len(seen[0]) == 2  # two holes before the last kept row, filled by the two rows after it
+    assert (tmp_path / "out" / ".work" / "features.npy.partial").exists()
+    assert not (tmp_path / "out" / "manifest.parquet").exists()
 
     res = extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False, chunk_size=2))
-    assert res.n_rows == 12 and not res.up_to_date
+    assert res.n_rows == 12 and res.n_errors == 3 and not res.up_to_date
     assert (tmp_path / "out" / "features.npy").read_bytes() == (tmp_path / "ref" / "features.npy").read_bytes()
     assert (tmp_path / "out" / "stats.npz").read_bytes() == (tmp_path / "ref" / "stats.npz").read_bytes()
     pd.testing.assert_frame_equal(load_features(tmp_path / "out")[1], load_features(tmp_path / "ref")[1])
+    assert not (tmp_path / "out" / ".work").exists()
+
+
+def test_rows_of_skipped_files_are_filled_by_the_last_rows(tmp_path):
+    """Written once: the file has exactly one row a clip, each row the features of its manifest
+    row; only as many rows as files were skipped left path order."""
+    data = _dataset(tmp_path / "d", per_word=4)
+    _break_some(data)
+    extract_features(data, tmp_path / "out", config=PipelineConfig(normalize="none"),
+                     settings=RunSettings(workers=1, progress=False, chunk_size=2))
+    X, manifest = load_features(tmp_path / "out")
+    assert (tmp_path / "out" / "features.npy").stat().st_size == 128 + 12 * 99 * 161 * 4
+    clips = np.stack([read_audio(data / p)[0] for p in manifest["path"]])
+    np.testing.assert_array_equal(X, FeaturePipeline(PipelineConfig(normalize="none")).compute(clips))
+    paths = manifest["path"].tolist()
+    moved = sorted(paths)[-3:]  # at most one a skipped file, from the end
+    rest = [p for p in paths if p not in moved]
+    assert rest == sorted(rest) and paths != sorted(paths)  # the last rows did fill the holes
+    planned = sorted(paths + ["yes/zz_nohash_0.wav", "no/zz_nohash_1.wav", "up/zz_nohash_2.wav"])
+    assert manifest["chunk"].tolist() == [planned.index(p) // 2 for p in paths]
 
 
 def test_manifest_header_columns_come_from_the_workers(tmp_path):
@@ -275,9 +305,9 @@ def test_manifest_header_columns_come_from_the_workers(tmp_path):
 # --------------------------------------------------------------------------- resume after SIGKILL
 
 
-def _features_cmd(data: Path, out: Path) -> list[str]:
+def _features_cmd(data: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "kwscope", "features", str(data), "-o", str(out), "--kind", "mfcc",
-            "--chunk-size", "4", "--workers", "1"]
+            "--chunk-size", "4", "--workers", "1", *extra]
 
 
 def _kill_when(cmd: list[str], ready) -> bool:
@@ -298,23 +328,34 @@ def _kill_when(cmd: list[str], ready) -> bool:
             proc.wait()
 
 
+def _store_bytes(out: Path) -> dict[str, bytes]:
+    """The features' files of a store (features.npy, or the parts of a variable-length one)."""
+    files = [out / "features.npy"] if (out / "features.npy").exists() else sorted((out / "features").iterdir())
+    return {p.name: p.read_bytes() for p in files}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("broken", [True, False], ids=["broken-files:compacted", "all-readable:in-place"])
-def test_resume_after_sigkill_is_bit_identical(tmp_path, broken):
+@pytest.mark.parametrize("broken, duration", [(True, "1"), (False, "1"), (True, "none")],
+                         ids=["broken-files:slots-filled", "all-readable", "variable-length:parts"])
+def test_resume_after_sigkill_is_bit_identical(tmp_path, broken, duration):
     data = _dataset(tmp_path / "d", per_word=40, seconds=0.5)  # 120 clips (+ 3 broken), 30 chunks
     if broken:
         _break_some(data)
+    cfg = PipelineConfig(kind="mfcc", duration_s=None if duration == "none" else float(duration))
     reference = tmp_path / "ref"
-    extract_features(data, reference, config=PipelineConfig(kind="mfcc"), settings=RunSettings(workers=1, progress=False, chunk_size=4))
+    extract_features(data, reference, config=cfg, settings=RunSettings(workers=1, progress=False, chunk_size=4))
 
     out = tmp_path / "out"
     work = out / ".work"
-    cmd = _features_cmd(data, out)
-    finals = "done-*" if broken else "inplace-*"  # the marks of phase 2's progress
-    # Killed while computing raw features, then again (resumed) while writing the final ones.
-    assert _kill_when(cmd, lambda: len(list(work.glob("chunk-*.npz"))) >= 3), "finished before the kill"
-    assert not list(work.glob(finals))
-    assert _kill_when(cmd, lambda: len(list(work.glob(finals))) >= 2), "finished before the kill"
+    cmd = _features_cmd(data, out, "--duration", duration)
+    # Killed while computing raw features, then again (resumed) further on: each run keeps what
+    # the one before it finished and adds to it.
+    chunks = lambda: len(list(work.glob("chunk-*.npz")))  # noqa: E731
+    assert _kill_when(cmd, lambda: chunks() >= 3), "finished before the kill"
+    first = chunks()
+    assert 3 <= first < 31
+    assert _kill_when(cmd, lambda: chunks() >= first + 8), "finished before the kill"
+    assert first + 8 <= chunks() < 31
     assert not (out / "manifest.parquet").exists()
     with pytest.raises(StoreError, match="incomplete"):
         load_features(out)  # never partial data
@@ -322,11 +363,13 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, broken):
     done = CliRunner().invoke(main, cmd[3:])  # the same command, finishing the store
     assert done.exit_code == 0, done.output
     assert ("3 files skipped" in done.stderr) == broken
-    assert (out / "features.npy").read_bytes() == (reference / "features.npy").read_bytes()
+    assert _store_bytes(out) == _store_bytes(reference)
     assert (out / "stats.npz").read_bytes() == (reference / "stats.npz").read_bytes()
     X, manifest = load_features(out)
     X_ref, manifest_ref = load_features(reference)
     pd.testing.assert_frame_equal(manifest, manifest_ref)
+    for a, b in zip(X, X_ref):
+        np.testing.assert_array_equal(a, b)
     pd.testing.assert_frame_equal(load_errors(out), load_errors(reference))
     leftovers = [p.name for p in out.rglob("*") if ".tmp" in p.name or p.name.startswith(".work")]
     assert leftovers == []

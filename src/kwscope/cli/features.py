@@ -47,7 +47,9 @@ def _duration(value: str | None) -> float | None | str:
 @click.option("--sample-rate", type=click.IntRange(min=1), help="Target rate in Hz (default 16000).")
 @click.option("--duration", help="Clip length in seconds after padding/cropping (default 1.0), or 'none'.")
 @click.option("--vad/--no-vad", default=None, help="Trim silence before padding (default off).")
-@click.option("--stack", type=click.IntRange(min=1), help="Frames stacked for temporal context (default 1).")
+@click.option("--stack", type=click.IntRange(min=1), help="Frames stacked for temporal context, on load (default 1).")
+@click.option("--dtype", type=click.Choice(["float32", "float16"]),
+              help="Stored type of the raw features (default float32; float16 halves the bytes).")
 @click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core).")
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:port); OUT must be on a shared filesystem.")
 @layout_option
@@ -57,20 +59,21 @@ def _duration(value: str | None) -> float | None | str:
 @click.option("--validation-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
 @click.option("--testing-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
 @strict_option
-def command(data, out, kind, config_path, sample_rate, duration, vad, stack, workers, scheduler, layout,
+def command(data, out, kind, config_path, sample_rate, duration, vad, stack, dtype, workers, scheduler, layout,
             chunk_size, overwrite, validation_percentage, testing_percentage, strict):
     """Extract features of every readable recording in DATA into the store OUT.
 
-    Steps: resample, (VAD), pad/crop, log spectrogram / mel / MFCC, per-feature normalization
-    (statistics of the train split), frame stacking. Read the store back with
-    kwscope.load_features(OUT) or plain numpy (OUT/features.npy, OUT/manifest.parquet).
+    Steps: resample, (VAD), pad/crop, log spectrogram / mel / MFCC, stored raw, written once;
+    then the statistics of the train split. Normalization and frame stacking are applied when
+    the store is read: kwscope.load_features(OUT) (normalized, stacked), or plain numpy
+    (OUT/features.npy raw, OUT/stats.npz, OUT/manifest.parquet).
     """
     from ..features.config import PipelineConfig
     from ..features.extract import extract_features, summarize_errors
     from ..settings import RunSettings
 
     config = PipelineConfig.read(config_path) if config_path else PipelineConfig()
-    overrides = {"kind": kind, "sample_rate": sample_rate, "vad": vad, "stack": stack}
+    overrides = {"kind": kind, "sample_rate": sample_rate, "vad": vad, "stack": stack, "dtype": dtype}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     dur = _duration(duration)
     if dur != "unset":
@@ -85,9 +88,17 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, wor
     shape = " x ".join(f"{d:,}" for d in result.shape)
     what = "already complete" if result.up_to_date else "written"
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
-    click.echo(f"{result.n_rows:,} clips -> {out} ({what}; features.npy {shape} float32, "
-               f"config {result.config_hash[:12]}; {timing}); {summarize_errors(result.errors)}"
+    stored = "features.npy" if len(result.shape) == 3 else "features/ (frames)"
+    click.echo(f"{result.n_rows:,} clips -> {out} ({what}; {stored} {shape} {config.dtype} raw, normalized "
+               f"and stacked on load; config {result.config_hash[:12]}; {timing}); "
+               f"{summarize_errors(result.errors)}"
                + (f" (listed in {out}/errors.parquet)" if result.n_errors else ""), err=True)
+    from ..features.store import read_store_info
+
+    statistics = (read_store_info(out) or {}).get("statistics", {})
+    if config.normalize != "none" and not statistics.get("n_clips"):
+        click.echo(f"  warning: no {statistics.get('fit_on', 'train')} clip could be read, so the store has no "
+                   "normalization statistics: load it with normalize=False", err=True)
     if result.data.get("layout"):
         from ..report.terminal import printable
 

@@ -16,13 +16,25 @@ import numpy as np
 
 from ..errors import KwscopeError
 
-__all__ = ["PipelineConfig", "PipelineError", "ConfigError", "KINDS"]
+__all__ = ["PipelineConfig", "PipelineError", "ConfigError", "KINDS", "DTYPES", "MAX_SAMPLES"]
 
 #: Feature kinds (step 4).
 KINDS = ("logspec", "mel", "mfcc")
+#: Storage types of the raw features (``dtype``).
+DTYPES = ("float32", "float16")
+#: Longest clip, in samples, that is decoded or padded to (about 17 min at 16 kHz); longer
+#: recordings are skipped rather than filling memory, and ``duration_s`` may not ask for more.
+MAX_SAMPLES = 1 << 24
+#: Target rates accepted (Hz): what any real recording has; beyond, buffers explode.
+RATE_RANGE = (1000, 384000)
+#: Longest analysis window and FFT (samples): 2 s at 16 kHz, far beyond any speech front end.
+MAX_FFT = 1 << 15
+#: Most mel bands, frames stacked, and frames between stacked rows.
+MAX_MELS, MAX_STACK = 512, 512
 _PAD_MODES = ("center", "left", "right")
 _NORMALIZE = ("per_feature", "none")
 _QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
+_MAX_CONFIG_BYTES = 1 << 20
 # Bumped when the computation behind a config changes, so old stores are not mistaken for new ones.
 _FEATURES_VERSION = 1
 
@@ -90,10 +102,13 @@ class PipelineConfig:
     """mfcc: 0 none, 1 append deltas, 2 append deltas and delta-deltas (3 x n_mfcc coefficients)."""
     delta_width: int = 9
     """mfcc: frames in the delta (Savitzky-Golay) filter, odd >= 3."""
-    # 5. normalization
+    # storage of the raw features (steps 1-4)
+    dtype: str = "float32"
+    """'float32', or 'float16' (half the bytes; values rounded to float16 before the statistics)."""
+    # 5. normalization (applied when a store is read)
     normalize: str = "per_feature"
     """'per_feature': subtract mean_ and divide by scale_ per coefficient; 'none'."""
-    # 6. temporal context
+    # 6. temporal context (applied when a store is read)
     stack: int = 1
     """Frames stacked into one row (1: no stacking)."""
     stack_hop: int = 1
@@ -110,20 +125,29 @@ class PipelineConfig:
         def fail(name: str, why: str):
             raise ConfigError(f"{name}={getattr(self, name)!r} {why}")
 
-        if self.sample_rate <= 0:
-            fail("sample_rate", "must be a positive number of Hz")
+        lo, hi = RATE_RANGE
+        if not lo <= self.sample_rate <= hi:
+            fail("sample_rate", f"must be between {lo:,} and {hi:,} Hz")
         _one_of("resample_quality", self.resample_quality, _QUALITIES)
         if self.vad_top_db < 0:
             fail("vad_top_db", "must be >= 0 dB")
-        if self.duration_s is not None and self.duration_s <= 0:
-            fail("duration_s", "must be a positive number of seconds, or null for variable length")
+        if self.duration_s is not None:
+            longest = MAX_SAMPLES / self.sample_rate
+            if not 0 < self.duration_s <= longest:
+                fail("duration_s", f"must be between 0 and {longest:,.1f} s ({MAX_SAMPLES:,} samples at "
+                                   f"{self.sample_rate:,} Hz), or null for variable length")
         _one_of("pad_mode", self.pad_mode, _PAD_MODES)
         _one_of("kind", self.kind, KINDS)
+        _one_of("dtype", self.dtype, DTYPES)
         _one_of("normalize", self.normalize, _NORMALIZE)
         if self.window_ms <= 0:
             fail("window_ms", "must be a positive number of milliseconds")
         if self.step_ms <= 0:
             fail("step_ms", "must be a positive number of milliseconds")
+        longest_ms = MAX_FFT * 1000 / self.sample_rate
+        if self.window_samples > MAX_FFT:
+            fail("window_ms", f"gives {self.window_samples:,} samples at {self.sample_rate:,} Hz; allowed: "
+                              f"2 to {MAX_FFT:,} samples (up to {longest_ms:,.0f} ms)")
         if self.window_samples < 2:
             fail("window_ms", f"gives {self.window_samples} sample(s) at {self.sample_rate} Hz; need >= 2")
         if self.hop_samples < 1:
@@ -132,10 +156,10 @@ class PipelineConfig:
             fail("step_ms", f"must not exceed window_ms={self.window_ms} (frames would skip samples)")
         if self.eps < 0:
             fail("eps", "must be >= 0")
-        if self.n_fft is not None and self.n_fft < self.window_samples:
-            fail("n_fft", f"must be >= the window ({self.window_samples} samples)")
-        if self.n_mels < 1:
-            fail("n_mels", "must be a positive integer")
+        if self.n_fft is not None and not self.window_samples <= self.n_fft <= MAX_FFT:
+            fail("n_fft", f"must be between the window ({self.window_samples} samples) and {MAX_FFT:,} samples")
+        if not 1 <= self.n_mels <= MAX_MELS:
+            fail("n_mels", f"must be an integer between 1 and {MAX_MELS}")
         if self.fmin < 0:
             fail("fmin", "must be >= 0 Hz")
         if self.fmax is not None and not self.fmin < self.fmax <= self.sample_rate / 2:
@@ -148,12 +172,12 @@ class PipelineConfig:
             fail("n_mfcc", f"must be between 1 and n_mels={self.n_mels}")
         if self.deltas not in (0, 1, 2):
             fail("deltas", "must be 0, 1 or 2")
-        if self.delta_width < 3 or self.delta_width % 2 == 0:
-            fail("delta_width", "must be an odd integer >= 3")
-        if self.stack < 1:
-            fail("stack", "must be a positive integer")
-        if self.stack_hop < 1:
-            fail("stack_hop", "must be a positive integer")
+        if self.delta_width < 3 or self.delta_width % 2 == 0 or self.delta_width > 2 * MAX_STACK + 1:
+            fail("delta_width", f"must be an odd integer between 3 and {2 * MAX_STACK + 1}")
+        if not 1 <= self.stack <= MAX_STACK:
+            fail("stack", f"must be an integer between 1 and {MAX_STACK}")
+        if not 1 <= self.stack_hop <= MAX_STACK:
+            fail("stack_hop", f"must be an integer between 1 and {MAX_STACK}")
         if self.duration_s is not None:
             frames = self.frames_for(self.length_samples)
             if frames < self.min_frames:
@@ -234,7 +258,10 @@ class PipelineConfig:
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no spaces): the text that :meth:`config_hash` hashes."""
-        payload = {"kwscope_features": _FEATURES_VERSION, **self.to_dict()}
+        settings = self.to_dict()
+        if settings["dtype"] == "float32":  # the default predates the setting: same hash as before it
+            del settings["dtype"]
+        payload = {"kwscope_features": _FEATURES_VERSION, **settings}
         return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     def config_hash(self) -> str:
@@ -264,18 +291,33 @@ class PipelineConfig:
         """Write :meth:`to_yaml` to ``path`` (atomically)."""
         path = os.fspath(path)
         tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(self.to_yaml())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(self.to_yaml())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "PipelineConfig":
         """Read a YAML file written by :meth:`write` (or by hand)."""
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
+            with open(path, "rb") as fh:
+                data = fh.read(_MAX_CONFIG_BYTES + 1)
         except OSError as exc:
             raise ConfigError(f"{os.fspath(path)}: cannot read the pipeline config ({exc.strerror or exc})") from None
+        if len(data) > _MAX_CONFIG_BYTES:
+            raise ConfigError(f"{os.fspath(path)}: not a pipeline config (over {_MAX_CONFIG_BYTES // 1024} KiB; "
+                              "a config is a short YAML file of settings)")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{os.fspath(path)}: not a pipeline config: not UTF-8 text (byte "
+                              f"0x{data[exc.start]:02x} at offset {exc.start}); a config is YAML text") from None
+        if "\x00" in text:
+            raise ConfigError(f"{os.fspath(path)}: not a pipeline config: it holds NUL bytes (a binary file?)")
         try:
             return cls.from_yaml(text)
         except ConfigError as exc:

@@ -1,37 +1,13 @@
-"""Dataset-scale feature extraction: the pipeline over every readable file, into a feature store.
+"""Dataset-scale feature extraction: every readable recording of DATA through steps 1-4, written
+once into a raw feature store, resumable after any kill (the phases: docs/feature-store.md).
 
-How a run goes (every step can be killed with SIGKILL; rerunning the same command resumes):
-
-0. **List** DATA (:func:`kwscope.io.index.index_dataset` without opening the files: paths,
-   layout keys, sizes, mtimes) and **plan**: the files sorted by path, cut into fixed-size chunks
-   (``chunk_size`` files, fixed for the life of the store), so that the local pool and Dask
-   compute the very same chunks. ``store.json`` records the config, its hash and a fingerprint of
-   the listing; another config or changed data is refused.
-1. **Raw features** (steps 1-4), one task a chunk on the engine: each worker reads its files
-   (header first: its errors are reported as the index's), computes their features in one batch
-   and writes them, then ``.work/chunk-K.npz`` (rows done, files skipped with reasons, the
-   headers, float64 sums of the train rows) -- to a temporary name, then renamed. A chunk counts
-   as done when its ``chunk-K.npz`` exists; a rerun computes only the others. Where the features
-   have one fixed shape raw and final (fixed length, no stacking: the default) the raw features
-   go straight into the chunk's row slots of ``.work/features.npy.partial``, preallocated with
-   its ``.npy`` header and one slot per file; otherwise into ``.work/raw-K.npy``.
-2. **Statistics**: the per-chunk sums are added in chunk order (deterministic, so a resumed run
-   gets bit-identical mean and scale) -- train rows only, all rows when the layout has no splits.
-   The store's description is then final and written: ``stats.npz``, ``errors.parquet``,
-   ``store.json``.
-3. **Final features** (steps 5-6), one task a chunk:
-   - every file gave features, slots in use: normalize each chunk **in place** (marked
-     ``inplace-K.started``, then ``inplace-K``; a chunk found started but not finished is
-     computed again from its audio, since its slots may hold half-normalized values);
-   - otherwise: normalize and stack the chunk's raw features and write them at their row offset
-     into a new preallocated file (``features.npy.compact`` from slots, ``features.npy.partial``
-     from ``raw-K``), then mark ``done-K``. Rewriting a chunk writes the same bytes, so a task
-     interrupted half way is simply run again.
-4. **Publish**: rename the full file to ``features.npy``, write ``manifest.parquet`` (last: the
-   store is complete when it exists), remove ``.work``.
-
-Workers write their own results; the parent only holds the index and per-chunk counts, so memory
-stays flat whatever the number of files. Broken files are skipped and listed, never fatal.
+A run: **list** DATA and plan fixed chunks (sorted paths; ``store.json`` records the config hash
+and a fingerprint of the listing) -> **compute and write** each chunk's raw rows once, on the
+engine, into their preallocated slots (a chunk is done when its ``.work/chunk-K.npz`` exists) ->
+**add up** the per-chunk statistics in chunk order (bit-identical on resume) -> **publish** (the
+last rows fill the slots of skipped files, ``stats.npz``, ``errors.parquet``, ``store.json``,
+then ``manifest.parquet``: the store is complete when it exists). Normalization and stacking are
+applied when the store is read (:func:`kwscope.features.store.load_features`).
 """
 
 from __future__ import annotations
@@ -49,13 +25,15 @@ from ..engine import run_chunks
 from ..settings import RunSettings
 from .pipeline import FeatureStats, PipelineConfig
 from .store import (
-    ERRORS_FILE, FEATURES_FILE, MANIFEST_FILE, STATS_FILE, STORE_FILE, WORK_DIR, StoreError, atomic_save_npz,
-    atomic_write_json, read_store_info,
+    ERRORS_FILE, FEATURES_FILE, LOAD_FORMULA, MANIFEST_FILE, PARTS_DIR, STATS_FILE, STORE_FILE, WORK_DIR,
+    StoreError, atomic_save_npz, atomic_write_json, read_store_info,
 )
-from .tasks import (
-    _FinalTask, _Headers, _RawTask, _done_path, _in_place_path, _meta_path, extract_raw_chunk, finish_chunk,
+from .tasks import _Headers, _meta_path, _RawTask, extract_raw_chunk
+from .views import npy_layout
+from .workspace import (
+    _claim, _forget_chunk, _locked, _mismatch, _open_partial, _Plan, _wipe, check_space, compact_rows, row_order,
+    tail_moves,
 )
-from .workspace import _claim, _forget_chunk, _locked, _mismatch, _open_partial, _Plan, _wipe
 
 if TYPE_CHECKING:  # pandas is imported only in the parent: workers stay light
     import pandas as pd
@@ -68,12 +46,7 @@ DEFAULT_CHUNK_SIZE = 512
 #: Bytes of the largest per-task array (audio, raw or final features) the default chunk size
 #: aims at: 1-s clips give DEFAULT_CHUNK_SIZE files a task, 10-s clips about 50.
 _CHUNK_BYTES = 40 * 2**20
-#: Longest recording decoded (samples); longer files are skipped rather than filling memory.
-MAX_SAMPLES = 1 << 24
-
 _PARTIAL = "features.npy.partial"
-_COMPACT = "features.npy.compact"
-_DTYPE = np.dtype("<f4")
 
 
 @dataclass(frozen=True)
@@ -87,7 +60,7 @@ class ExtractResult:
     config_hash: str
     up_to_date: bool  # True when the store was already complete: nothing was computed
     errors: pd.DataFrame  # path, label, split, stage, error
-    seconds: dict  # wall time of each stage: index, features, normalize, publish
+    seconds: dict  # wall time of each phase: index, features, statistics, publish
     data: dict = field(default_factory=dict)  # root, layout and the layout's evidence (store.json "data")
 
 
@@ -133,8 +106,9 @@ def extract_features(
     Raises
     ------
     StoreError
-        ``out`` holds a store of another config or of other data (without ``overwrite``), is not
-        a store, is being written by another run, or no training clip could be read.
+        ``out`` holds a store of another config, of other data or of an older format (without
+        ``overwrite``), is not a store, is being written by another run, or the store cannot fit
+        (file-size limit, free disk space: refused before any work).
     DatasetError, LayoutError
         DATA is not a usable dataset folder.
     """
@@ -165,19 +139,23 @@ def extract_features(
     out.parent.mkdir(parents=True, exist_ok=True)
     with _locked(out):
         info = read_store_info(out) if out.is_dir() else None
-        if info is not None:
-            reason = _mismatch(info, cfg, plan)
-            if reason and not overwrite:
-                raise StoreError(f"{out}: {reason}; use --overwrite to replace it, or another OUT folder")
-            if reason or overwrite:
-                _wipe(out)
-                info = None
+        reason = _mismatch(info, cfg, plan) if info is not None else None
+        if reason and not overwrite:
+            raise StoreError(f"{out}: {reason}; use --overwrite to replace it, or another OUT folder")
+        if info is not None and not (reason or overwrite) and info.get("state") == "complete" \
+                and (out / MANIFEST_FILE).is_file():
+            shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+            return _result(out, info, up_to_date=True, seconds=seconds)
+        # Before any work (and before a replaced store is wiped): the store must fit. Its old
+        # features file and a resumed run's partial one are freed or reused.
+        old = [out / FEATURES_FILE, out / WORK_DIR / _PARTIAL]
+        check_space(out, cfg, plan, reusable=sum(p.stat().st_size for p in old if p.is_file()))
+        if reason or overwrite:
+            _wipe(out)
+            info = None
         if info is None:
             _claim(out, cfg, plan, chunk_size or _default_chunk_size(cfg, plan))
             info = read_store_info(out)
-        elif info.get("state") == "complete" and (out / MANIFEST_FILE).is_file():
-            shutil.rmtree(out / WORK_DIR, ignore_errors=True)
-            return _result(out, info, up_to_date=True, seconds=seconds)
         return _run(out, info, cfg, plan, settings, seconds=seconds)
 
 
@@ -207,15 +185,23 @@ def _warm_up_workers() -> None:
 def _default_chunk_size(cfg: PipelineConfig, plan: _Plan) -> int:
     """Files a task such that its largest array stays near ``_CHUNK_BYTES``."""
     if cfg.length_samples is not None:
-        samples = cfg.length_samples
-    elif len(plan.ok):  # variable length: the mean clip, at the target rate
-        rates = plan.ok["sample_rate"].to_numpy(np.float64)
-        samples = float(np.mean(plan.ok["n_samples"].to_numpy(np.float64) * cfg.sample_rate / rates))
-    else:
-        samples = cfg.sample_rate
+        samples = float(cfg.length_samples)
+    else:  # variable length: the mean clip, from the headers or else the sizes (as 16-bit audio)
+        n = _float_column(plan.ok, "n_samples") * cfg.sample_rate / _float_column(plan.ok, "sample_rate")
+        if not np.isfinite(n).any():
+            n = _float_column(plan.ok, "size_bytes") / 2
+        samples = float(np.nanmean(n)) if np.isfinite(n).any() else float(cfg.sample_rate)
+    samples = min(max(samples, 1.0), float(cfg.sample_rate) * 3600)
     frames = cfg.frames_for(int(samples))
-    per_clip = 4 * max(samples, frames * cfg.n_coeffs * cfg.stack)
-    return int(min(DEFAULT_CHUNK_SIZE, max(8, _CHUNK_BYTES // max(1, per_clip))))
+    per_clip = 4 * max(samples, frames * cfg.n_coeffs)
+    return int(min(DEFAULT_CHUNK_SIZE, max(1, _CHUNK_BYTES // max(1, int(per_clip)))))
+
+
+def _float_column(frame, column: str) -> np.ndarray:
+    """A column as float64, NaN where missing (all NaN when there is no such column)."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return frame[column].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 @dataclass
@@ -260,156 +246,152 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: RunS
         for p in folder.iterdir():
             if ".tmp-" in p.name and p.is_file():
                 p.unlink(missing_ok=True)
-    w = str(work)
     chunk_size = int(info["plan"]["chunk_size"])
     n_files = len(plan.ok)
-    n_chunks = -(-n_files // chunk_size)
-    bounds = [(k * chunk_size, min(n_files, (k + 1) * chunk_size)) for k in range(n_chunks)]
-    root = str(plan.index.attrs["root"])
-    conf = cfg.to_dict()
-    final, partial, compact = out / FEATURES_FILE, work / _PARTIAL, work / _COMPACT
-    fixed = cfg.length_samples is not None
-    # Fixed-length features without stacking have the same shape raw and final: phase 1 writes
-    # them straight into their row slots of the output file, and phase 2 normalizes them there.
-    slotted = fixed and cfg.stack == 1
-    raw_frames = cfg.frames_for(cfg.length_samples) if fixed else 0
-    row_bytes = raw_frames * cfg.n_coeffs * _DTYPE.itemsize
-    metas_present = all(os.path.exists(_meta_path(w, k)) for k in range(n_chunks))
-    if final.is_file() and not metas_present:  # only if .work was tampered with
-        final.unlink()
-    features_ready = final.is_file()  # only a complete file is ever renamed to it
-    slots_offset = 0
-    if slotted and not features_ready:
-        for k in range(n_chunks):  # caught half way through an in-place rewrite
-            if os.path.exists(_in_place_path(w, k, started=True)) and not os.path.exists(_in_place_path(w, k)):
-                _forget_chunk(w, k)
-        slots_offset = _open_partial(partial, (n_files, raw_frames, cfg.n_coeffs),
-                                     on_new=lambda: [_forget_chunk(w, k) for k in range(n_chunks)])
+    bounds = [(k * chunk_size, min(n_files, (k + 1) * chunk_size)) for k in range(-(-n_files // chunk_size))]
+    final, partial = out / FEATURES_FILE, work / _PARTIAL
+    try:
+        return _phases(out, info, cfg, plan, settings, seconds, str(work), bounds, final, partial)
+    except Exception:
+        # A failed run frees the disk space it reserved (a kill or Ctrl-C keeps it, to resume).
+        partial.unlink(missing_ok=True)
+        if not (out / MANIFEST_FILE).is_file():
+            final.unlink(missing_ok=True)
+        raise
 
-    # Phase 1: raw features and per-chunk statistics.
+
+def _phases(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: RunSettings, seconds: dict,
+            w: str, bounds: list[tuple[int, int]], final: Path, partial: Path) -> ExtractResult:
+    n_files, n_chunks = len(plan.ok), len(bounds)
+    fixed = cfg.length_samples is not None
+    dtype = np.dtype(cfg.dtype)
+    raw_frames = cfg.frames_for(cfg.length_samples) if fixed else 0
+    row_bytes = raw_frames * cfg.n_coeffs * dtype.itemsize
+    metas_present = all(os.path.exists(_meta_path(w, k)) for k in range(n_chunks))
+    parts, published_parts = Path(w) / "parts", out / PARTS_DIR
+    state, offset, cut_rows = "slots", 0, -1
+    if fixed:
+        if final.is_file() and not metas_present:  # only if .work was tampered with
+            final.unlink()
+        if final.is_file():
+            state = "published"  # killed after the rename, before the manifest
+        else:
+            layout = _npy_layout_or_none(partial)
+            if metas_present and layout and layout[0][0] < n_files and layout[0][1:] == (raw_frames, cfg.n_coeffs) \
+                    and layout[1] == dtype:
+                state, offset, cut_rows = "cut", layout[2], layout[0][0]  # killed while cutting the file
+            else:
+                offset = _open_partial(partial, (n_files, raw_frames, cfg.n_coeffs), dtype,
+                                       on_new=lambda: [_forget_chunk(w, k) for k in range(n_chunks)])
+    elif published_parts.is_dir() and not parts.exists():
+        os.replace(published_parts, parts)  # killed after moving the parts, before the manifest
+
+    # Compute and write the raw rows, one task a chunk not yet done.
     started = time.perf_counter()
     paths = plan.ok["path"].tolist()
     sources, source_rows = plan.sources()
     column = str(plan.index.attrs.get("audio_column") or "audio")
-    while True:
-        todo = [] if features_ready else [k for k in range(n_chunks) if not os.path.exists(_meta_path(w, k))]
-        tasks = [_RawTask(k, root, tuple(paths[a:b]), tuple(plan.fit[a:b].tolist()), conf, w,
-                          slots=str(partial) if slotted else None, offset=slots_offset + a * row_bytes,
-                          sources=tuple(sources[a:b]), source_rows=tuple(source_rows[a:b]), audio_column=column)
-                 for k in todo for a, b in [bounds[k]]]
-        for _ in run_chunks(extract_raw_chunk, tasks, workers=settings.workers, scheduler=settings.scheduler,
-                            sizes=[len(t.paths) for t in tasks], desc="features", progress=settings.progress):
-            pass
-        got = _gather(w, bounds, cfg)
-        in_place = slotted and got.n_rows == n_files  # else the rows are compacted into a new file
-        stale = [k for k in range(n_chunks) if os.path.exists(_in_place_path(w, k))
-                 or os.path.exists(_in_place_path(w, k, started=True))]
-        if features_ready or in_place or not stale:
-            break
-        # Some file became unreadable after chunks were normalized in place by an interrupted
-        # run: compaction reads the slots as raw features, so those chunks are computed again.
-        for k in stale:
-            _forget_chunk(w, k)
-    rows, stats = got.rows, got.stats
-
+    todo = [k for k in range(n_chunks) if not os.path.exists(_meta_path(w, k))] if state == "slots" else []
+    tasks = [_RawTask(k, str(plan.index.attrs["root"]), tuple(paths[a:b]), tuple(plan.fit[a:b].tolist()),
+                      cfg.to_dict(), w, slots=str(partial) if fixed else None, offset=offset + a * row_bytes,
+                      sources=tuple(sources[a:b]), source_rows=tuple(source_rows[a:b]), audio_column=column)
+             for k in todo for a, b in [bounds[k]]]
+    for _ in run_chunks(extract_raw_chunk, tasks, workers=settings.workers, scheduler=settings.scheduler,
+                        sizes=[len(t.paths) for t in tasks], desc="features", progress=settings.progress):
+        pass
+    got = _gather(w, bounds, cfg)
     seconds["features"] = time.perf_counter() - started
+
+    # The statistics, added up in chunk order (deterministic: bit-identical however it ran).
     started = time.perf_counter()
-
-    # Statistics in chunk order (deterministic), then the final layout.
-    if cfg.normalize != "none" and stats.n_frames == 0:
-        n_train = int(plan.fit.sum())
-        raise StoreError(f"{out}: no training clip could be read ({n_train} files in the train split"
-                         f"{'' if n_train else ' -- the layout has splits but none is train'}), so there are "
-                         "no normalization statistics; fix the data or set normalize: none")
-    per_row = [cfg.stacked_frames(int(f)) for f in np.concatenate(got.frames)] if got.frames else []
-    out_coeffs = cfg.n_coeffs * cfg.stack
-    if fixed:
-        out_frames = cfg.stacked_frames(raw_frames)
-        chunk_values = [len(r) * out_frames * out_coeffs for r in rows]
-        shape: tuple[int, ...] = (got.n_rows, out_frames, out_coeffs)
-    else:
-        it = iter(per_row)
-        chunk_values = [sum(next(it) for _ in range(len(r))) * out_coeffs for r in rows]
-        shape = (sum(per_row), out_coeffs)
-
-    # The store's description -- statistics, skipped files, store.json -- is complete now; it is
-    # written before phase 2 because renaming over store.json while phase 2's rewrite is being
-    # written back stalled for seconds on ext4. The manifest, written last, still marks the
-    # store complete: readers and reruns require it.
-    errors = _errors_frame(plan, got.errors)
+    stats = got.stats
     stat_arrays = {"n_frames": np.int64(stats.n_frames), "n_clips": np.int64(stats.n_clips),
                    "sum": stats.sum, "sumsq": stats.sumsq}
     if stats.n_frames:
         mean, var, scale = stats.mean_var()
         stat_arrays.update(mean=mean, var=var, scale=scale)
     atomic_save_npz(out / STATS_FILE, **stat_arrays)
+    seconds["statistics"] = time.perf_counter() - started
+
+    # Publish: fill the skipped files' slots, the description, then the manifest (last: its
+    # presence marks the store complete); then drop .work.
+    started = time.perf_counter()
+    errors = _errors_frame(plan, got.errors)
     tmp_err = out / f".{ERRORS_FILE}.tmp-{os.getpid()}"
     errors.to_parquet(tmp_err, index=False)
     os.replace(tmp_err, out / ERRORS_FILE)
+    order, chunk_of = row_order(got.rows, bounds, slots=fixed)
+    n_rows = len(order)
+    if fixed:
+        shape: tuple[int, ...] = (n_rows, raw_frames, cfg.n_coeffs)
+        if state == "cut" and cut_rows != n_rows:
+            raise StoreError(f"{out}: the store's work files do not match ({cut_rows} rows written, "
+                             f"{n_rows} planned); rerun with --overwrite")
+        if state != "published":
+            compact_rows(partial, offset, row_bytes, tail_moves(got.rows, bounds) if state == "slots" else [],
+                         shape, dtype)
+            os.replace(partial, final)
+    else:
+        shape = (int(sum(int(f.sum()) for f in got.frames)), cfg.n_coeffs)
+        parts.mkdir(exist_ok=True)  # no chunk at all: an empty folder
+        os.replace(parts, published_parts)
     info = dict(info)
-    info.update(
-        state="complete",
-        fixed_length=fixed,
-        shape=list(shape),
-        dtype="float32",
-        axes=["clip", "frame", "coeff"] if fixed else ["frame", "coeff"],
-        frame_step_s=cfg.hop_samples * cfg.stack_hop / cfg.sample_rate,
-        n_rows=got.n_rows,
-        n_errors=len(errors),
-        statistics={"fit_on": "none (normalize: none)" if cfg.normalize == "none"
-                    else "train" if plan.ok["split"].notna().any() else "all",
-                    "n_clips": stats.n_clips, "n_frames": stats.n_frames},
-        described_unix=time.time(),
-    )
+    info.update(_description(cfg, plan, got, shape, fixed, n_rows, len(errors)))
     atomic_write_json(out / STORE_FILE, info)
 
-    # Phase 2: normalize (and stack) into the final file.
-    if not features_ready:
-        stat_tuple = (stats.n_frames, stats.n_clips, stats.sum, stats.sumsq)
-        slot_offsets = [slots_offset + a * row_bytes for a, _ in bounds]
-        if in_place:
-            target = partial
-            offsets = slot_offsets
-            todo = [] if cfg.normalize == "none" else \
-                [k for k in range(n_chunks) if not os.path.exists(_in_place_path(w, k))]
-        else:
-            target = compact if slotted else partial
-            data_offset = _open_partial(target, shape, on_new=lambda: [
-                Path(_done_path(w, k)).unlink(missing_ok=True) for k in range(n_chunks)])
-            offsets = list(np.concatenate(([0], np.cumsum(chunk_values)))[:-1] * _DTYPE.itemsize + data_offset)
-            todo = [k for k in range(n_chunks) if not os.path.exists(_done_path(w, k))]
-        tasks2 = [_FinalTask(k, w, str(target), int(offsets[k]), int(chunk_values[k]), conf, stat_tuple,
-                             source=str(partial) if slotted else None, source_offset=int(slot_offsets[k]),
-                             n_rows=len(rows[k]))
-                  for k in todo]
-        for _ in run_chunks(finish_chunk, tasks2, workers=settings.workers, scheduler=settings.scheduler,
-                            sizes=[len(rows[t.chunk]) for t in tasks2], desc="normalizing",
-                            progress=settings.progress):
-            pass
-        os.replace(target, final)
-        partial.unlink(missing_ok=True)
-    seconds["normalize"] = time.perf_counter() - started
-    started = time.perf_counter()
-
-    # Publish: the manifest, last (its presence marks the store complete); then drop .work.
     from ..io.index import write_manifest
 
-    manifest = _with_headers(plan.ok, got.headers).iloc[np.concatenate(rows) if rows else []]
-    manifest = manifest.reset_index(drop=True)
-    manifest["chunk"] = np.repeat(np.arange(n_chunks, dtype=np.int32), [len(r) for r in rows]) if rows \
-        else np.zeros(0, np.int32)
+    manifest = _with_headers(plan.ok, got.headers).iloc[order].reset_index(drop=True)
+    manifest["chunk"] = chunk_of
     if not fixed:
-        n = np.array(per_row, np.int64)
-        manifest["frame_start"] = np.concatenate(([0], np.cumsum(n)))[:-1] if len(n) else n
-        manifest["n_frames"] = n
+        frames = np.concatenate(got.frames) if got.frames else np.zeros(0, np.int64)
+        starts = [np.concatenate(([0], np.cumsum(f)))[:-1] for f in got.frames]
+        manifest["frame_start"] = np.concatenate(starts).astype(np.int64) if starts else frames
+        manifest["n_frames"] = frames.astype(np.int64)
     manifest.attrs = {"layout": plan.index.attrs.get("layout"), "root": plan.index.attrs.get("root"),
                       "layout_evidence": plan.index.attrs.get("layout_evidence", ""),
                       "audio_column": plan.index.attrs.get("audio_column"), "config_hash": cfg.config_hash()}
     write_manifest(manifest, out / MANIFEST_FILE)
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(w, ignore_errors=True)
     seconds["publish"] = time.perf_counter() - started
     return ExtractResult(out, len(manifest), len(errors), shape, cfg.config_hash(), False, errors, seconds,
                          dict(info.get("data") or {}))
+
+
+def _npy_layout_or_none(path: Path):
+    try:
+        return npy_layout(path) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _description(cfg: PipelineConfig, plan: _Plan, got: "_Gathered", shape: tuple[int, ...], fixed: bool,
+                 n_rows: int, n_errors: int) -> dict:
+    """store.json's final entries: what is stored and what loading applies."""
+    stats = got.stats
+    fit_on = "none (normalize: none)" if cfg.normalize == "none" else \
+        "train" if plan.ok["split"].notna().any() else "all"
+    return dict(
+        state="complete",
+        features="raw",
+        fixed_length=fixed,
+        storage=FEATURES_FILE if fixed else f"{PARTS_DIR}/part-<chunk:06d>.npy",
+        shape=list(shape),
+        dtype=cfg.dtype,
+        axes=["clip", "frame", "coeff"] if fixed else ["frame", "coeff"],
+        frame_step_s=cfg.hop_samples / cfg.sample_rate,
+        loaded_shape=[n_rows, cfg.stacked_frames(shape[1]), cfg.n_coeffs * cfg.stack] if fixed else None,
+        loaded_frame_step_s=cfg.hop_samples * cfg.stack_hop / cfg.sample_rate,
+        normalization={"method": cfg.normalize, "applied": "on load", "statistics": STATS_FILE},
+        stacking={"stack": cfg.stack, "stack_hop": cfg.stack_hop, "applied": "on load"},
+        formula=LOAD_FORMULA,
+        row_order="path order; the slots of skipped files are filled by the last rows" if fixed
+        else "path order, by chunk",
+        n_rows=n_rows,
+        n_errors=n_errors,
+        statistics={"fit_on": fit_on, "n_clips": stats.n_clips, "n_frames": stats.n_frames},
+        described_unix=time.time(),
+    )
 
 
 def _with_headers(files: pd.DataFrame, headers: dict[str, np.ndarray]) -> pd.DataFrame:

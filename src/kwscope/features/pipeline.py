@@ -29,7 +29,7 @@ import numpy as np
 from .. import dsp
 from .config import KINDS, ConfigError, PipelineConfig, PipelineError
 
-__all__ = ["PipelineConfig", "FeaturePipeline", "FeatureStats", "PipelineError", "ConfigError", "KINDS"]
+__all__ = ["PipelineConfig", "FeaturePipeline", "FeatureStats", "PipelineError", "ConfigError", "KINDS", "as_stored"]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -276,12 +276,14 @@ class FeaturePipeline:
         -------
         np.ndarray [shape=(frames, coeffs) or (batch, frames, coeffs), dtype=float32]
             With a fixed ``duration_s``; with ``duration_s=None`` a batch gives a list of
-            ``(frames_i, coeffs)`` arrays.
+            ``(frames_i, coeffs)`` arrays. With ``dtype: float16`` the values are rounded to
+            float16 (and returned as float32), as a store of that dtype holds them.
         """
         cfg = self._config()
         clips, rates, single = _as_clips(y, sample_rate)
         if cfg.length_samples is None:
-            feats = [self.compute(self.prepare(c, sample_rate=r)[np.newaxis])[0] for c, r in zip(clips, rates)]
+            feats = [as_stored(self.compute(self.prepare(c, sample_rate=r)[np.newaxis])[0], cfg.dtype)
+                     for c, r in zip(clips, rates)]
             return feats[0] if single else feats
         if isinstance(clips, np.ndarray) and not cfg.vad and clips.shape[-1] == cfg.length_samples \
                 and (not rates or rates[0] == cfg.sample_rate):
@@ -290,7 +292,7 @@ class FeaturePipeline:
             batch = np.empty((len(clips), cfg.length_samples), np.float32)
             for i, (c, r) in enumerate(zip(clips, rates)):
                 batch[i] = self.prepare(c, sample_rate=r)
-        out = self.compute(batch)
+        out = as_stored(self.compute(batch), cfg.dtype)
         return out[0] if single else out
 
     # -- fitting (step 5 statistics) ----------------------------------------------------------------
@@ -379,6 +381,13 @@ class FeaturePipeline:
     def fit_transform(self, y, *, sample_rate, split=None):
         """:meth:`fit` then :meth:`transform` on the same clips."""
         return self.fit(y, sample_rate=sample_rate, split=split).transform(y, sample_rate=sample_rate)
+
+
+def as_stored(features: np.ndarray, dtype: str) -> np.ndarray:
+    """Raw features rounded as a store of ``dtype`` keeps them (float32 out; a no-op for float32)."""
+    if dtype == "float32":
+        return features
+    return features.astype(dtype).astype(np.float32)
 
 
 def _as_clips(y, sample_rate) -> tuple[np.ndarray | list[np.ndarray], list[float], bool]:

@@ -1,6 +1,6 @@
-"""The feature extraction's worker tasks: phase 1 (read a chunk's files, compute their raw features,
-write them and the chunk's statistics) and phase 2 (normalize and stack a chunk's rows), each
-written so that an interrupted task is simply run again."""
+"""The feature extraction's worker task: read a chunk's files, compute their raw features (steps
+1-4), write them once into their row slots (or the chunk's part file), then the chunk's statistics
+and skipped files -- written so that an interrupted task is simply run again."""
 
 from __future__ import annotations
 
@@ -13,20 +13,18 @@ import numpy as np
 from ..io import wav as _wav
 from ..io.audio import AudioError, probe, read_clip
 from ..io.sources import locate, open_rows
+from .config import MAX_SAMPLES
 from .pipeline import FeaturePipeline, FeatureStats, PipelineConfig, PipelineError
-from .store import StoreError, atomic_save_npy, atomic_save_npz
-
-#: Longest recording decoded (samples); longer files are skipped rather than filling memory.
-MAX_SAMPLES = 1 << 24
-_DTYPE = np.dtype("<f4")
+from .store import atomic_save_npy, atomic_save_npz
 
 
 @dataclass(frozen=True)
 class _RawTask:
-    """Phase 1 for one chunk: read, steps 1-4, statistics. Small and picklable.
+    """One chunk: read, steps 1-4, statistics. Small and picklable.
 
-    With ``slots`` set (fixed-length features, no stacking) the raw features are written straight
-    into the output file, at ``offset``: the chunk's first row slot; else into ``raw-K.npy``.
+    With ``slots`` set (fixed length) the chunk's features are written into the preallocated
+    ``features.npy.partial`` at ``offset`` (its first row slot), the clips that gave features
+    one after the other; else (variable length) into ``parts/part-K.npy``.
     """
 
     chunk: int
@@ -50,50 +48,15 @@ class _RawTask:
         return open_rows(self.root, self.paths, self.sources, self.source_rows, column=self.audio_column)
 
 
-@dataclass(frozen=True)
-class _FinalTask:
-    """Phase 2 for one chunk: steps 5-6 of its raw features, written at ``offset`` of ``target``.
-
-    The raw features come from ``raw-K.npy``, or from ``source`` at ``source_offset`` (the row
-    slots phase 1 wrote). ``target == source`` and equal offsets normalize in place.
-    """
-
-    chunk: int
-    work: str
-    target: str
-    offset: int  # byte offset of the chunk's first value in ``target``
-    n_values: int  # float32 values the chunk writes (a check)
-    config: dict
-    stats: tuple  # (n_frames, n_clips, sum, sumsq) of the whole training set
-    source: str | None = None
-    source_offset: int = 0
-    n_rows: int = 0  # clips of the chunk (with ``source``)
-
-    @property
-    def in_place(self) -> bool:
-        return self.source == self.target and self.source_offset == self.offset
-
-
-def _raw_path(work: str, k: int) -> str:
-    return os.path.join(work, f"raw-{k:06d}.npy")
-
-
 def _meta_path(work: str, k: int) -> str:
     return os.path.join(work, f"chunk-{k:06d}.npz")
 
 
-def _done_path(work: str, k: int) -> str:
-    return os.path.join(work, f"done-{k:06d}")
+def _part_path(work: str, k: int) -> str:
+    """A variable-length chunk's raw frames while the store is written (moved into OUT/features/)."""
+    from .store import part_name
 
-
-def _in_place_path(work: str, k: int, *, started: bool = False) -> str:
-    """Marks of a chunk normalized in place: being rewritten (started), or rewritten."""
-    return os.path.join(work, f"inplace-{k:06d}{'.started' if started else ''}")
-
-
-def _touch(path: str) -> None:
-    with open(path, "wb"):
-        pass
+    return os.path.join(work, "parts", part_name(k))
 
 
 def _single_threaded():
@@ -125,8 +88,70 @@ class _Headers:
                 "hdr_format": np.array(self.format, dtype=str)}
 
 
+class FileSkipped(Exception):
+    """One file gives no features: ``stage`` (index, read, features) and the one-line ``reason``."""
+
+    def __init__(self, stage: str, reason: str):
+        super().__init__(f"{stage}: {reason}")
+        self.stage, self.reason = stage, reason
+
+
+def read_file(pipe: FeaturePipeline, location, headers: _Headers, i: int, row: np.ndarray | None = None):
+    """Steps 1-3 of one file: decode it, resample, trim, pad or crop.
+
+    Parameters
+    ----------
+    pipe
+        The chunk's pipeline.
+    location
+        A path, :class:`~kwscope.io.sources.AudioBytes`, or the ``AudioError`` that locating it gave.
+    headers, i
+        Where its header's values go (file ``i`` of the chunk).
+    row : np.ndarray [shape=(length_samples,), dtype=float32], optional
+        With a fixed length: the batch row the prepared clip is written into.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float32] or None
+        The prepared clip, or ``None`` when it went into ``row``.
+
+    Raises
+    ------
+    FileSkipped
+        The file gives no features, with the stage and reason; never anything else.
+    """
+    cfg = pipe.config
+    if isinstance(location, AudioError):
+        raise FileSkipped("index", location.reason)
+    # The common case -- 16-bit mono WAV already at the target rate and length, no VAD -- is
+    # decoded straight into its batch row; anything else goes through probe, read_clip and
+    # prepare (the header is read first so that its errors are reported as the index's).
+    if row is not None and not cfg.vad and _read_pcm16_into(location, row, cfg.sample_rate):
+        headers.set(i, cfg.sample_rate, 1, row.shape[0], "PCM_16", "WAV")
+        return None
+    try:
+        info = probe(location)
+        headers.set(i, info.sample_rate, info.channels, info.n_samples, info.subtype, info.format)
+    except Exception as exc:  # AudioError, or a decoder failure we did not foresee: still one file
+        raise FileSkipped("index", _reason(exc)) from None
+    try:
+        clip = read_clip(location, max_samples=MAX_SAMPLES)
+    except Exception as exc:
+        raise FileSkipped("read", _reason(exc)) from None
+    if clip.truncated:
+        raise FileSkipped("read", f"longer than {MAX_SAMPLES} samples: not a short utterance")
+    try:
+        x = pipe.prepare(clip.samples, sample_rate=clip.sample_rate)
+    except Exception as exc:
+        raise FileSkipped("features", _reason(exc)) from None
+    if row is None:
+        return x
+    row[:] = x
+    return None
+
+
 def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
-    """Phase 1 task (top-level, so it pickles for process pools and Dask).
+    """The task (top-level, so it pickles for process pools and Dask).
 
     Returns ``(chunk, files with features, files skipped)``; everything else goes to disk.
     """
@@ -140,47 +165,13 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         prepared: list[np.ndarray] = []
         headers = _Headers(n)
         batch = np.empty((n, length), np.float32) if length is not None else None
-        # The common case -- 16-bit mono WAV already at the target rate and length, no VAD -- is
-        # decoded straight into its batch row; anything else goes through probe, read_clip and
-        # prepare (the header is read first so that its errors are reported as the index's).
-        direct = length is not None and not cfg.vad
-        for i, path in enumerate(task.locations()):  # a shard's rows of the chunk are read together
-            if isinstance(path, AudioError):
-                errors.append((i, "index", path.reason))
-                continue
-            if direct and batch is not None:
-                if _read_pcm16_into(path, batch[len(ok)], cfg.sample_rate):
-                    headers.set(i, cfg.sample_rate, 1, length, "PCM_16", "WAV")
-                    ok.append(i)
-                    continue
+        for i, location in enumerate(task.locations()):  # a shard's rows of the chunk are read together
             try:
-                info = probe(path)
-            except AudioError as exc:
-                errors.append((i, "index", exc.reason))
+                x = read_file(pipe, location, headers, i, None if batch is None else batch[len(ok)])
+            except FileSkipped as skip:
+                errors.append((i, skip.stage, skip.reason))
                 continue
-            except Exception as exc:  # a decoder failure we did not foresee: still one file
-                errors.append((i, "index", f"{type(exc).__name__}: {exc}"))
-                continue
-            headers.set(i, info.sample_rate, info.channels, info.n_samples, info.subtype, info.format)
-            try:
-                clip = read_clip(path, max_samples=MAX_SAMPLES)
-            except AudioError as exc:
-                errors.append((i, "read", exc.reason))
-                continue
-            except Exception as exc:
-                errors.append((i, "read", f"{type(exc).__name__}: {exc}"))
-                continue
-            if clip.truncated:
-                errors.append((i, "read", f"longer than {MAX_SAMPLES} samples: not a short utterance"))
-                continue
-            try:
-                x = pipe.prepare(clip.samples, sample_rate=clip.sample_rate)
-            except Exception as exc:
-                errors.append((i, "features", _reason(exc)))
-                continue
-            if batch is not None:
-                batch[len(ok)] = x
-            else:
+            if x is not None:
                 prepared.append(x)
             ok.append(i)
 
@@ -199,15 +190,16 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         else:
             n_frames = np.array([f.shape[0] for f in feats], np.int64)
             stats = FeatureStats.of([f for f, keep in zip(feats, fit) if keep])
-            feats = (np.concatenate(feats) if feats else np.zeros((0, cfg.n_coeffs), np.float32))
+            feats = (np.concatenate(feats) if feats else np.zeros((0, cfg.n_coeffs), cfg.dtype))
         if stats.sum is None:
             stats = FeatureStats(0, 0, np.zeros(cfg.n_coeffs), np.zeros(cfg.n_coeffs))
         errors.sort()
-        data = np.ascontiguousarray(feats, dtype=_DTYPE)
+        data = np.ascontiguousarray(feats)
         if task.slots is not None:
-            _pwrite_all(task.slots, memoryview(data).cast("B"), task.offset)
+            _pwrite_all(task.slots, data, task.offset)
         else:
-            atomic_save_npy(_raw_path(task.work, task.chunk), data)
+            os.makedirs(os.path.dirname(_part_path(task.work, task.chunk)), exist_ok=True)
+            atomic_save_npy(_part_path(task.work, task.chunk), data)
         # The chunk's result file is written last: its presence means the chunk is done.
         atomic_save_npz(
             _meta_path(task.work, task.chunk),
@@ -241,28 +233,30 @@ def _read_pcm16_into(path, row: np.ndarray, sample_rate: int) -> bool:
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, AudioError):
+        return exc.reason
     if isinstance(exc, (PipelineError, ValueError)):
         return " ".join(str(exc).split())
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def _compute_fixed(pipe: FeaturePipeline, batch: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
-    """Step 4 on the whole batch; if that fails, clip by clip so one bad clip costs only itself."""
+    """Step 4 on the whole batch, in the stored dtype; if that fails, clip by clip so that one bad
+    clip costs only itself. Returns the features of the good clips and the reasons of the others."""
     try:
-        return pipe.compute(batch), {}
+        out, bad = pipe.compute(batch), {}
     except Exception:
-        pass
-    cfg = pipe.config
-    frames = cfg.frames_for(batch.shape[1])
-    out = np.empty((batch.shape[0], frames, cfg.n_coeffs), np.float32)
-    bad: dict[int, str] = {}
-    for j in range(batch.shape[0]):
-        try:
-            out[j] = pipe.compute(batch[j:j + 1])[0]
-        except Exception as exc:
-            bad[j] = _reason(exc)
+        cfg = pipe.config
+        out = np.empty((batch.shape[0], cfg.frames_for(batch.shape[1]), cfg.n_coeffs), np.float32)
+        bad = {}
+        for j in range(batch.shape[0]):
+            try:
+                out[j] = pipe.compute(batch[j:j + 1])[0]
+            except Exception as exc:
+                bad[j] = _reason(exc)
+    out = _stored(pipe.config, out, bad)
     keep = [j for j in range(batch.shape[0]) if j not in bad]
-    return out[keep], bad
+    return (out if len(keep) == len(out) else out[keep]), bad
 
 
 def _compute_variable(pipe: FeaturePipeline, clips: list[np.ndarray]) -> tuple[list[np.ndarray], dict[int, str]]:
@@ -270,96 +264,33 @@ def _compute_variable(pipe: FeaturePipeline, clips: list[np.ndarray]) -> tuple[l
     bad: dict[int, str] = {}
     for j, x in enumerate(clips):
         try:
-            feats.append(pipe.compute(x[np.newaxis])[0])
+            f = _stored(pipe.config, pipe.compute(x[np.newaxis]), bad, j)[0]
         except Exception as exc:
             bad[j] = _reason(exc)
+            continue
+        if j not in bad:
+            feats.append(f)
     return feats, bad
 
 
-def finish_chunk(task: _FinalTask) -> tuple[int, int]:
-    """Phase 2 task: normalize and stack one chunk's raw features, write them at their place.
-
-    Returns ``(chunk, values written)``.
-    """
-    done = (_in_place_path(task.work, task.chunk) if task.in_place else _done_path(task.work, task.chunk))
-    if os.path.exists(done):
-        # Already written: a rerun of a task whose worker died after finishing (Dask retries it)
-        # must not look for the raw file it deleted, nor normalize twice.
-        return task.chunk, task.n_values
-    with _single_threaded():
-        pipe = FeaturePipeline(PipelineConfig.from_dict(task.config))
-        cfg = pipe.config
-        n_frames, n_clips, total_sum, total_sumsq = task.stats
-        if cfg.normalize != "none":
-            pipe.partial_fit_stats(FeatureStats(n_frames, n_clips, np.asarray(total_sum), np.asarray(total_sumsq)))
-        if task.source is not None:  # row slots: fixed length, no stacking
-            mean, scale = pipe._fitted() if cfg.normalize != "none" else (None, None)
-            if task.in_place:
-                # From here until `done` the slots hold neither raw nor final values for certain:
-                # a rerun that finds `started` alone computes the chunk again from its audio.
-                _touch(_in_place_path(task.work, task.chunk, started=True))
-            _normalize_slots(task, cfg.n_coeffs, mean, scale)
-            _touch(done)
-            return task.chunk, task.n_values
-        raw_path = _raw_path(task.work, task.chunk)
-        try:  # mapped: transform_features makes the one copy it needs
-            raw = np.load(raw_path, mmap_mode="r", allow_pickle=False)
-        except ValueError:  # an empty array cannot be mapped
-            raw = np.load(raw_path, allow_pickle=False)
-        if cfg.length_samples is not None or cfg.stack == 1:
-            # Fixed length: (n, frames, coeffs). Variable length without stacking: normalizing
-            # the concatenated frames at once is the same as clip by clip.
-            out = pipe.transform_features(raw) if raw.shape[0] else raw
-        else:
-            with np.load(_meta_path(task.work, task.chunk), allow_pickle=False) as meta:
-                counts = meta["n_frames"]
-            bounds = np.concatenate(([0], np.cumsum(counts)))
-            parts = [pipe.transform_features(raw[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-            out = np.concatenate(parts) if parts else np.zeros((0, cfg.n_coeffs * cfg.stack), np.float32)
-        data = np.ascontiguousarray(out, dtype=_DTYPE)
-        if data.size != task.n_values:
-            raise StoreError(f"chunk {task.chunk}: {data.size} values computed, {task.n_values} planned "
-                             "(the store's work files do not match; rerun with --overwrite)")
-        _pwrite_all(task.target, memoryview(data).cast("B"), task.offset)
-        _touch(done)
-        try:
-            os.unlink(raw_path)
-        except FileNotFoundError:
-            pass
-    return task.chunk, int(data.size)
+def _stored(cfg: PipelineConfig, feats: np.ndarray, bad: dict[int, str], first: int = 0) -> np.ndarray:
+    """``(n, frames, coeffs)`` features in the store's dtype; a clip that float16 cannot hold
+    (|x| > 65504 became inf) is added to ``bad`` (clip ``first + j``)."""
+    if cfg.dtype == "float32":
+        return feats
+    out = feats.astype(cfg.dtype)
+    for j in np.flatnonzero(~np.isfinite(out).reshape(len(out), -1).all(axis=1)):
+        if np.isfinite(feats[j]).all():
+            bad.setdefault(first + int(j), f"features beyond float16's range (|x| up to "
+                                           f"{float(np.abs(feats[j]).max()):.3g} > 65504); use dtype: float32")
+    return out
 
 
-_BLOCK_BYTES = 1 << 20  # normalized a block at a time: stays in cache, one buffer reused
-
-
-def _normalize_slots(task: _FinalTask, n_coeffs: int, mean: np.ndarray | None, scale: np.ndarray | None) -> None:
-    """Step 5 on a chunk's row slots, block by block: ``(x - mean) / scale`` in float32 (the very
-    operations of :meth:`FeaturePipeline.transform_features`, so the same bits), written at
-    ``task.offset`` of ``task.target`` -- the same place for in-place, else a compacted one."""
-    per_block = max(1, _BLOCK_BYTES // _DTYPE.itemsize // n_coeffs) * n_coeffs  # whole frames
-    buf = np.empty(per_block, _DTYPE)
-    src = os.open(task.source, os.O_RDONLY)
-    dst = os.open(task.target, os.O_WRONLY)
-    try:
-        done = 0
-        while done < task.n_values:
-            block = buf[:min(per_block, task.n_values - done)]
-            raw = memoryview(block).cast("B")
-            if os.preadv(src, [raw], task.source_offset + done * _DTYPE.itemsize) != len(raw):
-                raise StoreError(f"{task.source}: shorter than planned (the store's work files do not "
-                                 "match; rerun with --overwrite)")
-            if mean is not None:
-                rows = block.reshape(-1, n_coeffs)
-                rows -= mean
-                rows /= scale
-            _pwrite_fd(dst, raw, task.offset + done * _DTYPE.itemsize)
-            done += block.size
-    finally:
-        os.close(src)
-        os.close(dst)
-
-
-def _pwrite_all(path: str, data: memoryview, offset: int) -> None:
+def _pwrite_all(path: str, array: np.ndarray, offset: int) -> None:
+    """Write ``array``'s bytes at ``offset`` of the existing file ``path`` (nothing when empty)."""
+    if not array.size:  # a chunk without a readable file is normal: there is nothing to write
+        return
+    data = memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
     fd = os.open(path, os.O_WRONLY)
     try:
         _pwrite_fd(fd, data, offset)

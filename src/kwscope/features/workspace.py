@@ -1,6 +1,6 @@
-"""The store folder while a run writes it: the plan of a store (its files in order), one run at a
-time (a lock), claiming a new store, wiping a replaced one, forgetting a chunk, and the
-preallocated ``.npy`` output file."""
+"""The store folder while a run writes it: the plan (its files in order), one run at a time (a
+lock), claiming and wiping a store, the disk space it needs, and the preallocated ``.npy`` file
+whose row slots the workers fill (and whose skipped files' slots the last rows fill)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ import numpy as np
 from .. import __version__
 from .config import PipelineConfig
 from .store import (
-    CONFIG_FILE, ERRORS_FILE, FEATURES_FILE, FORMAT, FORMAT_VERSION, MANIFEST_FILE, STATS_FILE,
+    CONFIG_FILE, ERRORS_FILE, FEATURES_FILE, FORMAT, FORMAT_VERSION, MANIFEST_FILE, PARTS_DIR, STATS_FILE,
     STORE_FILE, WORK_DIR, StoreError, atomic_write_bytes, atomic_write_json,
 )
-from .tasks import _DTYPE, _done_path, _in_place_path, _meta_path, _raw_path
+from .tasks import _meta_path, _part_path
+from .views import npy_layout
 
 if TYPE_CHECKING:  # pandas is imported only in the parent: workers stay light
     import pandas as pd
@@ -60,6 +61,9 @@ class _Plan:
 
 
 def _mismatch(info: dict, cfg: PipelineConfig, plan: _Plan) -> str | None:
+    if int(info.get("format_version", 1)) != FORMAT_VERSION:
+        return (f"it holds a store of format {info.get('format_version', 1)} (an older kwscope: normalized "
+                f"features), not format {FORMAT_VERSION} (raw features, normalized on load)")
     if info.get("config_hash") != cfg.config_hash():
         return (f"it holds features of another pipeline config (hash {str(info.get('config_hash'))[:12]}, "
                 f"this one {cfg.config_hash()[:12]})")
@@ -96,6 +100,7 @@ def _wipe(out: Path) -> None:
         except FileNotFoundError:
             pass
     shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+    shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
 
 
 def _claim(out: Path, cfg: PipelineConfig, plan: _Plan, chunk_size: int) -> None:
@@ -125,43 +130,160 @@ def _claim(out: Path, cfg: PipelineConfig, plan: _Plan, chunk_size: int) -> None
 
 def _forget_chunk(work: str, k: int) -> None:
     """Drop everything known of chunk ``k``: the next pass computes it again from its audio."""
-    for path in (_meta_path(work, k), _raw_path(work, k), _done_path(work, k),
-                 _in_place_path(work, k), _in_place_path(work, k, started=True)):
+    for path in (_meta_path(work, k), _part_path(work, k)):
         Path(path).unlink(missing_ok=True)
 
 
-def _open_partial(path: Path, shape: tuple[int, ...], *, on_new) -> int:
+# --------------------------------------------------------------------------- disk space
+
+
+def _human(n: float) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def _mount_point(path: Path) -> Path:
+    path = path.resolve()
+    while not os.path.ismount(path):
+        path = path.parent
+    return path
+
+
+def _file_size_limit() -> int | None:
+    """This process's largest writable file (``ulimit -f``) in bytes, or None when unlimited."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def check_space(out: Path, cfg: PipelineConfig, plan: _Plan, *, reusable: int = 0) -> None:
+    """Refuse, before any work, a store that cannot fit: over the file-size limit, or over the
+    free space of ``out``'s filesystem (``reusable``: bytes of an earlier partial file the run
+    will use as it is). Fixed length: exact; variable length: estimated from the files' sizes.
+
+    Raises
+    ------
+    StoreError
+        One line with the real numbers and the setting that sizes the store (``duration_s``).
+    """
+    n = len(plan.ok)
+    item = np.dtype(cfg.dtype).itemsize
+    if cfg.length_samples is not None:
+        frames = cfg.frames_for(cfg.length_samples)
+        need = 128 + n * frames * cfg.n_coeffs * item
+        what = f"{n:,} clips x {frames:,} frames x {cfg.n_coeffs} coefficients x {item} bytes"
+        limit = _file_size_limit()
+        if limit is not None and need > limit:
+            raise StoreError(f"duration_s={cfg.duration_s}: the features file would be {_human(need)} ({what}), "
+                             f"over this process's file-size limit of {_human(limit)} (ulimit -f); "
+                             f"allowed: duration_s <= {_longest(cfg, n, limit):.3g} s for these files, or "
+                             f"{'dtype: float16, ' if cfg.dtype == 'float32' else ''}fewer files")
+    else:
+        sizes = plan.ok["size_bytes"].to_numpy(dtype=np.float64, na_value=np.nan) if "size_bytes" in plan.ok else []
+        if not len(sizes) or np.isnan(sizes).any():
+            return
+        need = float(sizes.sum()) / 2 / cfg.hop_samples * cfg.n_coeffs * item  # as 16-bit PCM at the target rate
+        what = "estimated from the files' sizes as 16-bit audio"
+    need -= reusable
+    folder = out if out.exists() else out.parent
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        hint = (f"; allowed on this disk: duration_s <= {_longest(cfg, n, free + reusable):.3g} s for these files"
+                if cfg.length_samples is not None else "")
+        raise StoreError(f"{out}: the features need {_human(need)} ({what}), {_human(free)} free on "
+                         f"{_mount_point(folder)}{hint}")
+
+
+def _longest(cfg: PipelineConfig, n: int, budget: int) -> float:
+    """Longest ``duration_s`` whose store of ``n`` clips fits in ``budget`` bytes."""
+    per_clip = max(0, budget - 128) // max(1, n) // (cfg.n_coeffs * np.dtype(cfg.dtype).itemsize)
+    if per_clip < 1:
+        return 0.0
+    if cfg.kind == "logspec":
+        samples = (per_clip - 1) * cfg.hop_samples + cfg.window_samples
+    else:  # centred frames
+        samples = (per_clip - 1) * cfg.hop_samples + cfg.fft_length - 2 * (cfg.fft_length // 2)
+    return max(0.0, samples / cfg.sample_rate)
+
+
+# --------------------------------------------------------------------------- the row-slot file
+
+
+def _open_partial(path: Path, shape: tuple[int, ...], dtype: np.dtype, *, on_new) -> int:
     """A preallocated ``.npy`` file: reuse it when its header matches, else make a new one
     (calling ``on_new()`` first: whatever the old file held is gone).
 
-    Returns the byte offset of its data.
+    Returns the byte offset of its data. A failed reservation (a full disk) leaves no file.
     """
+    dtype = np.dtype(dtype)
     if path.exists():
         try:
-            with open(path, "rb") as fh:
-                version = np.lib.format.read_magic(fh)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
-                got_shape, fortran, dtype = read_header(fh)
-                offset = fh.tell()
+            got_shape, got_dtype, offset = npy_layout(path)
             size = path.stat().st_size
-            if tuple(got_shape) == shape and not fortran and dtype == _DTYPE \
-                    and size == offset + int(np.prod(shape)) * _DTYPE.itemsize:
+            if tuple(got_shape) == shape and got_dtype == dtype and size == offset + int(np.prod(shape)) * dtype.itemsize:
                 return offset
         except (OSError, ValueError):
             pass
     on_new()
+    path.unlink(missing_ok=True)  # its blocks are free before the new file reserves its own
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    header = {"descr": np.lib.format.dtype_to_descr(_DTYPE), "fortran_order": False, "shape": shape}
-    with open(tmp, "wb") as fh:
-        np.lib.format.write_array_header_2_0(fh, header) if _needs_v2(header) else \
-            np.lib.format.write_array_header_1_0(fh, header)
-        offset = fh.tell()
-        size = offset + int(np.prod(shape)) * _DTYPE.itemsize
-        fh.truncate(size)
-        _reserve(fh.fileno(), size, path)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(_npy_header(shape, dtype))
+            offset = fh.tell()
+            size = offset + int(np.prod(shape)) * dtype.itemsize
+            _reserve(fh.fileno(), size, path)
+            fh.truncate(size)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # what fallocate reserved in part goes with it
+        raise
     return offset
+
+
+def _npy_header(shape: tuple[int, ...], dtype: np.dtype, length: int | None = None) -> bytes:
+    """The ``.npy`` header bytes of a C-order array; padded to ``length`` bytes when given (to
+    rewrite a header in place: a smaller shape needs no more room)."""
+    import io
+
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": tuple(shape)}
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    data = buf.getvalue()
+    if length is None or length == len(data):
+        return data
+    if length < len(data) or length - 10 > 0xFFFF:
+        raise ValueError(f"a .npy header for shape {shape} does not fit in {length} bytes")
+    text = data[10:].rstrip(b"\n ")
+    text = text + b" " * (length - 10 - len(text) - 1) + b"\n"
+    return data[:8] + (length - 10).to_bytes(2, "little") + text
+
+
+def compact_rows(path: Path, offset: int, row_bytes: int, moves: list[tuple[int, int]],
+                 shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Fill skipped files' row slots with the last rows (``moves``: (from slot, to slot)), then make
+    the file ``shape`` (fewer rows): header rewritten in place, tail cut off.
+
+    Every step can be repeated: the rows moved from lie beyond the new end and are not
+    overwritten, so a rerun after a kill moves the same bytes again.
+    """
+    fd = os.open(path, os.O_RDWR)
+    try:
+        for src, dst in moves:
+            data = os.pread(fd, row_bytes, offset + src * row_bytes)
+            if len(data) != row_bytes:
+                raise StoreError(f"{path}: shorter than planned (the store's work files do not match; "
+                                 "rerun with --overwrite)")
+            view, done = memoryview(data), 0
+            while done < row_bytes:
+                done += os.pwrite(fd, view[done:], offset + dst * row_bytes + done)
+        os.pwrite(fd, _npy_header(shape, dtype, length=offset), 0)
+        os.ftruncate(fd, offset + int(np.prod(shape)) * np.dtype(dtype).itemsize)
+    finally:
+        os.close(fd)
 
 
 def _reserve(fd: int, size: int, path: Path) -> None:
@@ -185,8 +307,49 @@ def _reserve(fd: int, size: int, path: Path) -> None:
     if fallocate(fd, 0, 0, size) != 0:
         err = ctypes.get_errno()
         if err == errno.ENOSPC:
-            raise StoreError(f"{path.parent}: not enough disk space for {size / 2**30:.1f} GiB of features")
+            free = shutil.disk_usage(path.parent).free
+            raise StoreError(f"{path.parent}: the features need {_human(size)}, {_human(free)} free on "
+                             f"{_mount_point(path.parent)}")
+        if err == errno.EFBIG:
+            raise StoreError(f"{path.parent}: the features file would be {_human(size)}, over this "
+                             "process's file-size limit (ulimit -f) or the filesystem's")
 
 
-def _needs_v2(header: dict) -> bool:
-    return len(repr(header)) > 60000
+def _slots(rows: list[np.ndarray], bounds: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """What each row slot of the file holds after the workers: a file (its position in the plan)
+    or -1, and its chunk. Chunk ``k`` writes its clips one after the other from slot ``a_k``."""
+    n_files = bounds[-1][1] if bounds else 0
+    slot_file = np.full(n_files, -1, np.int64)
+    slot_chunk = np.zeros(n_files, np.int32)
+    for k, ((a, _), r) in enumerate(zip(bounds, rows)):
+        slot_file[a:a + len(r)] = r
+        slot_chunk[a:a + len(r)] = k
+    return slot_file, slot_chunk
+
+
+def tail_moves(rows: list[np.ndarray], bounds: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(from slot, to slot): the rows beyond the last kept slot fill the empty slots before it, in
+    order, so that the file ends after its last row without being copied.
+
+    ``rows[k]``: plan positions of chunk ``k``'s clips with features; ``bounds[k]``: its files."""
+    slot_file, _ = _slots(rows, bounds)
+    n_rows = int((slot_file >= 0).sum())
+    holes = np.flatnonzero(slot_file[:n_rows] < 0)
+    tail = np.flatnonzero(slot_file[n_rows:] >= 0) + n_rows
+    return list(zip(tail.tolist(), holes.tolist()))
+
+
+def row_order(rows: list[np.ndarray], bounds: list[tuple[int, int]], *, slots: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The plan positions (and chunks) of the store's rows in order: with row ``slots`` (fixed
+    length) as the file holds them after :func:`tail_moves`; else (variable length: each chunk's
+    part file) in chunk order."""
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32)
+    if not slots:
+        return (np.concatenate(rows).astype(np.int64),
+                np.repeat(np.arange(len(rows), dtype=np.int32), [len(r) for r in rows]))
+    slot_file, slot_chunk = _slots(rows, bounds)
+    for src, dst in tail_moves(rows, bounds):
+        slot_file[dst], slot_chunk[dst] = slot_file[src], slot_chunk[src]
+    n_rows = int(sum(len(r) for r in rows))
+    return slot_file[:n_rows], slot_chunk[:n_rows]
