@@ -49,18 +49,22 @@ class FeatureDataset:
     classes
         Class names in index order; default: the sorted distinct values of ``target`` in the whole
         store (so train and test datasets of one store agree).
+    normalize, stack
+        What loading applies, as :func:`kwscope.load_features`: by default each item is
+        normalized with the store's train-split statistics and its frames stacked per the config.
 
     Items are ``(features, class_index)``: a float32 tensor ``(frames, coeffs)`` and an int64
-    tensor, or the features alone when ``target`` is ``None``. The features are memory-mapped; an
-    item is copied out of the map when it is read.
+    tensor, or the features alone when ``target`` is ``None``. Nothing is loaded up front: item
+    ``i`` is read from the store and transformed when it is asked for (constant memory).
     """
 
     def __init__(self, out: str | os.PathLike, *, split: str | None = None, target: str | None = "label",
-                 classes: Sequence[str] | None = None):
+                 classes: Sequence[str] | None = None, normalize: bool = True, stack: bool = True):
         _import_torch()
         from .store import load_features
 
-        X, manifest = load_features(out)
+        self._load = {"normalize": normalize, "stack": stack}
+        X, manifest = load_features(out, mmap=True, **self._load)
         self._out = os.fspath(out)
         if target is not None and target not in manifest.columns:
             raise KwscopeError(f"target={target!r} is not a manifest column; choose one of "
@@ -86,16 +90,18 @@ class FeatureDataset:
 
     @property
     def X(self):
-        """The store's features (memory-mapped; reopened after pickling to DataLoader workers)."""
-        if self._X is None:
+        """The store's features as a lazy view (read and transformed on access; picklable, so
+        DataLoader workers reopen the file themselves)."""
+        if self._X is None:  # a format-1 store's memory map, dropped when pickled
             from .store import load_features
 
-            self._X = load_features(self._out)[0]
+            self._X = load_features(self._out, mmap=True, **self._load)[0]
         return self._X
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_X"] = None  # a memory map would be pickled as a full copy
+        if isinstance(state["_X"], np.memmap):
+            state["_X"] = None  # a memory map would be pickled as a full copy
         return state
 
     def __len__(self) -> int:
@@ -103,7 +109,7 @@ class FeatureDataset:
 
     def __getitem__(self, i: int):
         torch = _import_torch()
-        features = torch.from_numpy(np.array(self.X[int(self._rows[i])], dtype=np.float32))
+        features = torch.from_numpy(np.asarray(self.X[int(self._rows[i])], dtype=np.float32))
         if self.target is None:
             return features
         return features, torch.tensor(self._targets[i], dtype=torch.int64)
