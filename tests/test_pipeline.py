@@ -227,3 +227,12 @@ def test_feature_stats_are_order_deterministic(rng):
     np.testing.assert_allclose(var, F.reshape(-1, 3).var(0, dtype=np.float64), rtol=1e-9)
     const = FeatureStats.of(np.full((3, 4, 2), -23.02585, np.float32))
     assert np.all(const.mean_var()[2] == 1.0)  # a constant coefficient keeps scale 1
+
+
+def test_output_shape_matches_transform_when_stack_hop_has_nothing_to_skip(rng):
+    """stack_hop only applies to stacked rows: with stack=1 every frame is kept, and the shape the
+    config announces (stores, loaders) is the one transform gives."""
+    cfg = PipelineConfig(kind="mel", stack=1, stack_hop=2, normalize="none")
+    pipe = FeaturePipeline(cfg)
+    out = pipe.transform(_clips(rng, n=2), sample_rate=SR)
+    assert out.shape[1:] == pipe.output_shape() == (101, 40)

@@ -233,7 +233,10 @@ class PipelineConfig:
         return (n_samples + 2 * (self.fft_length // 2) - self.fft_length) // self.hop_samples + 1
 
     def stacked_frames(self, frames: int) -> int:
-        """Rows after step 6 for ``frames`` raw frames (0 when too few)."""
+        """Rows after step 6 for ``frames`` raw frames (0 when too few; ``stack_hop`` applies only
+        when frames are stacked, as in :meth:`FeaturePipeline.transform_features`)."""
+        if self.stack == 1:
+            return frames
         if frames < self.stack:
             return 0
         return (frames - self.stack) // self.stack_hop + 1

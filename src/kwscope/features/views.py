@@ -50,6 +50,8 @@ class LoadTransform:
 
     def frames(self, raw_frames: int) -> int:
         """Rows a clip of ``raw_frames`` frames has after stacking (0 when too few)."""
+        if self.stack == 1:
+            return raw_frames
         if raw_frames < self.stack:
             return 0
         return (raw_frames - self.stack) // self.hop + 1
