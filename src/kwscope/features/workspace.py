@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -179,7 +180,7 @@ def check_space(out: Path, cfg: PipelineConfig, plan: _Plan, *, reusable: int = 
         if limit is not None and need > limit:
             raise StoreError(f"duration_s={cfg.duration_s}: the features file would be {_human(need)} ({what}), "
                              f"over this process's file-size limit of {_human(limit)} (ulimit -f); "
-                             f"allowed: duration_s <= {_longest(cfg, n, limit):.3g} s for these files, or "
+                             f"allowed: duration_s <= {_longest(cfg, n, limit):g} s for these files, or "
                              f"{'dtype: float16, ' if cfg.dtype == 'float32' else ''}fewer files")
     else:
         sizes = plan.ok["size_bytes"].to_numpy(dtype=np.float64, na_value=np.nan) if "size_bytes" in plan.ok else []
@@ -191,7 +192,7 @@ def check_space(out: Path, cfg: PipelineConfig, plan: _Plan, *, reusable: int = 
     folder = out if out.exists() else out.parent
     free = shutil.disk_usage(folder).free
     if need > free:
-        hint = (f"; allowed on this disk: duration_s <= {_longest(cfg, n, free + reusable):.3g} s for these files"
+        hint = (f"; allowed on this disk: duration_s <= {_longest(cfg, n, free + reusable):g} s for these files"
                 if cfg.length_samples is not None else "")
         raise StoreError(f"{out}: the features need {_human(need)} ({what}), {_human(free)} free on "
                          f"{_mount_point(folder)}{hint}")
@@ -206,7 +207,7 @@ def _longest(cfg: PipelineConfig, n: int, budget: int) -> float:
         samples = (per_clip - 1) * cfg.hop_samples + cfg.window_samples
     else:  # centred frames
         samples = (per_clip - 1) * cfg.hop_samples + cfg.fft_length - 2 * (cfg.fft_length // 2)
-    return max(0.0, samples / cfg.sample_rate)
+    return max(0.0, math.floor(samples / cfg.sample_rate * 100) / 100)  # rounded down: it does fit
 
 
 # --------------------------------------------------------------------------- the row-slot file
