@@ -253,3 +253,25 @@ def test_every_clip_of_a_chunk_failing_its_features_keeps_the_others(tmp_path):
     assert res.n_rows == 3 and res.n_errors == 3
     X, manifest = load_features(tmp_path / "o", normalize=False)
     assert [x.shape for x in X] == [(51, 39)] * 3 and set(manifest["chunk"]) == {1}
+
+
+@pytest.mark.parametrize("flags, words", [
+    (("--validation-percentage", "150"), ("validation_percentage=150", "0 <= value < 100")),
+    (("--testing-percentage", "-10"), ("testing_percentage=-10", "0 <= value < 100")),
+    (("--validation-percentage", "60", "--testing-percentage", "40"), ("= 100 must be under 100",)),
+])
+def test_impossible_split_percentages_are_refused_not_an_empty_statistics_store(tmp_path, flags, words):
+    """``--validation-percentage 150`` / ``-10`` were accepted and ended in a misleading "no
+    training clip could be read" (issue 16, 16)."""
+    data = _dataset(tmp_path / "d", n=2)
+    _one_line_usage_error(_features(data, "-o", tmp_path / "o", *flags), *words)
+    assert not (tmp_path / "o").exists()
+
+
+def test_out_under_a_file_or_in_proc_is_a_one_line_error_not_an_internal_error(tmp_path):
+    """``-o`` where no folder can be made ended as "internal error: FileNotFoundError" (issue 16, 13),
+    and only after the listing."""
+    data = _dataset(tmp_path / "d", n=2)
+    (tmp_path / "file").write_text("x")
+    _one_line_usage_error(_features(data, "-o", tmp_path / "file" / "out"), "file/out", "is a file, not a folder")
+    _one_line_usage_error(_features(data, "-o", "/proc/kwscope-no-such/out"), "cannot create the store's folder")

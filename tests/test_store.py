@@ -232,6 +232,26 @@ def test_format_1_store_is_read_as_it_is_never_normalized_twice(tmp_path):
     np.testing.assert_array_equal(load_features(out)[0], final)
 
 
+@pytest.mark.parametrize("version, words", [
+    ("2", "format_version '2' is not a positive integer"),
+    (None, "format_version None is not a positive integer"),
+    (3, "newer kwscope (store format 3)"),
+])
+def test_a_store_of_unknown_format_is_refused_in_one_line_never_misread(tmp_path, version, words):
+    """A format_version that is not 1 or 2 (a hand-edited or newer store.json) must not be read as
+    either (a string version raised TypeError comparing it)."""
+    data = _dataset(tmp_path / "d", n=4)
+    out = tmp_path / "out"
+    extract_features(data, out, settings=RUN)
+    info = json.loads((out / "store.json").read_text())
+    info["format_version"] = version
+    (out / "store.json").write_text(json.dumps(info))
+    for call in (lambda: load_features(out), lambda: extract_features(data, out, settings=RUN)):
+        with pytest.raises(StoreError) as err:
+            call()
+        assert words in str(err.value) and "\n" not in str(err.value)
+
+
 def test_no_training_clip_still_gives_a_raw_store(tmp_path):
     data = _dataset(tmp_path / "d", n=4)
     res = extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False),

@@ -125,7 +125,9 @@ def extract_features(
         raise StoreError(f"chunk_size={chunk_size!r} must be a positive integer")
     if "://" in os.fspath(out):
         raise StoreError(f"{out}: the feature store must be a folder path (local or shared), not a URL")
+    _check_percentages(validation_percentage, testing_percentage)
     out = Path(os.path.abspath(out))  # workers (Dask's too) may run in another directory
+    _check_writable(out)  # before the listing: a wrong OUT is said at once, not after the work
     source = resolve_data(data, distributed=bool(scheduler))
     if scheduler is None and settings.workers != 1:
         _warm_up_workers()
@@ -136,7 +138,6 @@ def extract_features(
     plan = _Plan.of(index, cfg)
     seconds = {"index": time.perf_counter() - started}
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     with _locked(out):
         info = read_store_info(out) if out.is_dir() else None
         reason = _mismatch(info, cfg, plan) if info is not None else None
@@ -157,6 +158,32 @@ def extract_features(
             _claim(out, cfg, plan, chunk_size or _default_chunk_size(cfg, plan))
             info = read_store_info(out)
         return _run(out, info, cfg, plan, settings, seconds=seconds)
+
+
+def _check_percentages(validation: float, testing: float) -> None:
+    """The hash split's percentages: 0 <= each, and their sum < 100 (some clips must train)."""
+    for name, value in (("validation_percentage", validation), ("testing_percentage", testing)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 100:
+            raise StoreError(f"{name}={value!r} must be a percentage, 0 <= value < 100")
+    if validation + testing >= 100:
+        raise StoreError(f"validation_percentage + testing_percentage = {validation + testing:g} must be "
+                         "under 100 (the rest trains the normalization statistics)")
+
+
+def _check_writable(out: Path) -> None:
+    """OUT (or the folder it will be made in) must be a folder this process can write into."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise StoreError(f"{out}: cannot create the store's folder (a part of its path is a file, "
+                         "not a folder)") from None
+    except OSError as exc:
+        raise StoreError(f"{out}: cannot create the store's folder ({exc.strerror or exc})") from None
+    folder = out if out.is_dir() else out.parent
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"{out}: exists and is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(f"{folder}: not writable (permission denied); choose another OUT folder")
 
 
 def _warm_up_workers() -> None:

@@ -171,7 +171,11 @@ def read_store_info(out: str | os.PathLike) -> dict[str, Any] | None:
         raise StoreError(f"{path}: damaged store description ({exc})") from None
     if not isinstance(info, dict) or info.get("format") != FORMAT:
         raise StoreError(f"{path}: not a kwscope feature store")
-    if info.get("format_version", 0) > FORMAT_VERSION:
+    version = info.get("format_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise StoreError(f"{path}: damaged store description (format_version {version!r} is not a "
+                         "positive integer); rerun `kwscope features` with --overwrite")
+    if version > FORMAT_VERSION:
         raise StoreError(f"{path}: written by a newer kwscope (store format {info.get('format_version')}); "
                          "upgrade kwscope to read it")
     return info

@@ -78,8 +78,11 @@ def _locked(out: Path):
     """One run at a time per store (an advisory lock on the folder, released even on SIGKILL)."""
     if out.exists() and not out.is_dir():
         raise StoreError(f"{out}: exists and is not a folder")
-    out.mkdir(exist_ok=True)
-    fd = os.open(out, os.O_RDONLY)
+    try:
+        out.mkdir(exist_ok=True)
+        fd = os.open(out, os.O_RDONLY)
+    except OSError as exc:
+        raise StoreError(f"{out}: cannot create the store's folder ({exc.strerror or exc})") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
