@@ -1,26 +1,29 @@
-"""Benchmark: ``kwscope features`` against the notebook's per-file feature loops.
+"""Benchmark: ``kwscope features`` against what a user would run instead, in one run, on the same files.
 
-    python benchmarks/bench_features.py [--data DIR] [--n-files 60000] [--ref-files 2000]
+    python benchmarks/bench_features.py [--data DIR] [--n-files 60000] [--slow-ref-files 2000]
 
-On the same 16-kHz 1-s clips, in one run:
+Every contender reads the WAV files itself (reading counts) from a warm page cache, with the
+same frame settings where it computes filterbanks: 16 kHz, 20 ms Hann windows every 10 ms, 40 mel
+bands, log. Each runs as a process of its own; its peak RSS is that process's (kwscope: summed
+over its process tree, sampled every 20 ms).
 
-- reference loops (each in a fresh process of its own, timed inside the loop, on the first
-  ``--ref-files`` files; peak RSS of that process):
-  * the notebook's ``log_specgram``: ``scipy.io.wavfile.read`` + ``scipy.signal.spectrogram``
-    (hann, 20 ms / 10 ms) + ``log(spec.T + 1e-10)`` per file;
-  * the notebook's librosa path: ``librosa.load`` at 22,050 Hz + ``melspectrogram(n_mels=128)``
-    + ``power_to_db(ref=max)`` + ``mfcc(S=log_S, n_mfcc=13)`` + ``delta(order=2)`` per file;
-  * the same at the native rate (``librosa.load(sr=None)``);
-- ``kwscope features DATA -o OUT --kind logspec`` and ``--kind mfcc`` as whole processes on the
-  whole corpus (wall time from start to exit: start-up, index, both phases, publishing; peak RSS
-  summed over the process tree, sampled every 20 ms); also ``--kind logspec`` with
-  ``normalize: none``, the reference loop's own work (no statistics, no normalization pass);
-- the time to write the logspec store's bytes alone into a new file of the same folder: the
-  floor that persisting the features costs on this machine's disk and memory, which the
-  reference loops (keeping nothing) do not pay.
+- peers (benchmark-only: ``pip install 'kwscope[bench]'``):
+  * torch batched: ``soundfile`` reads, batches of 512, ``torch.stft`` + the mel matmul of
+    ``torchaudio.transforms.MelSpectrogram`` (HTK mel, no norm) + ``10 log10``, 2 threads; and the
+    same + DCT-II (13 MFCC) + deltas and delta-deltas (width 9, as kwscope);
+  * kaldi-native-fbank per file (``OnlineFbank``, Hann, no dither, 40 bins from 0 Hz);
+  * librosa per file at the native rate (``melspectrogram(n_fft=320, hop_length=160, n_mels=40)``
+    + ``power_to_db``);
+- the notebook's loops: scipy ``log_specgram`` per file (keeping nothing), the same keeping its
+  features (``np.save`` of the stacked array: what a user who needs them on disk runs), librosa at
+  22,050 Hz and at the native rate (128 mels + MFCC + delta; on ``--slow-ref-files`` files);
+- ``kwscope features`` as whole processes on every file: logspec, mel, MFCC+deltas, each in
+  float32 and float16 (start-up, listing, features, statistics, publishing: the wall time from
+  start to exit), and ``kwscope.load_features(OUT, mmap=True)`` of the logspec store read end to end.
 
-The page cache is warmed first, for every contender alike. Prints files/s, ratios against the
-references measured in this run, and peak RSS. Not a test: asserts nothing.
+Prints every row, the ratios against the fastest peer and against the keep-features scipy loop,
+the peak RSS, each phase's share of kwscope's runs, the targets met or missed, and the machine's
+load. Not a test: asserts nothing.
 """
 
 from __future__ import annotations
@@ -40,23 +43,73 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import kwscope_cmd, run_measured  # noqa: E402
 
-HEADER = (f"{'what':<52} {'files':>7} {'wall s':>8} {'files/s':>8} {'ratio':>6} "
-          f"{'CPU ms/file':>11} {'peak MiB':>8}")
-
-REFERENCES = {
-    "scipy": "notebook: wavfile.read + scipy log_specgram per file",
-    "librosa22k": "notebook: librosa 22,050 Hz mel+MFCC+delta per file",
-    "librosa": "librosa native rate mel+MFCC+delta per file",
+SR, WIN, HOP, N_MELS = 16000, 320, 160, 40
+PEERS = {
+    "torch-mel": "peer: torch batched stft + mel matmul, log (2 threads, 512 a batch)",
+    "torch-mfcc": "peer: torch batched mel + DCT MFCC + deltas (2 threads, 512)",
+    "knf": "peer: kaldi-native-fbank per file, log fbank",
+    "librosa-mel": "peer: librosa native rate, 40-mel log per file",
 }
+NOTEBOOK = {
+    "scipy": "notebook: scipy log_specgram per file (keeps nothing)",
+    "scipy-keep": "notebook: scipy log_specgram per file + np.save(stack)",
+    "librosa22k": "notebook: librosa 22,050 Hz mel+MFCC+delta per file",
+    "librosa": "notebook: librosa native mel+MFCC+delta per file",
+}
+SLOW = {"librosa22k", "librosa", "librosa-mel"}
+KINDS = ("logspec", "mel", "mfcc")
 
 
-def _reference_loop(name: str, files: list[str]) -> dict:
-    """Run one reference loop in this process; return seconds and peak RSS (MiB)."""
-    import resource
+# --------------------------------------------------------------------------- the contenders
 
+
+def _mel_basis_htk():
+    """torchaudio's ``melscale_fbanks(161, 0, 8000, 40, 16000, norm=None, mel_scale="htk")``."""
     import numpy as np
 
-    if name == "scipy":
+    freqs = np.linspace(0, SR // 2, WIN // 2 + 1)
+    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
+    pts = 700.0 * (10 ** (np.linspace(mel(0.0), mel(SR / 2), N_MELS + 2) / 2595.0) - 1.0)
+    slopes = pts[None, :] - freqs[:, None]
+    diff = np.diff(pts)
+    down, up = -slopes[:, :-2] / diff[:-1], slopes[:, 2:] / diff[1:]
+    return np.maximum(0.0, np.minimum(down, up)).astype(np.float32)  # (161, 40)
+
+
+def _torch_loop(files: list[str], mfcc: bool) -> None:
+    import numpy as np
+    import soundfile as sf
+    import torch
+
+    torch.set_num_threads(2)
+    window = torch.hann_window(WIN)
+    fb = torch.from_numpy(_mel_basis_htk())
+    if mfcc:
+        n = np.arange(N_MELS)
+        dct = np.cos(np.pi / N_MELS * (n[:, None] + 0.5) * np.arange(13)[None, :]) * np.sqrt(2.0 / N_MELS)
+        dct[:, 0] /= np.sqrt(2.0)
+        dct = torch.from_numpy(dct.astype(np.float32))  # (40, 13), orthonormal DCT-II
+        half = 4  # width 9
+        kernel = torch.arange(-half, half + 1, dtype=torch.float32).repeat(13, 1, 1) / (2 * sum(i * i for i in range(1, half + 1)))
+    for start in range(0, len(files), 512):
+        batch = torch.from_numpy(np.stack([sf.read(f, dtype="float32")[0] for f in files[start:start + 512]]))
+        spec = torch.stft(batch, n_fft=WIN, hop_length=HOP, win_length=WIN, window=window, center=True,
+                          pad_mode="reflect", return_complex=True).abs().pow(2)
+        logmel = 10.0 * torch.log10(torch.clamp(spec.transpose(1, 2) @ fb, min=1e-10))  # (b, frames, 40)
+        if mfcc:
+            c = (logmel @ dct).transpose(1, 2)  # (b, 13, frames)
+            parts = [c]
+            for _ in range(2):
+                padded = torch.nn.functional.pad(parts[-1], (half, half), mode="replicate")
+                parts.append(torch.nn.functional.conv1d(padded, kernel, groups=13))
+            torch.cat(parts, dim=1)
+
+
+def _per_file(name: str):
+    """The function a per-file contender runs on one path (its result is the features)."""
+    import numpy as np
+
+    if name in ("scipy", "scipy-keep"):
         import scipy.io.wavfile
         from scipy import signal
 
@@ -67,6 +120,28 @@ def _reference_loop(name: str, files: list[str]) -> dict:
             _, _, spec = signal.spectrogram(samples, fs=sample_rate, window="hann", nperseg=nperseg,
                                             noverlap=noverlap, detrend=False)
             return np.log(spec.T.astype(np.float32) + 1e-10)
+    elif name == "knf":
+        import kaldi_native_fbank as knf
+        import soundfile as sf
+
+        opts = knf.FbankOptions()
+        opts.frame_opts.samp_freq, opts.frame_opts.frame_length_ms, opts.frame_opts.frame_shift_ms = SR, 20, 10
+        opts.frame_opts.window_type, opts.frame_opts.dither = "hann", 0.0
+        opts.mel_opts.num_bins, opts.mel_opts.low_freq = N_MELS, 0.0
+
+        def one(path):
+            y, rate = sf.read(path, dtype="float32")
+            fbank = knf.OnlineFbank(opts)
+            fbank.accept_waveform(rate, y.tolist())  # faster than handing it the array
+            fbank.input_finished()
+            return np.array([fbank.get_frame(i) for i in range(fbank.num_frames_ready)])
+    elif name == "librosa-mel":
+        import librosa
+
+        def one(path):
+            y, rate = librosa.load(path, sr=None)
+            S = librosa.feature.melspectrogram(y=y, sr=rate, n_fft=WIN, hop_length=HOP, n_mels=N_MELS)
+            return librosa.power_to_db(S)
     else:
         import librosa
 
@@ -75,78 +150,97 @@ def _reference_loop(name: str, files: list[str]) -> dict:
         def one(path):
             y, rate = librosa.load(path, sr=sr)
             S = librosa.feature.melspectrogram(y=y, sr=rate, n_mels=128)
-            log_S = librosa.power_to_db(S, ref=np.max)
-            mfcc = librosa.feature.mfcc(S=log_S, n_mfcc=13)
+            mfcc = librosa.feature.mfcc(S=librosa.power_to_db(S, ref=np.max), n_mfcc=13)
             return librosa.feature.delta(mfcc, order=2)
+    return one
 
-    one(files[0])  # first-call costs (imports, caches, JIT) are not per-file costs
+
+def _contender(name: str, files: list[str], scratch: Path) -> dict:
+    """Run one contender in this (child) process: seconds, CPU seconds, peak RSS (MiB)."""
+    import resource
+
+    import numpy as np
+
     start, cpu = time.perf_counter(), time.process_time()
-    for path in files:
-        one(path)
+    if name.startswith("torch"):
+        _torch_loop(files[:512], name == "torch-mfcc")  # first-call costs (threads, plans) excluded
+        start, cpu = time.perf_counter(), time.process_time()
+        _torch_loop(files, name == "torch-mfcc")
+    else:
+        one = _per_file(name)
+        one(files[0])  # first-call costs (imports, caches, JIT) are not per-file costs
+        start, cpu = time.perf_counter(), time.process_time()
+        if name == "scipy-keep":
+            np.save(scratch / "notebook-features.npy", np.stack([one(p) for p in files]))
+        else:
+            for path in files:
+                one(path)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "cpu_s": time.process_time() - cpu, "n": len(files),
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _run_tree(cmd: list[str]) -> dict:
-    """Run a command; wall time, CPU seconds and peak RSS of its whole process tree, its output."""
-    m = run_measured(cmd)
-    return {"seconds": m.wall_s, "peak_mib": m.peak_rss_mib, "cpu_s": m.cpu_s,
-            "returncode": m.returncode, "output": m.output}
-
-
-def _row(name: str, n: int, seconds: float, cpu_s: float, peak_mib: float, ref_rate: float | None = None) -> str:
-    rate = n / seconds
-    ratio = f"{rate / ref_rate:5.1f}x" if ref_rate else "     -"
-    return f"{name:<52} {n:>7,} {seconds:8.2f} {rate:8,.0f} {ratio} {1000 * cpu_s / n:11.3f} {peak_mib:8.0f}"
-
-
-def _write_floor(folder: Path, n_bytes: int) -> tuple[int, float]:
-    """Seconds to write ``n_bytes`` to a new preallocated file in ``folder``: the store's bytes alone."""
-    import numpy as np
-
-    block = np.ones(8 << 20, np.float32)  # 32 MiB
-    path = folder / "floor.bin"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        os.posix_fallocate(fd, 0, n_bytes)
-        start = time.perf_counter()
-        for offset in range(0, n_bytes, block.nbytes):
-            os.pwrite(fd, memoryview(block).cast("B")[: n_bytes - offset], offset)
-        seconds = time.perf_counter() - start
-    finally:
-        os.close(fd)
-        path.unlink()
-    return n_bytes, seconds
-
-
-def _run_reference(name: str, list_file: Path) -> dict:
-    cmd = [sys.executable, __file__, "--reference", name, "--files-from", str(list_file)]
+def _run_contender(name: str, list_file: Path, scratch: Path) -> dict:
+    cmd = [sys.executable, __file__, "--contender", name, "--files-from", str(list_file), "--scratch", str(scratch)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
-        sys.exit(f"reference {name} failed:\n{done.stderr}")
+        sys.exit(f"contender {name} failed:\n{done.stderr}")
+    (scratch / "notebook-features.npy").unlink(missing_ok=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+_LOAD_SCRIPT = """
+import resource, sys, time
+import kwscope
+start = time.perf_counter()
+X, manifest = kwscope.load_features(sys.argv[1], mmap=True)
+total = 0.0
+for _, block in X.batches():
+    total += float(block.sum(dtype="float64"))
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(X))
+"""
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _load() -> str:
+    return f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
+
+
+def _row(name: str, r: dict, fastest: float | None, keep: float | None) -> str:
+    rate = r["n"] / r["seconds"]
+    ratios = "".join(f" {rate / ref:8.2f}x" if ref else f" {'-':>9}" for ref in (fastest, keep))
+    return (f"{name:<60} {r['n']:>7,} {r['seconds']:8.2f} {rate:8,.0f}{ratios} "
+            f"{1000 * r['cpu_s'] / r['n']:8.3f} {r['peak_mib']:8.0f}")
+
+
+def _phases(output: str, wall: float) -> str:
+    found = dict((k, float(v)) for k, v in re.findall(r"(index|features|statistics|publish) ([\d.]+) s", output))
+    if not found:
+        return "    phases: (not found in the output)"
+    found["start-up and exit"] = max(0.0, wall - sum(found.values()))
+    return "    phases: " + ", ".join(f"{k} {v:.2f} s ({100 * v / wall:.0f}%)" for k, v in found.items())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, help="an existing corpus (default: build one in the temp folder)")
     ap.add_argument("--n-files", type=int, default=60000, help="corpus size when building one")
-    ap.add_argument("--ref-files", type=int, default=2000, help="files each reference loop reads")
+    ap.add_argument("--slow-ref-files", type=int, default=2000,
+                    help="files the librosa loops read (they run at ~100 files/s); the others read every file")
     ap.add_argument("--workers", type=int, help="kwscope --workers (default: one per core)")
-    ap.add_argument("--kinds", default="logspec,logspec-raw,mfcc",
-                    help="kwscope kinds to run (KIND-raw: with normalize: none)")
-    ap.add_argument("--skip-references", default="", help="comma-separated reference names to skip")
-    ap.add_argument("--reference", help=argparse.SUPPRESS)
+    ap.add_argument("--skip", default="", help="comma-separated contenders to skip (e.g. librosa22k,torch-mfcc)")
+    ap.add_argument("--contender", help=argparse.SUPPRESS)
     ap.add_argument("--files-from", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    if args.reference:  # child mode: one reference loop
-        files = args.files_from.read_text().splitlines()
-        print(json.dumps(_reference_loop(args.reference, files)))
+    if args.contender:  # child mode
+        print(json.dumps(_contender(args.contender, args.files_from.read_text().splitlines(), args.scratch)))
         return
 
-    from corpus import corpus_for  # here: the reference loops' processes stay light
+    from corpus import corpus_for  # here: the contenders' processes stay light
 
     data = corpus_for(args.data, args.n_files)
     files = sorted(str(p) for p in data.rglob("*.wav"))
@@ -154,67 +248,81 @@ def main() -> None:
     for f in files:  # warm the page cache for everyone alike
         with open(f, "rb") as fh:
             fh.read()
+    skip = set(filter(None, args.skip.split(",")))
     scratch = Path(tempfile.mkdtemp(prefix="kwscope-bench-"))
+    print(f"{n:,} files in {data}; {_load()} at the start", flush=True)
+    refs, runs, load_row = {}, {}, None
     try:
-        list_file = scratch / "ref-files.txt"
-        ref_files = files[: args.ref_files]
-        list_file.write_text("\n".join(ref_files))
-        refs = {}
-        skip = set(filter(None, args.skip_references.split(",")))
-        for name in REFERENCES:
+        lists = {}
+        for key, count in (("all", n), ("slow", min(n, args.slow_ref_files))):
+            lists[key] = scratch / f"files-{key}.txt"
+            lists[key].write_text("\n".join(files[:count]))
+        for name in [*PEERS, *NOTEBOOK]:
             if name not in skip:
-                print(f"reference {name} on {len(ref_files):,} files ...", flush=True)
-                refs[name] = _run_reference(name, list_file)
-
-        results, floor = {}, None
-        for kind in filter(None, args.kinds.split(",")):
-            out = scratch / f"store-{kind}"
-            cmd = kwscope_cmd("features", str(data), "-o", str(out), "--kind", kind.split("-")[0])
-            if kind.endswith("-raw"):  # the notebook loop's work: no normalization pass
-                config = scratch / "raw.yaml"
-                config.write_text("normalize: none\n")
-                cmd += ["--config", str(config)]
-            if args.workers:
-                cmd += ["--workers", str(args.workers)]
-            print(f"kwscope features --kind {kind} on {n:,} files ...", flush=True)
-            m = _run_tree(cmd)
-            if m["returncode"]:
-                sys.exit(f"kwscope failed:\n{m['output']}")
-            results[kind] = m
-            if kind == "logspec":
-                floor = _write_floor(scratch, (out / "features.npy").stat().st_size)
-            shutil.rmtree(out, ignore_errors=True)  # GBs; the page cache should not carry it over
+                print(f"{name} ...", flush=True)
+                refs[name] = _run_contender(name, lists["slow" if name in SLOW else "all"], scratch)
+                refs[name]["load"] = _load()
+        for kind in KINDS:
+            for dtype in ("float32", "float16"):
+                key = f"{kind}-{dtype}"
+                if key in skip:
+                    continue
+                out = scratch / f"store-{key}"
+                cmd = kwscope_cmd("features", str(data), "-o", str(out), "--kind", kind, "--dtype", dtype)
+                if args.workers:
+                    cmd += ["--workers", str(args.workers)]
+                print(f"kwscope features --kind {kind} --dtype {dtype} ...", flush=True)
+                m = run_measured(cmd)
+                if m.returncode:
+                    sys.exit(f"kwscope failed:\n{m.output}")
+                runs[key] = {"seconds": m.wall_s, "cpu_s": m.cpu_s, "n": n, "peak_mib": m.peak_rss_mib,
+                             "output": m.output, "load": _load(),
+                             "bytes": (out / "features.npy").stat().st_size}
+                if key == "logspec-float32":
+                    done = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, str(out)], capture_output=True,
+                                          text=True, check=True)
+                    seconds, peak, rows = done.stdout.split()
+                    load_row = (float(seconds), float(peak), int(rows), runs[key]["bytes"], _load())
+                shutil.rmtree(out, ignore_errors=True)  # GBs; the page cache should not carry it over
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    rate = {k: r["n"] / r["seconds"] for k, r in refs.items()}
+    peer_rates = {k: r["n"] / r["seconds"] for k, r in refs.items() if k in PEERS}
+    fastest_name = max(peer_rates, key=peer_rates.get) if peer_rates else None
+    fastest = peer_rates.get(fastest_name)
+    keep = refs["scipy-keep"]["n"] / refs["scipy-keep"]["seconds"] if "scipy-keep" in refs else None
     print()
-    print(HEADER)
+    print(f"{'what':<60} {'files':>7} {'wall s':>8} {'files/s':>8} {'vs fastest':>9} {'vs keep':>9} "
+          f"{'CPU ms/f':>8} {'peak MiB':>8}")
     for name, r in refs.items():
-        print(_row(REFERENCES[name], r["n"], r["seconds"], r["cpu_s"], r["peak_mib"]))
-    targets = {"logspec": [("scipy", 3)], "logspec-raw": [("scipy", 3)],
-               "mfcc": [("librosa22k", 30), ("librosa", 10)]}
-    for kind, m in results.items():
-        what = f"--kind {kind.split('-')[0]}" + (", normalize: none" if kind.endswith("-raw") else "")
-        print(_row(f"kwscope features {what} (process tree)", n, m["seconds"], m["cpu_s"],
-                   m["peak_mib"]))
-        stages = re.search(r"index [\d.]+ s.*?publish [\d.]+ s", m["output"])
-        if stages:
-            print(f"    stages: {stages.group(0)}")
-        for ref, goal in targets.get(kind, []):
-            if ref in rate:
-                got = (n / m["seconds"]) / rate[ref]
-                cpu_ratio = (refs[ref]["cpu_s"] / refs[ref]["n"]) / (m["cpu_s"] / n)
-                print(f"    vs {ref}: {got:5.1f}x files/s (target >= {goal}x: "
-                      f"{'meets' if got >= goal else 'misses'}); {cpu_ratio:5.1f}x less CPU a file")
-    if floor:
-        print(f"writing the logspec store's {floor[0] / 2**30:.2f} GiB alone (one process, 32 MiB blocks, "
-              f"preallocated file in the same folder): {floor[1]:.1f} s, {floor[0] / 2**20 / floor[1]:,.0f} MiB/s "
-              "-- a floor the notebook loop, which keeps nothing, does not pay")
-    print("peak RSS of the process tree (target < 1024 MiB): " + ", ".join(
-        f"{k} {m['peak_mib']:.0f} MiB" for k, m in results.items()))
-    print(f"(machine load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} cores)")
+        print(_row((PEERS | NOTEBOOK)[name], r, fastest, keep) + f"   [{r['load']}]")
+    for key, r in runs.items():
+        kind, dtype = key.split("-")
+        label = {"logspec": "logspec store", "mel": "mel store", "mfcc": "MFCC+deltas store"}[kind]
+        print(_row(f"kwscope features: {label}, {dtype} (process tree)", r, fastest, keep) + f"   [{r['load']}]")
+        print(_phases(r["output"], r["seconds"]) + f"; features.npy {r['bytes'] / 2**30:.2f} GiB")
+    print()
+    if fastest_name:
+        print(f"fastest peer: {PEERS[fastest_name]} ({fastest:,.0f} files/s)")
+    if load_row:
+        seconds, peak, rows, size, load = load_row
+        print(f"kwscope.load_features(logspec store, mmap=True), every row read and normalized: {rows:,} rows of "
+              f"{size / 2**30:.2f} GiB in {seconds:.1f} s, peak RSS {peak:.0f} MiB   [{load}]")
+    verdict = lambda ok: "met" if ok else "MISSED"  # noqa: E731
+    rate = {k: r["n"] / r["seconds"] for k, r in runs.items()}
+    if keep and "logspec-float32" in rate:
+        got = rate["logspec-float32"] / keep
+        print(f"target logspec store >= 3x the keep-features scipy loop: {got:.2f}x -- {verdict(got >= 3)}")
+    for kind in ("mel", "mfcc"):
+        if fastest and f"{kind}-float32" in rate:
+            got = rate[f"{kind}-float32"] / fastest
+            print(f"target {kind} >= 2x the fastest peer: {got:.2f}x -- {verdict(got >= 2)}")
+    peaks = [r["peak_mib"] for r in runs.values()] + ([load_row[1]] if load_row else [])
+    if peaks:
+        print(f"target peak RSS < 1024 MiB (extraction, and load_features mmap): max {max(peaks):.0f} MiB -- "
+              f"{verdict(max(peaks) < 1024)}")
+    print(f"({_load()} at the end)")
+
 
 if __name__ == "__main__":
     main()
