@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from ._common import ParameterError, _as_items, _choice, _signal
+from ._common import ParameterError, _choice, _signal
 from .micro_fft import fixed_rfft
 from .micro_tables import (
     LOG_COEFF,
@@ -46,7 +46,7 @@ _PCAN_OUTPUT_BITS = 6  # kPcanOutputBits
 _FILTERBANK_BITS = 12  # kFilterbankBits
 _U32 = 0xFFFFFFFF
 # Frames per FFT block: a block's int32 working arrays stay within a few MiB.
-_BLOCK_FRAMES = 1024
+_BLOCK_FRAMES = 512
 # int8: micro_features_generator.cc maps a feature v to round(v * 256 / 666) - 128, clamped,
 # where 666 = int(25.6 * 26.0 + 0.5): the recipe's v / 25.6 spans about 0..26 (see ``float``).
 _INT8_SCALE, _INT8_DIV = 256, int(np.float32(25.6) * np.float32(26.0) + np.float32(0.5))
@@ -202,8 +202,8 @@ class MicroFrontend:
     def __call__(self, y) -> np.ndarray:
         """Features of one clip ``(n,)`` or a batch ``(..., n)``; see :func:`micro_features`."""
         pcm = _as_pcm16(y)
-        items = _as_items(pcm)
         n = pcm.shape[-1]
+        items = pcm.reshape(int(np.prod(pcm.shape[:-1])), n)  # also for n == 0
         frames = 0 if n < self.window_samples else (n - self.window_samples) // self.step_samples + 1
         dtype = {"uint16": np.uint16, "int8": np.int8, "float": np.float32}[self.out_type]
         out = np.empty((items.shape[0], self.frames_for(n), self.n_features), dtype)
@@ -232,9 +232,11 @@ def _as_pcm16(y) -> np.ndarray:
                                  "pass int16 PCM or floats in [-1, 1]")
         return arr.astype(np.int16)
     # input_data.py: clip_by_value(-1, 1), multiply by 32768 in float32, tf.cast to int16, which
-    # truncates toward zero and wraps (so a sample of exactly +1.0 becomes -32768).
+    # truncates toward zero; the one value out of range, +1.0 -> 32768, saturates to 32767 in
+    # TensorFlow's vectorized cast (its scalar path, for short arrays and the last few elements of
+    # an array, wraps it to -32768 instead).
     scaled = np.clip(arr.astype(np.float32), -1.0, 1.0) * np.float32(32768.0)
-    return np.trunc(scaled).astype(np.int32).astype(np.int16)
+    return np.minimum(np.trunc(scaled), 32767).astype(np.int16)
 
 
 def _frontend_values(fe: MicroFrontend, items: np.ndarray, frames: int) -> np.ndarray:
@@ -398,7 +400,7 @@ def _stack_context(fe: MicroFrontend, feats: np.ndarray) -> np.ndarray:
     return out.reshape(feats.shape[0], len(anchors), -1)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=16, typed=True)  # typed: 1 and True, 30 and 30.0 are not the same
 def _cached(**params) -> MicroFrontend:
     return MicroFrontend(**params)
 
@@ -432,8 +434,8 @@ def micro_features(y, sample_rate: int = 16000, *, window_size: int = 30, window
     y : np.ndarray [shape=(n,) or (..., n)]
         int16 PCM (used as is; other integer types must hold int16 values), or floats in
         [-1, 1] converted as the training recipe converts them before the op
-        (``input_data.py``: clipped to [-1, 1], times 32768 in float32, truncated toward zero,
-        wrapped to int16 as ``tf.cast`` does -- so exactly +1.0 becomes -32768). Leading axes
+        (``input_data.py``: clipped to [-1, 1], times 32768 in float32, truncated toward zero;
+        exactly +1.0 saturates to 32767, as TensorFlow's vectorized cast does). Leading axes
         are batch axes; each clip is computed with fresh state (the op's per-call state).
     sample_rate : int
         Rate of ``y`` in Hz.
