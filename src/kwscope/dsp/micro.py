@@ -242,7 +242,9 @@ def _as_pcm16(y) -> np.ndarray:
 def _frontend_values(fe: MicroFrontend, items: np.ndarray, frames: int) -> np.ndarray:
     """The front end's uint16 outputs ``(clips, frames, channels)`` (as int64) of int16 clips."""
     view = np.lib.stride_tricks.sliding_window_view(items, fe.window_samples, axis=-1)
-    windowed, shift = _window(view[:, ::fe.step_samples][:, :frames].reshape(-1, fe.window_samples), fe.window)
+    # sample-major: row i holds sample i of every frame, so every later pass is over whole rows
+    samples = view[:, ::fe.step_samples][:, :frames].transpose(2, 0, 1).reshape(fe.window_samples, -1)
+    windowed, shift = _window(samples, fe.window)
     re, im = fixed_rfft(windowed, fe.fft_size)
     start, end = fe.band
     er, ei = re[start:end], im[start:end]
@@ -257,16 +259,16 @@ def _frontend_values(fe: MicroFrontend, items: np.ndarray, frames: int) -> np.nd
     return _log_scale(fe, signal)
 
 
-def _window(frames: np.ndarray, coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _window(samples: np.ndarray, coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``WindowProcessSamples`` and the FFT's input scaling: Q12 window, then each frame shifted
-    left so that its peak uses 15 bits (int16 stores). Returns the scaled frames (int32) and the
-    shift of each frame."""
-    w = frames * coefficients
+    left so that its peak uses 15 bits (int16 stores). ``samples`` is sample-major
+    ``(window, frames)``; returns the scaled frames (int32, same layout) and each frame's shift."""
+    w = samples * coefficients[:, np.newaxis]
     w >>= 12
     peak = np.abs(w)
     peak[peak == 32768] = 0  # the C code's int16 negation leaves -32768 negative: never the max
-    shift = (15 - _bit_length(peak.max(axis=1))).astype(np.int32)
-    w <<= shift[:, np.newaxis]
+    shift = (15 - _bit_length(peak.max(axis=0))).astype(np.int32)
+    w <<= shift
     if w.size and (w.min() < -32768 or w.max() > 32767):
         w = ((w + 32768) & 0xFFFF) - 32768
     return w, shift

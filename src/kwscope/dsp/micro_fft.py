@@ -106,11 +106,13 @@ def _fixdiv(x: np.ndarray, p: int) -> np.ndarray:
 def _cmul(ar, ai, br, bi):
     """``C_MUL``: the Q15 complex product, each part rounded once (``sround``)."""
     r = ar * br
-    r -= ai * bi
+    t = ai * bi
+    r -= t
     r += _ROUND
     r >>= 15
     i = ar * bi
-    i += ai * br
+    np.multiply(ai, br, out=t)
+    i += t
     i += _ROUND
     i >>= 15
     return r, i
@@ -120,14 +122,13 @@ def _radix4(re: np.ndarray, im: np.ndarray, m: int, tws) -> None:
     """``kf_bfly4`` (forward) on every block of ``4 * m`` rows of ``re``/``im``, in place."""
     shape = (-1, 4, m, re.shape[-1])
     R, I = re.reshape(shape), im.reshape(shape)
-    for q in range(4):
-        _fixdiv(R[:, q], 4)
-        _fixdiv(I[:, q], 4)
+    _fixdiv(re, 4)  # every input of every butterfly is divided by the radix first
+    _fixdiv(im, 4)
     (t1r, t1i), (t2r, t2i), (t3r, t3i) = tws
-    if m == 1:  # innermost stage: every twiddle is (32767, 0)
-        s0r, s0i = _cmul1(R[:, 1], I[:, 1])
-        s1r, s1i = _cmul1(R[:, 2], I[:, 2])
-        s2r, s2i = _cmul1(R[:, 3], I[:, 3])
+    if m == 1:  # innermost stage: every twiddle is (32767, 0), see _cmul_identity
+        s0r, s0i = R[:, 1].copy(), I[:, 1].copy()
+        s1r, s1i = R[:, 2], I[:, 2]
+        s2r, s2i = R[:, 3], I[:, 3]
     else:
         s0r, s0i = _cmul(R[:, 1], I[:, 1], t1r, t1i)
         s1r, s1i = _cmul(R[:, 2], I[:, 2], t2r, t2i)
@@ -151,24 +152,17 @@ def _radix4(re: np.ndarray, im: np.ndarray, m: int, tws) -> None:
     _wrap16(im)
 
 
-def _cmul1(ar, ai):
-    """``C_MUL`` by the twiddle (32767, 0)."""
-    r = ar * _Q15_ONE
-    r += _ROUND
-    r >>= 15
-    i = ai * _Q15_ONE
-    i += _ROUND
-    i >>= 15
-    return r, i
+# _cmul_identity: C_MUL by the twiddle (32767, 0) is sround(32767 x) = x + floor((16384 - x) / 32768),
+# which is x itself for -16384 < x <= 16384 -- and the butterflies only multiply values already
+# divided by the radix (|x| <= 16383). So the first stage's products, all by twiddle 0, are skipped.
 
 
 def _radix2(re: np.ndarray, im: np.ndarray, m: int, tws) -> None:
     """``kf_bfly2`` on every block of ``2 * m`` rows, in place."""
     shape = (-1, 2, m, re.shape[-1])
     R, I = re.reshape(shape), im.reshape(shape)
-    for q in range(2):
-        _fixdiv(R[:, q], 2)
-        _fixdiv(I[:, q], 2)
+    _fixdiv(re, 2)  # every input of every butterfly is divided by the radix first
+    _fixdiv(im, 2)
     (t1r, t1i), = tws
     tr, ti = _cmul(R[:, 1], I[:, 1], t1r, t1i)
     np.subtract(R[:, 0], tr, out=R[:, 1])
@@ -184,9 +178,9 @@ def fixed_rfft(frames: np.ndarray, nfft: int) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    frames : np.ndarray [shape=(n_frames, n), dtype=int16]
-        Real input frames, ``n <= nfft`` samples each (zero-padded to ``nfft`` as
-        ``FftCompute`` does).
+    frames : np.ndarray [shape=(n, n_frames), integer values in the int16 range]
+        Real input frames, sample-major (column ``j`` is frame ``j``), ``n <= nfft`` samples each
+        (zero-padded to ``nfft`` as ``FftCompute`` does).
     nfft : int
         Real FFT length, a power of two >= 4.
 
@@ -198,16 +192,16 @@ def fixed_rfft(frames: np.ndarray, nfft: int) -> tuple[np.ndarray, np.ndarray]:
         divided by ``nfft``, rounded the way the fixed-point butterflies round.
     """
     ncfft, order, stages, (st_r, st_i) = _plan(nfft)
-    n = frames.shape[1]
+    n = frames.shape[0]
     # Even samples are the real parts, odd samples the imaginary parts of the complex input;
-    # gather them in the recursion's input order, frames along the last axis.
+    # gather their rows in the recursion's input order.
     src = 2 * order
-    re = np.zeros((ncfft, frames.shape[0]), np.int32)
+    re = np.zeros((ncfft, frames.shape[1]), np.int32)
     im = np.zeros_like(re)
     keep = src < n
-    re[keep] = frames[:, src[keep]].T
+    re[keep] = frames[src[keep]]
     keep = src + 1 < n
-    im[keep] = frames[:, src[keep] + 1].T
+    im[keep] = frames[src[keep] + 1]
     for p, m, tws in stages:
         if p == 4:
             _radix4(re, im, m, tws)
