@@ -295,6 +295,7 @@ def test_bad_parameters_raise_one_line_errors(kwargs, match):
         (np.array([0.0, np.nan]), r"NaN or infinite"),
         (np.array(["a"]), r"real numeric array"),
         (np.int16(3), r"at least 1 dimension"),
+        ([[1, 2], [3]], r"batch of equal-length clips"),
     ],
 )
 def test_bad_signals_raise(y, match):

@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from ._common import ParameterError, _choice, _signal
-from .micro_fft import fixed_rfft
+from .micro_fft import fixed_rfft, sqrt64
 from .micro_tables import (
     LOG_COEFF,
     LOG_SCALE_LOG2,
@@ -223,6 +223,12 @@ class MicroFrontend:
 def _as_pcm16(y) -> np.ndarray:
     """int16 PCM from int16 input (as is), other integers within the int16 range, or floats in
     [-1, 1] converted as the training recipe does it."""
+    if not isinstance(y, np.ndarray):
+        try:
+            y = np.asarray(y)
+        except ValueError:  # numpy refuses ragged nested sequences
+            raise ParameterError("y must be one clip (n,) or a batch of equal-length clips (..., n); "
+                                 "got clips of different lengths: pad or crop them first") from None
     arr = _signal(y, allow_empty=True)
     if arr.dtype == np.int16:
         return arr
@@ -251,7 +257,7 @@ def _frontend_values(fe: MicroFrontend, items: np.ndarray, frames: int) -> np.nd
     energy = er * er
     energy += ei * ei  # int32, wrapping as the C code's int32 energy does
     work = fe.filterbank @ energy.astype(np.float64)  # exact: (channels, frames) 64-bit sums
-    amplitude = _sqrt64(work) >> shift[np.newaxis, :]
+    amplitude = sqrt64(work) >> shift[np.newaxis, :]
     signal = amplitude.T.reshape(items.shape[0], frames, fe.num_channels)
     signal, estimate = _noise_reduction(fe, signal)
     if fe.enable_pcan:
@@ -272,35 +278,6 @@ def _window(samples: np.ndarray, coefficients: np.ndarray) -> tuple[np.ndarray, 
     if w.size and (w.min() < -32768 or w.max() > 32767):
         w = ((w + 32768) & 0xFFFF) - 32768
     return w, shift
-
-
-def _sqrt64(work: np.ndarray) -> np.ndarray:
-    """``Sqrt64`` (``Sqrt32`` below 2**32) of the filterbank sums: the integer square root,
-    rounded up when the remainder exceeds the root, except at the 16-bit (32-bit) maximum.
-    ``work`` holds exact integers as float64; returns int64."""
-    if work.size and (work.min() < 0 or work.max() >= 2.0 ** 52):
-        return _sqrt64_exact(work)
-    root = np.floor(np.sqrt(work))
-    root -= root * root > work
-    root += (root + 1) * (root + 1) <= work
-    rem = work - root * root
-    up = (rem > root) & ~((root == 0xFFFF) & (work < 2.0 ** 32))
-    return (root + up).astype(np.int64)
-
-
-def _sqrt64_exact(work: np.ndarray) -> np.ndarray:
-    """:func:`_sqrt64` in Python integers, for sums that wrapped (negative energies) or are too
-    large for float64 square roots; never met with windowed audio, kept for exactness."""
-    import math
-
-    out = np.empty(work.shape, np.int64)
-    flat = out.reshape(-1)
-    for i, w in enumerate(work.reshape(-1)):
-        v = int(w) % (1 << 64)
-        r = math.isqrt(v)
-        cap = 0xFFFF if v >> 32 == 0 else _U32
-        flat[i] = (r + (v - r * r > r and r != cap)) & _U32
-    return out
 
 
 def _noise_reduction(fe: MicroFrontend, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -434,11 +411,13 @@ def micro_features(y, sample_rate: int = 16000, *, window_size: int = 30, window
     Parameters
     ----------
     y : np.ndarray [shape=(n,) or (..., n)]
-        int16 PCM (used as is; other integer types must hold int16 values), or floats in
-        [-1, 1] converted as the training recipe converts them before the op
+        One clip ``(n,)``, or a batch of equal-length clips ``(clips, n)`` (any leading axes
+        are batch axes; pad or crop clips of other lengths first, e.g. with
+        :func:`~kwscope.dsp.pad_or_crop`). Each clip is computed with fresh state, as one call
+        of the op. int16 PCM (used as is; other integer types must hold int16 values), or floats
+        in [-1, 1] converted as the training recipe converts them before the op
         (``input_data.py``: clipped to [-1, 1], times 32768 in float32, truncated toward zero;
-        exactly +1.0 saturates to 32767, as TensorFlow's vectorized cast does). Leading axes
-        are batch axes; each clip is computed with fresh state (the op's per-call state).
+        exactly +1.0 saturates to 32767, as TensorFlow's vectorized cast does).
     sample_rate : int
         Rate of ``y`` in Hz.
     window_size, window_step : int
@@ -490,8 +469,17 @@ def micro_features(y, sample_rate: int = 16000, *, window_size: int = 30, window
     Raises
     ------
     ParameterError
-        A setting outside the range the C front end supports (the message names it), or
-        ``y`` not a real numeric array.
+        A setting outside the range the C front end supports (the one-line message names it
+        and its allowed range), or ``y`` not a real numeric array of int16 values or floats,
+        or ragged.
+
+    Examples
+    --------
+    >>> pcm = np.zeros((8, 16000), np.int16)  # eight 1-s clips at 16 kHz
+    >>> micro_features(pcm).shape  # 49 frames of 40 channels each, uint16
+    (8, 49, 40)
+    >>> micro_features(pcm[0], out_type="int8").dtype  # one clip, the micro_speech model's input
+    dtype('int8')
     """
     fe = _cached_frontend(
         sample_rate=sample_rate, window_size=window_size, window_step=window_step,

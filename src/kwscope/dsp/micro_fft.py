@@ -13,6 +13,9 @@ Every value the C code stores is an ``int16``; here they are held in ``int32`` a
 sums that can leave the int16 range are wrapped the way a C store wraps them, and only when a
 block holds such a value (for Hann-windowed frames it never does; the check is two
 reductions).
+
+Also here, the other fixed-point primitive the front end needs whole: :func:`sqrt64`, the integer
+square root the filterbank takes of its 64-bit energy sums.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import math
 
 import numpy as np
 
-__all__ = ["fixed_rfft"]
+__all__ = ["fixed_rfft", "sqrt64"]
 
 _Q15_ONE = 32767  # SAMP_MAX for 16-bit fixed point: twiddles are round(32767 * cos/sin)
 _ROUND = 1 << 14  # sround(): add half of 2**15 before the arithmetic shift
+_U32 = 0xFFFFFFFF
 
 
 def _factors(n: int) -> list[tuple[int, int]]:
@@ -249,3 +253,30 @@ def _split(re, im, ncfft, st_r, st_i):
     out_r[nk] = rows_r
     out_i[nk] = rows_i
     return out_r, out_i
+
+
+def sqrt64(work: np.ndarray) -> np.ndarray:
+    """``Sqrt64`` (``Sqrt32`` below 2**32) of the filterbank sums (``filterbank.c``): the integer square root,
+    rounded up when the remainder exceeds the root, except at the 16-bit (32-bit) maximum.
+    ``work`` holds exact integers as float64; returns int64."""
+    if work.size and (work.min() < 0 or work.max() >= 2.0 ** 52):
+        return _sqrt64_exact(work)
+    root = np.floor(np.sqrt(work))
+    root -= root * root > work
+    root += (root + 1) * (root + 1) <= work
+    rem = work - root * root
+    up = (rem > root) & ~((root == 0xFFFF) & (work < 2.0 ** 32))
+    return (root + up).astype(np.int64)
+
+
+def _sqrt64_exact(work: np.ndarray) -> np.ndarray:
+    """:func:`sqrt64` in Python integers, for sums that wrapped (negative energies) or are too
+    large for float64 square roots; never met with windowed audio, kept for exactness."""
+    out = np.empty(work.shape, np.int64)
+    flat = out.reshape(-1)
+    for i, w in enumerate(work.reshape(-1)):
+        v = int(w) % (1 << 64)
+        r = math.isqrt(v)
+        cap = 0xFFFF if v >> 32 == 0 else _U32
+        flat[i] = (r + (v - r * r > r and r != cap)) & _U32
+    return out
