@@ -6,7 +6,9 @@ parity tests in ``tests/test_dsp.py``:
 
 * ``log_specgram`` -- the exploration notebook's ``scipy.signal.spectrogram`` recipe;
 * ``mel_spectrogram``, ``mel_filterbank``, ``power_to_db``, ``mfcc``, ``delta`` -- librosa 0.10/0.11;
-* ``fft_spectrum`` -- the notebook's ``custom_fft``; ``resample`` -- soxr.
+* ``fft_spectrum`` -- the notebook's ``custom_fft``; ``resample`` -- soxr;
+* ``micro_features`` / ``MicroFrontend`` -- TensorFlow's ``audio_microfrontend`` op (the TFLM
+  ``micro_speech`` front end), integer for integer (``tests/test_micro_frontend.py``).
 
 Batches are computed with one strided frame view and one real FFT per chunk of clips, so a batch
 of thousands of 1-s clips costs a few passes over memory instead of thousands of library calls.
@@ -22,13 +24,15 @@ Axis coordinates (frequencies in Hz, times in s) are float64, exactly as the ref
 Modules, each importing only ``_common``: ``spectral`` (log spectrogram, FFT spectrum, per-bin
 normalization), ``mel`` (filterbank, mel spectrogram, ``power_to_db``), ``cepstral`` (MFCC, delta,
 built on ``mel``), ``resample``, ``vad`` (speech segments, one clip or a batch; trimming) and
-``framing`` (pad/crop, frame stacking).
+``framing`` (pad/crop, frame stacking); ``micro`` (the TFLM front end, whose integer outputs are
+uint16/int8 unless asked for float; built on ``micro_fft`` and ``micro_tables``).
 """
 
 from ._common import ParameterError
 from .cepstral import delta, mfcc
 from .framing import pad_or_crop, stack_frames
 from .mel import mel_filterbank, mel_spectrogram, power_to_db
+from .micro import MicroFrontend, micro_features
 from .resample import resample
 from .spectral import fft_spectrum, log_specgram, normalize_per_bin
 from .vad import speech_segments, speech_segments_batch, trim_silence
@@ -49,4 +53,6 @@ __all__ = [
     "pad_or_crop",
     "stack_frames",
     "normalize_per_bin",
+    "micro_features",
+    "MicroFrontend",
 ]
