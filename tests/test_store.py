@@ -254,8 +254,10 @@ def test_a_store_of_unknown_format_is_refused_in_one_line_never_misread(tmp_path
 
 def test_no_training_clip_still_gives_a_raw_store(tmp_path):
     data = _dataset(tmp_path / "d", n=4)
-    res = extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False),
-                           validation_percentage=50, testing_percentage=50)
+    names = sorted(p.relative_to(data).as_posix() for p in data.rglob("*.wav"))
+    (data / "validation_list.txt").write_text("\n".join(names[:2]) + "\n")  # split lists: nothing trains
+    (data / "testing_list.txt").write_text("\n".join(names[2:]) + "\n")
+    res = extract_features(data, tmp_path / "out", settings=RunSettings(workers=1, progress=False))
     assert res.n_rows == 4
     with pytest.raises(StoreError, match="no normalization statistics.*normalize=False"):
         load_features(tmp_path / "out")

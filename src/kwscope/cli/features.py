@@ -25,6 +25,11 @@ class _Command(click.Command):
             raise _OneLineUsage(exc.format_message(), exc.ctx) from None
 
 
+def _on_load(config) -> str:
+    steps = [s for s, on in (("normalized", config.normalize != "none"), ("stacked", config.stack > 1)) if on]
+    return f"{' and '.join(steps)} on load" if steps else "loaded as stored"
+
+
 def _duration(value: str | None) -> float | None | str:
     if value is None:
         return "unset"
@@ -40,8 +45,9 @@ def _duration(value: str | None) -> float | None | str:
 @data_argument
 @click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
               help="Feature store folder (created; rerun the same command to resume).")
-@click.option("--kind", type=click.Choice(["logspec", "mel", "mfcc"]),
-              help="Features: log spectrogram (default), log mel, or MFCC with deltas.")
+@click.option("--kind", type=click.Choice(["logspec", "mel", "mfcc", "micro"]),
+              help="Features: log spectrogram (default), log mel, MFCC with deltas, or micro (the TFLM "
+                   "micro_speech front end, integers as the device computes them).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="pipeline.yaml with any settings; the flags here override it.")
 @click.option("--sample-rate", type=click.IntRange(min=1), help="Target rate in Hz (default 16000).")
@@ -50,6 +56,8 @@ def _duration(value: str | None) -> float | None | str:
 @click.option("--stack", type=click.IntRange(min=1), help="Frames stacked for temporal context, on load (default 1).")
 @click.option("--dtype", type=click.Choice(["float32", "float16"]),
               help="Stored type of the raw features (default float32; float16 halves the bytes).")
+@click.option("--micro-output", type=click.Choice(["uint16", "int8"]),
+              help="Kind micro: store the op's uint16 output (default) or the int8 the quantized model reads.")
 @click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core).")
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:port); OUT must be on a shared filesystem.")
 @layout_option
@@ -59,7 +67,7 @@ def _duration(value: str | None) -> float | None | str:
 @click.option("--validation-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
 @click.option("--testing-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
 @strict_option
-def command(data, out, kind, config_path, sample_rate, duration, vad, stack, dtype, workers, scheduler, layout,
+def command(data, out, kind, config_path, sample_rate, duration, vad, stack, dtype, micro_output, workers, scheduler, layout,
             chunk_size, overwrite, validation_percentage, testing_percentage, strict):
     """Extract features of every readable recording in DATA into the store OUT.
 
@@ -73,7 +81,8 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, dty
     from ..settings import RunSettings
 
     config = PipelineConfig.read(config_path) if config_path else PipelineConfig()
-    overrides = {"kind": kind, "sample_rate": sample_rate, "vad": vad, "stack": stack, "dtype": dtype}
+    overrides = {"kind": kind, "sample_rate": sample_rate, "vad": vad, "stack": stack, "dtype": dtype,
+                 "micro_output": micro_output}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     dur = _duration(duration)
     if dur != "unset":
@@ -89,8 +98,7 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, dty
     what = "already complete" if result.up_to_date else "written"
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     stored = "features.npy" if len(result.shape) == 3 else "features/ (frames)"
-    click.echo(f"{result.n_rows:,} clips -> {out} ({what}; {stored} {shape} {config.dtype} raw, normalized "
-               f"and stacked on load; config {result.config_hash[:12]}; {timing}); "
+    click.echo(f"{result.n_rows:,} clips -> {out} ({what}; {stored} {shape} {config.stored_dtype} raw, {_on_load(config)}; config {result.config_hash[:12]}; {timing}); "
                f"{summarize_errors(result.errors)}"
                + (f" (listed in {out}/errors.parquet)" if result.n_errors else ""), err=True)
     from ..features.store import read_store_info

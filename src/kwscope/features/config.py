@@ -4,6 +4,7 @@ to YAML, hashed stably: the hash names the features it produces) and the pipelin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -16,12 +17,19 @@ import numpy as np
 
 from ..errors import KwscopeError
 
-__all__ = ["PipelineConfig", "PipelineError", "ConfigError", "KINDS", "DTYPES", "MAX_SAMPLES"]
+__all__ = ["PipelineConfig", "PipelineError", "ConfigError", "KINDS", "DTYPES", "MICRO_OUTPUTS", "MAX_SAMPLES"]
 
-#: Feature kinds (step 4).
-KINDS = ("logspec", "mel", "mfcc")
-#: Storage types of the raw features (``dtype``).
+#: Feature kinds (step 4): ``micro`` is the TensorFlow Lite Micro front end (:mod:`kwscope.dsp.micro`).
+KINDS = ("logspec", "mel", "mfcc", "micro")
+#: Storage types of the raw features (``dtype``) of logspec/mel/mfcc.
 DTYPES = ("float32", "float16")
+#: What a micro store holds (``micro_output``): the op's uint16 output, or the int8 input of the
+#: quantized micro_speech model (``micro_features_generator.cc``).
+MICRO_OUTPUTS = ("uint16", "int8")
+#: Defaults of the micro settings: left out of the config hash at these values, so that the
+#: hashes of logspec/mel/mfcc configs are those of before the micro kind.
+_MICRO_DEFAULTS = {"micro_window_ms": 30, "micro_step_ms": 20, "micro_channels": 40, "micro_pcan": True,
+                   "micro_output": "uint16"}
 #: Longest clip, in samples, that is decoded or padded to (about 17 min at 16 kHz); longer
 #: recordings are skipped rather than filling memory, and ``duration_s`` may not ask for more.
 MAX_SAMPLES = 1 << 24
@@ -33,6 +41,9 @@ MAX_FFT = 1 << 15
 MAX_MELS, MAX_STACK = 512, 512
 _PAD_MODES = ("center", "left", "right")
 _NORMALIZE = ("per_feature", "none")
+#: ``normalize``'s default: per_feature, but none for the micro kind (its integers are what the
+#: device computes; a model trained on them must see them as they are).
+_AUTO = "auto"
 _QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
 _MAX_CONFIG_BYTES = 1 << 20
 # Bumped when the computation behind a config changes, so old stores are not mistaken for new ones.
@@ -57,7 +68,9 @@ class PipelineConfig:
 
     Fields that only concern one kind (``eps`` for ``logspec``; ``n_fft``, ``n_mels``, ``fmin``,
     ``fmax``, ``top_db`` for ``mel``/``mfcc``; ``n_mfcc``, ``deltas``, ``delta_width`` for
-    ``mfcc``) are ignored by the others.
+    ``mfcc``; ``micro_*`` for ``micro``) are ignored by the others. The ``micro`` kind has its own
+    frames (``micro_window_ms`` every ``micro_step_ms``, whole windows only) and ignores
+    ``window_ms``, ``step_ms`` and ``dtype``.
     """
 
     # 1. resampling
@@ -79,7 +92,8 @@ class PipelineConfig:
     """Where padding/cropping happens: 'center', 'left' (keep the start), 'right' (keep the end)."""
     # 4. features
     kind: str = "logspec"
-    """'logspec' (the notebook's log_specgram), 'mel' (log mel, dB) or 'mfcc'."""
+    """'logspec' (the notebook's log_specgram), 'mel' (log mel, dB), 'mfcc', or 'micro' (the
+    TensorFlow Lite Micro audio front end of micro_speech, integer for integer)."""
     window_ms: float = 20.0
     """Analysis window in milliseconds."""
     step_ms: float = 10.0
@@ -102,12 +116,24 @@ class PipelineConfig:
     """mfcc: 0 none, 1 append deltas, 2 append deltas and delta-deltas (3 x n_mfcc coefficients)."""
     delta_width: int = 9
     """mfcc: frames in the delta (Savitzky-Golay) filter, odd >= 3."""
+    micro_window_ms: int = 30
+    """micro: window in whole milliseconds (the op's window_size; micro_speech: 30)."""
+    micro_step_ms: int = 20
+    """micro: hop in whole milliseconds (the op's window_step; micro_speech: 20)."""
+    micro_channels: int = 40
+    """micro: filterbank channels (the op's num_channels; micro_speech: 40)."""
+    micro_pcan: bool = True
+    """micro: PCAN gain control (the op's enable_pcan)."""
+    micro_output: str = "uint16"
+    """micro: stored values, 'uint16' (the op's output, about 0..670) or 'int8' (what the quantized
+    micro_speech model reads: (v * 256 + 333) // 666 - 128, clamped)."""
     # storage of the raw features (steps 1-4)
     dtype: str = "float32"
     """'float32', or 'float16' (half the bytes; values rounded to float16 before the statistics)."""
     # 5. normalization (applied when a store is read)
-    normalize: str = "per_feature"
-    """'per_feature': subtract mean_ and divide by scale_ per coefficient; 'none'."""
+    normalize: str = _AUTO
+    """'per_feature': subtract mean_ and divide by scale_ per coefficient; 'none'. Default:
+    'per_feature', but 'none' for kind 'micro' (the device's integers, as they are)."""
     # 6. temporal context (applied when a store is read)
     stack: int = 1
     """Frames stacked into one row (1: no stacking)."""
@@ -117,6 +143,8 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), f.type))
+        if self.normalize == _AUTO:
+            object.__setattr__(self, "normalize", _default_normalize(self.kind))
         self._validate()
 
     # -- validation ---------------------------------------------------------------------------
@@ -140,6 +168,9 @@ class PipelineConfig:
         _one_of("kind", self.kind, KINDS)
         _one_of("dtype", self.dtype, DTYPES)
         _one_of("normalize", self.normalize, _NORMALIZE)
+        _one_of("micro_output", self.micro_output, MICRO_OUTPUTS)
+        if self.kind == "micro":
+            self._validate_micro(fail)
         if self.window_ms <= 0:
             fail("window_ms", "must be a positive number of milliseconds")
         if self.step_ms <= 0:
@@ -184,7 +215,31 @@ class PipelineConfig:
                 what = f"stack={self.stack}" if frames < self.stack else f"delta_width={self.delta_width}"
                 fail("duration_s", f"gives {frames} frames, fewer than {what} needs")
 
+    def _validate_micro(self, fail) -> None:
+        from ..dsp import ParameterError
+
+        if self.dtype != "float32":
+            fail("dtype", f"applies to logspec/mel/mfcc; kind micro stores micro_output "
+                          f"({' or '.join(MICRO_OUTPUTS)})")
+        for name, hi in (("micro_window_ms", 2000), ("micro_step_ms", 2000), ("micro_channels", MAX_MELS)):
+            if not 1 <= getattr(self, name) <= hi:
+                fail(name, f"must be an integer between 1 and {hi}")
+        try:
+            self.micro_frontend()
+        except ParameterError as exc:
+            raise ConfigError(f"kind micro at sample_rate={self.sample_rate}: {exc}") from None
+
+    def micro_frontend(self):
+        """The :class:`kwscope.dsp.MicroFrontend` of the micro kind (cached: built once a process)."""
+        return _micro_frontend(self.sample_rate, self.micro_window_ms, self.micro_step_ms, self.micro_channels,
+                               self.micro_pcan, self.micro_output)
+
     # -- derived quantities ---------------------------------------------------------------------
+
+    @property
+    def stored_dtype(self) -> str:
+        """The dtype of the raw features in a store: ``dtype``, or ``micro_output`` for micro."""
+        return self.micro_output if self.kind == "micro" else self.dtype
 
     @property
     def window_samples(self) -> int:
@@ -195,6 +250,11 @@ class PipelineConfig:
     def hop_samples(self) -> int:
         """Hop between frames in samples at ``sample_rate``."""
         return round(self.step_ms * self.sample_rate / 1000)
+
+    @property
+    def frame_step_samples(self) -> int:
+        """Samples between raw frames: ``hop_samples``, or the micro front end's step."""
+        return self.micro_frontend().step_samples if self.kind == "micro" else self.hop_samples
 
     @property
     def fft_length(self) -> int:
@@ -221,6 +281,8 @@ class PipelineConfig:
             return self.window_samples // 2 + 1
         if self.kind == "mel":
             return self.n_mels
+        if self.kind == "micro":
+            return self.micro_channels
         return self.n_mfcc * (1 + self.deltas)
 
     def frames_for(self, n_samples: int) -> int:
@@ -229,6 +291,8 @@ class PipelineConfig:
             if n_samples < self.window_samples:
                 return 0
             return (n_samples - self.window_samples) // self.hop_samples + 1
+        if self.kind == "micro":  # whole windows only, as the op
+            return self.micro_frontend().frames_for(n_samples)
         # Centred STFT (librosa): n_fft // 2 samples of padding at both ends.
         return (n_samples + 2 * (self.fft_length // 2) - self.fft_length) // self.hop_samples + 1
 
@@ -264,6 +328,9 @@ class PipelineConfig:
         settings = self.to_dict()
         if settings["dtype"] == "float32":  # the default predates the setting: same hash as before it
             del settings["dtype"]
+        for name, default in _MICRO_DEFAULTS.items():  # so do the micro settings
+            if settings[name] == default:
+                del settings[name]
         payload = {"kwscope_features": _FEATURES_VERSION, **settings}
         return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
@@ -331,7 +398,21 @@ class PipelineConfig:
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
             raise ConfigError(f"unknown pipeline setting(s) {', '.join(map(repr, unknown))}")
+        if "kind" in changes and "normalize" not in changes and self.normalize == _default_normalize(self.kind):
+            changes["normalize"] = _AUTO  # the default follows the kind
         return dataclasses.replace(self, **changes)
+
+
+@functools.lru_cache(maxsize=16)
+def _micro_frontend(sample_rate: int, window_ms: int, step_ms: int, channels: int, pcan: bool, output: str):
+    from ..dsp import MicroFrontend
+
+    return MicroFrontend(sample_rate=sample_rate, window_size=window_ms, window_step=step_ms,
+                         num_channels=channels, enable_pcan=pcan, out_type=output)
+
+
+def _default_normalize(kind: str) -> str:
+    return "none" if kind == "micro" else "per_feature"
 
 
 def _one_of(name: str, value: str, choices: Sequence[str]) -> None:

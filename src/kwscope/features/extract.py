@@ -291,7 +291,7 @@ def _phases(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: R
             w: str, bounds: list[tuple[int, int]], final: Path, partial: Path) -> ExtractResult:
     n_files, n_chunks = len(plan.ok), len(bounds)
     fixed = cfg.length_samples is not None
-    dtype = np.dtype(cfg.dtype)
+    dtype = np.dtype(cfg.stored_dtype)
     raw_frames = cfg.frames_for(cfg.length_samples) if fixed else 0
     row_bytes = raw_frames * cfg.n_coeffs * dtype.itemsize
     metas_present = all(os.path.exists(_meta_path(w, k)) for k in range(n_chunks))
@@ -404,11 +404,11 @@ def _description(cfg: PipelineConfig, plan: _Plan, got: "_Gathered", shape: tupl
         fixed_length=fixed,
         storage=FEATURES_FILE if fixed else f"{PARTS_DIR}/part-<chunk:06d>.npy",
         shape=list(shape),
-        dtype=cfg.dtype,
+        dtype=cfg.stored_dtype,
         axes=["clip", "frame", "coeff"] if fixed else ["frame", "coeff"],
-        frame_step_s=cfg.hop_samples / cfg.sample_rate,
+        frame_step_s=cfg.frame_step_samples / cfg.sample_rate,
         loaded_shape=[n_rows, cfg.stacked_frames(shape[1]), cfg.n_coeffs * cfg.stack] if fixed else None,
-        loaded_frame_step_s=cfg.hop_samples * cfg.stack_hop / cfg.sample_rate,
+        loaded_frame_step_s=cfg.frame_step_samples * cfg.stack_hop / cfg.sample_rate,
         normalization={"method": cfg.normalize, "applied": "on load", "statistics": STATS_FILE},
         stacking={"stack": cfg.stack, "stack_hop": cfg.stack_hop, "applied": "on load"},
         formula=LOAD_FORMULA,

@@ -241,7 +241,10 @@ class FeaturePipeline:
             raise PipelineError(f"compute() takes a batch of shape (n, samples), got shape {x.shape}")
         sr = cfg.sample_rate
         if x.shape[0] == 0:
-            return np.zeros((0, cfg.frames_for(x.shape[1]), cfg.n_coeffs), np.float32)
+            return np.zeros((0, cfg.frames_for(x.shape[1]), cfg.n_coeffs),
+                            cfg.stored_dtype if cfg.kind == "micro" else np.float32)
+        if cfg.kind == "micro":  # the TFLM front end: its integers (uint16 or int8), bit-exact
+            return cfg.micro_frontend()(x)
         win, hop = cfg.window_samples, cfg.hop_samples
         if cfg.kind == "logspec":
             # dsp.log_specgram keeps the notebook's "step is the overlap" definition; ask it for
@@ -277,7 +280,8 @@ class FeaturePipeline:
         np.ndarray [shape=(frames, coeffs) or (batch, frames, coeffs), dtype=float32]
             With a fixed ``duration_s``; with ``duration_s=None`` a batch gives a list of
             ``(frames_i, coeffs)`` arrays. With ``dtype: float16`` the values are rounded to
-            float16 (and returned as float32), as a store of that dtype holds them.
+            float16 (and returned as float32), as a store of that dtype holds them. Kind
+            ``micro``: the front end's integers, dtype ``micro_output`` (uint16 or int8).
         """
         cfg = self._config()
         clips, rates, single = _as_clips(y, sample_rate)
@@ -355,7 +359,10 @@ class FeaturePipeline:
         F = np.asarray(features)
         if F.ndim not in (2, 3) or F.shape[-1] != cfg.n_coeffs:
             raise PipelineError(f"features must have shape (..., frames, {cfg.n_coeffs}), got {F.shape}")
-        F = F.astype(np.float32, copy=True)
+        if cfg.normalize == "per_feature" or cfg.stack > 1 or F.dtype.kind == "f":
+            F = F.astype(np.float32, copy=True)
+        else:  # micro's integers, nothing applied: kept as they are (as load_features returns them)
+            F = F.copy()
         if cfg.normalize == "per_feature":
             mean, scale = self._fitted()
             F -= mean

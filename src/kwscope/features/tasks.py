@@ -190,7 +190,7 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         else:
             n_frames = np.array([f.shape[0] for f in feats], np.int64)
             stats = FeatureStats.of([f for f, keep in zip(feats, fit) if keep])
-            feats = (np.concatenate(feats) if feats else np.zeros((0, cfg.n_coeffs), cfg.dtype))
+            feats = (np.concatenate(feats) if feats else np.zeros((0, cfg.n_coeffs), cfg.stored_dtype))
         if stats.sum is None:
             stats = FeatureStats(0, 0, np.zeros(cfg.n_coeffs), np.zeros(cfg.n_coeffs))
         errors.sort()
@@ -247,7 +247,8 @@ def _compute_fixed(pipe: FeaturePipeline, batch: np.ndarray) -> tuple[np.ndarray
         out, bad = pipe.compute(batch), {}
     except Exception:
         cfg = pipe.config
-        out = np.empty((batch.shape[0], cfg.frames_for(batch.shape[1]), cfg.n_coeffs), np.float32)
+        out = np.empty((batch.shape[0], cfg.frames_for(batch.shape[1]), cfg.n_coeffs),
+                       cfg.stored_dtype if cfg.kind == "micro" else np.float32)
         bad = {}
         for j in range(batch.shape[0]):
             try:
@@ -276,6 +277,8 @@ def _compute_variable(pipe: FeaturePipeline, clips: list[np.ndarray]) -> tuple[l
 def _stored(cfg: PipelineConfig, feats: np.ndarray, bad: dict[int, str], first: int = 0) -> np.ndarray:
     """``(n, frames, coeffs)`` features in the store's dtype; a clip that float16 cannot hold
     (|x| > 65504 became inf) is added to ``bad`` (clip ``first + j``)."""
+    if cfg.kind == "micro":  # the front end's own integers
+        return feats.astype(cfg.stored_dtype, copy=False)
     if cfg.dtype == "float32":
         return feats
     out = feats.astype(cfg.dtype)

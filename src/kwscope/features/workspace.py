@@ -174,7 +174,7 @@ def check_space(out: Path, cfg: PipelineConfig, plan: _Plan, *, reusable: int = 
         One line with the real numbers and the setting that sizes the store (``duration_s``).
     """
     n = len(plan.ok)
-    item = np.dtype(cfg.dtype).itemsize
+    item = np.dtype(cfg.stored_dtype).itemsize
     if cfg.length_samples is not None:
         frames = cfg.frames_for(cfg.length_samples)
         need = 128 + n * frames * cfg.n_coeffs * item
@@ -184,12 +184,12 @@ def check_space(out: Path, cfg: PipelineConfig, plan: _Plan, *, reusable: int = 
             raise StoreError(f"duration_s={cfg.duration_s}: the features file would be {_human(need)} ({what}), "
                              f"over this process's file-size limit of {_human(limit)} (ulimit -f); "
                              f"allowed: duration_s <= {_longest(cfg, n, limit):g} s for these files, or "
-                             f"{'dtype: float16, ' if cfg.dtype == 'float32' else ''}fewer files")
+                             f"{'dtype: float16, ' if cfg.stored_dtype == 'float32' else ''}fewer files")
     else:
         sizes = plan.ok["size_bytes"].to_numpy(dtype=np.float64, na_value=np.nan) if "size_bytes" in plan.ok else []
         if not len(sizes) or np.isnan(sizes).any():
             return
-        need = float(sizes.sum()) / 2 / cfg.hop_samples * cfg.n_coeffs * item  # as 16-bit PCM at the target rate
+        need = float(sizes.sum()) / 2 / cfg.frame_step_samples * cfg.n_coeffs * item  # as 16-bit PCM at the target rate
         what = "estimated from the files' sizes as 16-bit audio"
     need -= reusable
     folder = out if out.exists() else out.parent
@@ -203,10 +203,13 @@ def check_space(out: Path, cfg: PipelineConfig, plan: _Plan, *, reusable: int = 
 
 def _longest(cfg: PipelineConfig, n: int, budget: int) -> float:
     """Longest ``duration_s`` whose store of ``n`` clips fits in ``budget`` bytes."""
-    per_clip = max(0, budget - 128) // max(1, n) // (cfg.n_coeffs * np.dtype(cfg.dtype).itemsize)
+    per_clip = max(0, budget - 128) // max(1, n) // (cfg.n_coeffs * np.dtype(cfg.stored_dtype).itemsize)
     if per_clip < 1:
         return 0.0
-    if cfg.kind == "logspec":
+    if cfg.kind == "micro":  # whole windows
+        fe = cfg.micro_frontend()
+        samples = (per_clip - 1) * fe.step_samples + fe.window_samples
+    elif cfg.kind == "logspec":
         samples = (per_clip - 1) * cfg.hop_samples + cfg.window_samples
     else:  # centred frames
         samples = (per_clip - 1) * cfg.hop_samples + cfg.fft_length - 2 * (cfg.fft_length // 2)
