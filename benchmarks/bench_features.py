@@ -18,7 +18,8 @@ over its process tree, sampled every 20 ms).
   features (``np.save`` of the stacked array: what a user who needs them on disk runs), librosa at
   22,050 Hz and at the native rate (128 mels + MFCC + delta; on ``--slow-ref-files`` files);
 - ``kwscope features`` as whole processes on every file: logspec, mel, MFCC+deltas, each in
-  float32 and float16 (start-up, listing, features, statistics, publishing: the wall time from
+  float32 and float16, and the micro front end (uint16; its parity with TensorFlow's op and its
+  speed against it: bench_micro.py) (start-up, listing, features, statistics, publishing: the wall time from
   start to exit), and ``kwscope.load_features(OUT, mmap=True)`` of the logspec store read end to end.
 
 Prints every row, the ratios against the fastest peer and against the keep-features scipy loop,
@@ -57,7 +58,7 @@ NOTEBOOK = {
     "librosa": "notebook: librosa native mel+MFCC+delta per file",
 }
 SLOW = {"librosa22k", "librosa", "librosa-mel"}
-KINDS = ("logspec", "mel", "mfcc")
+KINDS = ("logspec", "mel", "mfcc", "micro")
 
 
 # --------------------------------------------------------------------------- the contenders
@@ -263,12 +264,13 @@ def main() -> None:
                 refs[name] = _run_contender(name, lists["slow" if name in SLOW else "all"], scratch)
                 refs[name]["load"] = _load()
         for kind in KINDS:
-            for dtype in ("float32", "float16"):
+            for dtype in (("float32", "float16") if kind != "micro" else ("uint16",)):
                 key = f"{kind}-{dtype}"
                 if key in skip:
                     continue
                 out = scratch / f"store-{key}"
-                cmd = kwscope_cmd("features", str(data), "-o", str(out), "--kind", kind, "--dtype", dtype)
+                cmd = kwscope_cmd("features", str(data), "-o", str(out), "--kind", kind,
+                                  *(["--dtype", dtype] if kind != "micro" else []))
                 if args.workers:
                     cmd += ["--workers", str(args.workers)]
                 print(f"kwscope features --kind {kind} --dtype {dtype} ...", flush=True)
@@ -298,7 +300,8 @@ def main() -> None:
         print(_row((PEERS | NOTEBOOK)[name], r, fastest, keep) + f"   [{r['load']}]")
     for key, r in runs.items():
         kind, dtype = key.split("-")
-        label = {"logspec": "logspec store", "mel": "mel store", "mfcc": "MFCC+deltas store"}[kind]
+        label = {"logspec": "logspec store", "mel": "mel store", "mfcc": "MFCC+deltas store",
+                 "micro": "micro (TFLM front end) store"}[kind]
         print(_row(f"kwscope features: {label}, {dtype} (process tree)", r, fastest, keep) + f"   [{r['load']}]")
         print(_phases(r["output"], r["seconds"]) + f"; features.npy {r['bytes'] / 2**30:.2f} GiB")
     print()
