@@ -71,10 +71,12 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, dty
             chunk_size, overwrite, validation_percentage, testing_percentage, strict):
     """Extract features of every readable recording in DATA into the store OUT.
 
-    Steps: resample, (VAD), pad/crop, log spectrogram / mel / MFCC, stored raw, written once;
-    then the statistics of the train split. Normalization and frame stacking are applied when
-    the store is read: kwscope.load_features(OUT) (normalized, stacked), or plain numpy
-    (OUT/features.npy raw, OUT/stats.npz, OUT/manifest.parquet).
+    Steps: resample, (VAD), pad/crop, log spectrogram / mel / MFCC / micro (the
+    TFLM front end), stored raw, written once; then the statistics of the train
+    split. Normalization (off by default for micro) and frame stacking are
+    applied when the store is read: kwscope.load_features(OUT), or plain numpy
+    (OUT/features.npy raw, OUT/stats.npz, OUT/manifest.parquet); see
+    docs/feature-store.md.
     """
     from ..features.config import PipelineConfig
     from ..features.extract import extract_features, summarize_errors
