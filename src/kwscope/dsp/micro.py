@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from ._common import ParameterError, _choice, _signal
-from .micro_fft import fixed_rfft, sqrt64
+from .micro_fft import fixed_rfft_rows, input_rows, sqrt64
 from .micro_tables import (
     LOG_COEFF,
     LOG_SCALE_LOG2,
@@ -174,6 +174,13 @@ class MicroFrontend:
             self.gain_bits = _int_param(gain_bits, "gain_bits", 0, 31)
 
         self.window = window_coefficients(self.window_samples, tables)
+        # The FFT's input rows straight from the frames: row r is sample rows[r] times its window
+        # coefficient; the zero padding reads sample 0 times a zero coefficient.
+        rows = input_rows(self.fft_size)
+        pad = rows >= self.window_samples
+        self._fft_rows = np.where(pad, 0, rows)
+        self._fft_window = np.where(pad, 0, self.window[np.minimum(rows, self.window_samples - 1)])[:, None]
+        self._fft_rows.flags.writeable = self._fft_window.flags.writeable = False  # shared when cached
         start, end, self.filterbank = filterbank_matrix(
             self.num_channels, self.lower_band_limit, self.upper_band_limit, self.sample_rate,
             self.fft_size // 2 + 1, tables)
@@ -248,10 +255,11 @@ def _as_pcm16(y) -> np.ndarray:
 def _frontend_values(fe: MicroFrontend, items: np.ndarray, frames: int) -> np.ndarray:
     """The front end's uint16 outputs ``(clips, frames, channels)`` (as int64) of int16 clips."""
     view = np.lib.stride_tricks.sliding_window_view(items, fe.window_samples, axis=-1)
-    # sample-major: row i holds sample i of every frame, so every later pass is over whole rows
-    samples = view[:, ::fe.step_samples][:, :frames].transpose(2, 0, 1).reshape(fe.window_samples, -1)
-    windowed, shift = _window(samples, fe.window)
-    re, im = fixed_rfft(windowed, fe.fft_size)
+    # sample-major, in the FFT's input order: each row holds one sample of every frame, so every
+    # later pass is over whole rows
+    samples = view[:, ::fe.step_samples][:, :frames].transpose(2, 0, 1)[fe._fft_rows]
+    windowed, shift = _window(samples.reshape(fe.fft_size, -1), fe._fft_window)
+    re, im = fixed_rfft_rows(windowed, fe.fft_size)
     start, end = fe.band
     er, ei = re[start:end], im[start:end]
     energy = er * er
@@ -268,8 +276,9 @@ def _frontend_values(fe: MicroFrontend, items: np.ndarray, frames: int) -> np.nd
 def _window(samples: np.ndarray, coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``WindowProcessSamples`` and the FFT's input scaling: Q12 window, then each frame shifted
     left so that its peak uses 15 bits (int16 stores). ``samples`` is sample-major
-    ``(window, frames)``; returns the scaled frames (int32, same layout) and each frame's shift."""
-    w = samples * coefficients[:, np.newaxis]
+    ``(rows, frames)``, ``coefficients`` ``(rows, 1)``; returns the scaled frames (int32, same
+    layout) and each frame's shift."""
+    w = samples * coefficients
     w >>= 12
     peak = np.abs(w)
     peak[peak == 32768] = 0  # the C code's int16 negation leaves -32768 negative: never the max

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-__all__ = ["fixed_rfft", "sqrt64"]
+__all__ = ["fixed_rfft", "fixed_rfft_rows", "input_rows", "sqrt64"]
 
 _Q15_ONE = 32767  # SAMP_MAX for 16-bit fixed point: twiddles are round(32767 * cos/sin)
 _ROUND = 1 << 14  # sround(): add half of 2**15 before the arithmetic shift
@@ -195,17 +195,28 @@ def fixed_rfft(frames: np.ndarray, nfft: int) -> tuple[np.ndarray, np.ndarray]:
         so each bin is one contiguous row), exactly as ``kiss_fftr`` writes them: the DFT
         divided by ``nfft``, rounded the way the fixed-point butterflies round.
     """
-    ncfft, order, stages, (st_r, st_i) = _plan(nfft)
-    n = frames.shape[0]
-    # Even samples are the real parts, odd samples the imaginary parts of the complex input;
-    # gather their rows in the recursion's input order.
-    src = 2 * order
-    re = np.zeros((ncfft, frames.shape[1]), np.int32)
-    im = np.zeros_like(re)
-    keep = src < n
-    re[keep] = frames[src[keep]]
-    keep = src + 1 < n
-    im[keep] = frames[src[keep] + 1]
+    src = input_rows(nfft)
+    rows = np.zeros((len(src), frames.shape[1]), np.int32)
+    keep = src < frames.shape[0]
+    rows[keep] = frames[src[keep]]
+    return fixed_rfft_rows(rows, nfft)
+
+
+def input_rows(nfft: int) -> np.ndarray:
+    """The sample each row of :func:`fixed_rfft_rows`' input holds: its ``nfft // 2`` real
+    parts (even samples), then its ``nfft // 2`` imaginary parts (odd samples), in the
+    recursion's input order. Indices ``>= n`` are the zero padding of an ``n``-sample frame."""
+    _, order, _, _ = _plan(nfft)
+    return np.concatenate([2 * order, 2 * order + 1])
+
+
+def fixed_rfft_rows(rows: np.ndarray, nfft: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fixed_rfft` of frames already gathered into the FFT's input order: ``rows``
+    (int32, C-contiguous, ``(nfft, n_frames)``) holds sample ``input_rows(nfft)[r]`` of every
+    frame in row ``r`` (zeros for padding) and is overwritten. Lets a caller gather, window
+    and scale its frames straight into that layout, in one pass."""
+    ncfft, _, stages, (st_r, st_i) = _plan(nfft)
+    re, im = rows[:ncfft], rows[ncfft:]
     for p, m, tws in stages:
         if p == 4:
             _radix4(re, im, m, tws)
