@@ -5,8 +5,9 @@ split kept wherever it was already speaker-disjoint. Written as Speech Commands'
 
 How speakers are placed:
 
-1. a speaker whose files are all in one official split keeps it while that split has room (its
-   file count, with half this speaker's files, is within the split's target), in a seeded order;
+1. a speaker whose files are all in one official split keeps it while that split has room: with
+   half this speaker's files it stays within its target share of all files, and within
+   :data:`KEEP_SLACK_PCT` points of its share of each label the speaker said (seeded order);
 2. every other speaker (leaking across splits, without a split, or left over from 1.) is placed,
    largest first, in the split where it lowers most the chi-square cost
    ``sum over splits and labels of (count - target)^2 / target``, so the split's share of every
@@ -32,6 +33,8 @@ from ..io.spec import SPLIT_LIST_FILES
 __all__ = ["SPLITS", "SplitError", "SplitPlan", "check_percentages", "plan_split", "write_split_lists"]
 
 SPLITS = ("train", "validation", "test")
+#: A kept official assignment may take a split this many percentage points over its share of a label.
+KEEP_SLACK_PCT = 2.0
 _LIST_OF = {"validation": SPLIT_LIST_FILES[0], "test": SPLIT_LIST_FILES[1]}
 
 
@@ -92,8 +95,11 @@ def check_percentages(validation_percentage: float, testing_percentage: float) -
 
 
 def plan_split(manifest: pd.DataFrame, *, validation_percentage: float = 10.0, testing_percentage: float = 10.0,
-               seed: int = 0) -> SplitPlan:
+               seed: int = 0, keep_official: bool = True) -> SplitPlan:
     """The speaker-disjoint split of the manifest's speech recordings (see the module's text).
+
+    ``keep_official=False`` places every speaker by the cost (step 2 only): the best balance
+    across labels, whatever the official split was.
 
     Raises
     ------
@@ -139,11 +145,14 @@ def plan_split(manifest: pd.DataFrame, *, validation_percentage: float = 10.0, t
     total_target = {s: len(paths) * pct[s] / 100 for s in active}
     have = {s: np.zeros(len(labels)) for s in active}
     placed: dict[int, str] = {}
+    slack = label_totals * KEEP_SLACK_PCT / 100
     rng = np.random.default_rng(int(seed))
 
     for g in rng.permutation(len(groups)):  # 1. keep the official split while it has room
-        s = official_of[g]
-        if s in have and have[s].sum() + sizes[g] / 2 <= total_target[s]:
+        s = official_of[g] if keep_official else None
+        said = counts[g] > 0
+        if s in have and have[s].sum() + sizes[g] / 2 <= total_target[s] \
+                and np.all(have[s][said] + counts[g][said] / 2 <= target[s][said] + slack[said]):
             have[s] += counts[g]
             placed[int(g)] = s
     kept_speakers = sum(1 for g in placed if groups[g].startswith("spk\0"))
@@ -154,14 +163,12 @@ def plan_split(manifest: pd.DataFrame, *, validation_percentage: float = 10.0, t
         x = counts[g]
         best, best_delta = None, np.inf
         for s in active:
-            t = target[s]
-            ok = t > 0
-            delta = float(np.sum((x[ok] ** 2 + 2 * x[ok] * (have[s][ok] - t[ok])) / t[ok]))
-            delta += float(np.sum(x[~ok])) * 1e9  # a label the split should not hold
+            delta = _add_cost(x, have[s], target[s], 1)
             if delta < best_delta:
                 best, best_delta = s, delta
         have[best] += x
         placed[g] = best
+    _refine(pool, counts, placed, have, target, active)
 
     new_split = np.array([placed[g] for g in gi], object)
     moved = official != new_split
@@ -201,6 +208,37 @@ def plan_split(manifest: pd.DataFrame, *, validation_percentage: float = 10.0, t
         seed=int(seed),
         assignment=dict(zip(paths.tolist(), new_split.tolist())),
     )
+
+
+def _add_cost(x: np.ndarray, have: np.ndarray, t: np.ndarray, sign: int) -> float:
+    """Change of the chi-square cost of one split when ``x`` is added (sign 1) or removed (-1)."""
+    ok = t > 0
+    delta = float(np.sum((x[ok] ** 2 + sign * 2 * x[ok] * (have[ok] - t[ok])) / t[ok]))
+    return delta + sign * float(np.sum(x[~ok])) * 1e9  # a label the split should not hold
+
+
+def _refine(pool: list[int], counts: np.ndarray, placed: dict, have: dict, target: dict, active: list,
+            passes: int = 20) -> None:
+    """Move placed pool groups between splits while a move lowers the total chi-square cost
+    (the greedy places each group once, early ones before the later ones are known)."""
+    for _ in range(passes):
+        improved = False
+        for g in pool:
+            a, x = placed[g], counts[g]
+            out_cost = _add_cost(x, have[a] - x, target[a], 1)  # what having g in a costs
+            best, best_gain = None, 1e-9
+            for b in active:
+                if b != a:
+                    gain = out_cost - _add_cost(x, have[b], target[b], 1)
+                    if gain > best_gain:
+                        best, best_gain = b, gain
+            if best is not None:
+                have[a] -= x
+                have[best] += x
+                placed[g] = best
+                improved = True
+        if not improved:
+            return
 
 
 def write_split_lists(plan: SplitPlan, out_dir: str | os.PathLike) -> dict[str, dict]:

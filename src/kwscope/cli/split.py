@@ -27,15 +27,18 @@ _SHOWN_MOVES = 20
 @click.option("--testing-percentage", default=10.0, show_default=True, type=float, help="% of files.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Order in which speakers are kept or placed when several fit equally.")
+@click.option("--ignore-official", is_flag=True,
+              help="Place every speaker afresh (best balance across labels) instead of keeping the official "
+                   "split of the speakers it did not leak.")
 @layout_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
-def command(data, out, validation_percentage, testing_percentage, seed, layout, as_json):
+def command(data, out, validation_percentage, testing_percentage, seed, ignore_official, layout, as_json):
     """Split DATA's speakers into train/validation/test, none on two sides, balanced across labels,
     keeping the official split of every speaker it did not leak; write the Speech Commands lists."""
     check_percentages(validation_percentage, testing_percentage)
     manifest = index_dataset(data, layout=layout, probe_headers=False)
     plan = plan_split(manifest, validation_percentage=validation_percentage,
-                      testing_percentage=testing_percentage, seed=seed)
+                      testing_percentage=testing_percentage, seed=seed, keep_official=not ignore_official)
     root = Path(plan.root)
     into_data = _same(out, data) or _same(out, root)
     target = root if into_data else Path(out)
