@@ -197,3 +197,31 @@ def test_profiles_read_the_silence_clips(corpus):
     assert len(silent) == n_silence
     clips = read_clips(ex.summary.root, silent[:3], sources=ex.audio_sources)
     assert len(clips) == 3 and all(y.shape == (16000,) and sr == 16000 for y, sr in clips.values())
+
+
+def test_a_kwscope_manifest_of_the_task_reads_back(corpus, tmp_path):
+    res = CliRunner().invoke(main, ["index", str(corpus), "--task", "tf-challenge", "-o", str(tmp_path / "m.parquet")])
+    assert res.exit_code == 0, res.output
+    back = index_dataset(tmp_path / "m.parquet")
+    sil = back[back.label == SILENCE_LABEL]
+    assert len(sil) > 0 and (sil.status == "ok").all()
+    assert (sil.n_samples == 16000).all() and (sil.sample_rate == 16000).all()
+
+
+def test_silence_rows_through_dask_equal_local(corpus, tmp_path):
+    distributed = pytest.importorskip("distributed")  # the kwscope[dask] extra
+    import kwscope
+
+    def features(out, *extra):
+        res = CliRunner().invoke(main, ["features", str(corpus), "-o", str(out), "--task", "tf-challenge",
+                                        "--kind", "mel", *extra])
+        assert res.exit_code == 0, res.output
+        return kwscope.load_features(out)
+
+    X_local, m_local = features(tmp_path / "local", "--workers", "1")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0") as lc:
+        X_dask, m_dask = features(tmp_path / "dask", "--scheduler", lc.scheduler_address)
+    assert m_local.path.tolist() == m_dask.path.tolist()
+    assert (m_dask.label == SILENCE_LABEL).sum() > 0
+    np.testing.assert_array_equal(X_local, X_dask)

@@ -28,7 +28,7 @@ from .manifests import MANIFEST_SUFFIXES, is_manifest_file, read_manifest_rows, 
 from .parquet import find_shards
 from .patterns import is_pattern
 from .scan import DatasetError, RemoteRoot, open_location, scan_audio_files, size_mtime
-from .sources import AudioBytes, NoiseSlice, iter_shard_bytes, locate
+from .sources import AudioBytes, NoiseSlice, iter_shard_bytes, locate, open_rows
 from .spec import LAYOUT_FILE, LayoutSpec, as_spec, read_layout_file
 
 __all__ = ["DatasetError", "index_dataset", "scan_audio_files", "write_manifest", "read_manifest", "MANIFEST_COLUMNS"]
@@ -409,12 +409,22 @@ def _probe_bytes(e: _Entries, sizes: list, mtimes: list, infos: list, probe_head
     groups read in turn."""
     column = e.attrs.get("audio_column") or "audio"
     where: dict[str, dict[int, int]] = {}
+    slices = []
     for i, shard in enumerate(e.sources):
-        if shard and e.reasons[i] is None and not shard.startswith(NoiseSlice.PREFIX):
+        if shard.startswith(NoiseSlice.PREFIX):  # a task's _silence_ row read back from a manifest
+            slices.append(i)
+        elif shard and e.reasons[i] is None:
             where.setdefault(shard, {})[e.source_rows[i]] = i
             mtimes[i] = e.shard_mtimes[i] if e.shard_mtimes else None
     if not probe_headers:
         return
+    for i, loc in zip(slices, open_rows(e.base, [e.rels[i] for i in slices], [e.sources[i] for i in slices])):
+        try:
+            if isinstance(loc, AudioError):
+                raise loc
+            sizes[i], infos[i] = len(loc.data), probe(loc)
+        except AudioError as exc:
+            e.reasons[i] = exc.reason
     for shard, rows in where.items():
         for row, data in iter_shard_bytes(e.base, shard, column):
             i = rows.get(row)
