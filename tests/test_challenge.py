@@ -225,3 +225,17 @@ def test_silence_rows_through_dask_equal_local(corpus, tmp_path):
     assert m_local.path.tolist() == m_dask.path.tolist()
     assert (m_dask.label == SILENCE_LABEL).sum() > 0
     np.testing.assert_array_equal(X_local, X_dask)
+
+
+def test_a_dataset_without_the_ten_words_is_one_line(tmp_path):
+    for word in ("zero", "one"):
+        write_wav(tmp_path / "d" / word / "aa_nohash_0.wav", np.zeros(800, np.float32))
+    res = CliRunner().invoke(main, ["stats", str(tmp_path / "d"), "--task", "tf-challenge"])
+    assert res.exit_code == 2 and "needs some of the words" in res.output and "one, zero" in res.output
+
+
+def test_missing_words_are_said(tmp_path):
+    for word in ("yes", "no", "cat"):
+        write_wav(tmp_path / "d" / word / "aa_nohash_0.wav", np.zeros(800, np.float32))
+    df = index_dataset(tmp_path / "d", layout=LayoutSpec(task="tf-challenge"))
+    assert any("no recordings of up, down" in n and "4 of the 12" in n for n in df.attrs["layout_notes"])

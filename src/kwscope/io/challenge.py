@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .audio import AudioError, probe
-from .layouts import BACKGROUND_NOISE
+from .layouts import BACKGROUND_NOISE, LayoutError
 from .sources import NoiseSlice, locate
 
 __all__ = ["CHALLENGE_WORDS", "SILENCE_LABEL", "UNKNOWN_LABEL", "CHALLENGE_LABELS", "apply_task", "challenge_counts"]
@@ -62,6 +62,13 @@ def apply_task(df: pd.DataFrame, *, silence_percentage: float = 10.0, unknown_pe
     rng = np.random.default_rng(int(seed))
     speech = (df["category"] == "speech") & df["label"].notna()
     words = speech & df["label"].isin(CHALLENGE_WORDS)
+    present = set(df.loc[words, "label"])
+    if not present:
+        found = sorted(str(x) for x in df.loc[speech, "label"].unique())
+        shown = ", ".join(found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "")
+        raise LayoutError(f"{df.attrs.get('root', 'DATA')}: --task tf-challenge needs some of the words "
+                          f"{' '.join(CHALLENGE_WORDS)}; the labels are {shown or 'none'}")
+    missing = [w for w in CHALLENGE_WORDS if w not in present]
     others = speech & ~words
     split_key = df["split"].astype(object).where(df["split"].notna(), None)
     groups = [s for s in _SPLIT_ORDER if (split_key == s).any()]
@@ -97,7 +104,11 @@ def apply_task(df: pd.DataFrame, *, silence_percentage: float = 10.0, unknown_pe
     out.attrs = dict(df.attrs)
     out.attrs["task"] = "tf-challenge"
     out.attrs["task_counts"] = counts
-    out.attrs["layout_notes"] = list(df.attrs.get("layout_notes", [])) + [_note(counts, noise, seed, int(others.sum()))]
+    notes = [_note(counts, noise, seed, int(others.sum()))]
+    if missing:  # TensorFlow stops here ("Expected to find ..."); kwscope reads what there is
+        notes.append(f"task tf-challenge: no recordings of {', '.join(missing)} ({12 - len(missing)} of the 12 "
+                     "labels present)")
+    out.attrs["layout_notes"] = list(df.attrs.get("layout_notes", [])) + notes
     return out
 
 
