@@ -222,3 +222,15 @@ def test_missing_split_lists_folder_is_one_line(corpus, tmp_path):
     (tmp_path / "empty").mkdir()
     res = CliRunner().invoke(main, ["stats", str(root), "--split-lists", str(tmp_path / "empty")])
     assert res.exit_code == 2 and "no validation_list.txt or testing_list.txt" in res.output
+
+
+def test_split_lists_every_recording_even_with_a_task(tmp_path):
+    data = tmp_path / "d"
+    for word in ("yes", "no", "cat", "dog"):
+        for s in range(20):
+            write_wav(data / word / f"{s:03d}abcd_nohash_0.wav", np.zeros(160, np.float32))
+    doc = _split(data, tmp_path / "lists", "--task", "tf-challenge")
+    assert doc["n_files"] == 80 and "ignored" in doc["note"]
+    df = index_dataset(data, layout=LayoutSpec(split_lists=str(tmp_path / "lists"), task="tf-challenge"))
+    assert speaker_leakage(df[df.label != "_silence_"]) == []
+    assert speaker_leakage(index_dataset(data, layout=LayoutSpec(split_lists=str(tmp_path / "lists")))) == []

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 
 from ..analysis.resplit import SPLITS, check_percentages, plan_split, write_split_lists
 from ..io.index import index_dataset
+from ..io.spec import LayoutSpec
 from ..report.terminal import printable, table
 from . import data_argument, layout_option
 
@@ -36,6 +38,11 @@ def command(data, out, validation_percentage, testing_percentage, seed, ignore_o
     """Split DATA's speakers into train/validation/test, none on two sides, balanced across labels,
     keeping the official split of every speaker it did not leak; write the Speech Commands lists."""
     check_percentages(validation_percentage, testing_percentage)
+    ignored_task = ""
+    if isinstance(layout, LayoutSpec) and layout.task:
+        # A task picks its _unknown_ clips per split: the split must list every recording first.
+        ignored_task = layout.task
+        layout = dataclasses.replace(layout, task="", task_options=())
     manifest = index_dataset(data, layout=layout, probe_headers=False)
     plan = plan_split(manifest, validation_percentage=validation_percentage,
                       testing_percentage=testing_percentage, seed=seed, keep_official=not ignore_official)
@@ -48,10 +55,12 @@ def command(data, out, validation_percentage, testing_percentage, seed, ignore_o
         use = f"kwscope stats {data} --strict (the {used} layout reads the lists in {target})"
     else:
         use = f"kwscope stats {data} --split-lists {target} --strict"
+    note = (f"--task {ignored_task} ignored: every recording is split; the task then picks its clips from "
+            "the new splits" if ignored_task else "")
     if as_json:
-        click.echo(json.dumps({**plan.to_dict(), "written": written, "use": use}, indent=2))
+        click.echo(json.dumps({**plan.to_dict(), "written": written, "use": use, "note": note}, indent=2))
         return
-    click.echo(_format(plan, written, used, use))
+    click.echo(_format(plan, written, used, use) + (f"\nnote: {note}" if note else ""))
 
 
 def _same(a, b) -> bool:
