@@ -239,3 +239,18 @@ def test_missing_words_are_said(tmp_path):
         write_wav(tmp_path / "d" / word / "aa_nohash_0.wav", np.zeros(800, np.float32))
     df = index_dataset(tmp_path / "d", layout=LayoutSpec(task="tf-challenge"))
     assert any("no recordings of up, down" in n and "4 of the 12" in n for n in df.attrs["layout_notes"])
+
+
+@pytest.mark.parametrize("text,why", [
+    ("task: tf-chalenge\n", "unknown task"),
+    ("task: {name: tf-challenge, silence_percent: 5}\n", "unknown setting 'silence_percent'"),
+    ("task: {name: tf-challenge, unknown_percentage: 150}\n", "from 0 to 100"),
+    ("task: [tf-challenge]\n", "must be a task name"),
+])
+def test_bad_task_in_kwscope_yaml_names_the_file_and_setting(tmp_path, text, why):
+    from kwscope.io.patterns import LayoutError
+
+    (tmp_path / "kwscope.yaml").write_text(text)
+    with pytest.raises(LayoutError, match=why) as err:
+        read_layout_file(tmp_path / "kwscope.yaml")
+    assert "kwscope.yaml" in str(err.value)

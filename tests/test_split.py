@@ -234,3 +234,12 @@ def test_split_lists_every_recording_even_with_a_task(tmp_path):
     df = index_dataset(data, layout=LayoutSpec(split_lists=str(tmp_path / "lists"), task="tf-challenge"))
     assert speaker_leakage(df[df.label != "_silence_"]) == []
     assert speaker_leakage(index_dataset(data, layout=LayoutSpec(split_lists=str(tmp_path / "lists")))) == []
+
+
+def test_rewritten_lists_are_a_new_cache_key(corpus, tmp_path):
+    root, _ = corpus
+    _split(root, tmp_path / "lists", "--validation-percentage", "10")
+    spec = LayoutSpec(split_lists=str(tmp_path / "lists"))
+    before = spec.key()
+    _split(root, tmp_path / "lists", "--validation-percentage", "30")
+    assert spec.key() != before
