@@ -203,7 +203,8 @@ def plan_split(manifest: pd.DataFrame, *, validation_percentage: float = 10.0, t
         moved_files=int(moved.sum()),
         moves=moves,
         leaking_before=leaking_before,
-        leaking_after=0,  # each group is placed whole
+        leaking_after=int((pd.Series(list(new_split))[[g.startswith("spk\0") for g in group_of]]
+                           .groupby(gi[[g.startswith("spk\0") for g in group_of]]).nunique() > 1).sum()),
         finest_step_pct=round(100.0 * float(max(sizes[g] for g in spk_groups)) / n, 2) if spk_groups else round(100.0 / n, 2),
         seed=int(seed),
         assignment=dict(zip(paths.tolist(), new_split.tolist())),
