@@ -25,6 +25,7 @@ _COMMANDS = {
     "anomalies": "anomalies",
     "plot": "plot",
     "report": "report",
+    "split": "split",
 }
 
 
@@ -82,16 +83,18 @@ def data_argument(fn):
 
 
 def layout_option(fn):
-    """``--layout``, ``--layout-file`` and ``--columns``, handed to the command as one ``layout``
-    (a name or pattern, or a :class:`~kwscope.io.spec.LayoutSpec` when a file or columns say more)."""
+    """``--layout``, ``--layout-file``, ``--columns``, ``--task`` and ``--split-lists``, handed to
+    the command as one ``layout`` (a name or pattern, or a :class:`~kwscope.io.spec.LayoutSpec`
+    when a file, columns, a task or split lists say more)."""
 
     @functools.wraps(fn)
-    def wrapper(*args, layout, layout_file, columns, **kwargs):
-        if layout_file or columns:
+    def wrapper(*args, layout, layout_file, columns, task, split_lists, **kwargs):
+        if layout_file or columns or task or split_lists:
             from ..io.spec import LayoutSpec, parse_columns, read_layout_file
 
             spec = read_layout_file(layout_file) if layout_file else LayoutSpec()
-            layout = spec.with_overrides(layout=layout, columns=parse_columns(columns))
+            layout = spec.with_overrides(layout=layout, columns=parse_columns(columns), task=task or "",
+                                         split_lists=os.path.abspath(split_lists) if split_lists else "")
         return fn(*args, layout=layout, **kwargs)
 
     decorators = [
@@ -104,6 +107,12 @@ def layout_option(fn):
                           "DATA/kwscope.yaml is read without it."),
         click.option("--columns", default=None, metavar="ROLE=COL,...",
                      help="Manifest columns, e.g. path=audio_filepath,label=text,speaker=client_id."),
+        click.option("--task", default=None, metavar="TASK",
+                     help="Read DATA as a task: tf-challenge (the TensorFlow Speech Recognition Challenge's 12 "
+                          "classes: ten words, _unknown_, _silence_ cut from _background_noise_)."),
+        click.option("--split-lists", type=click.Path(file_okay=False, path_type=str), default=None, metavar="DIR",
+                     help="A folder with validation_list.txt / testing_list.txt (e.g. from kwscope split) that "
+                          "gives every recording's split."),
     ]
     for dec in reversed(decorators):
         wrapper = dec(wrapper)

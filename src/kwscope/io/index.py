@@ -28,7 +28,7 @@ from .manifests import MANIFEST_SUFFIXES, is_manifest_file, read_manifest_rows, 
 from .parquet import find_shards
 from .patterns import is_pattern
 from .scan import DatasetError, RemoteRoot, open_location, scan_audio_files, size_mtime
-from .sources import AudioBytes, iter_shard_bytes, locate
+from .sources import AudioBytes, NoiseSlice, iter_shard_bytes, locate, open_rows
 from .spec import LAYOUT_FILE, LayoutSpec, as_spec, read_layout_file
 
 __all__ = ["DatasetError", "index_dataset", "scan_audio_files", "write_manifest", "read_manifest", "MANIFEST_COLUMNS"]
@@ -132,7 +132,12 @@ def index_dataset(
         if not fs.isdir(root_str):
             raise DatasetError(f"{data}: no such folder")
         entries = _folder_entries(data, fs, root_str, spec, **common)
-    return _build(entries, fs, probe_headers=probe_headers, stat=stat)
+    df = _build(entries, fs, probe_headers=probe_headers, stat=stat)
+    if spec.task:
+        from .challenge import apply_task
+
+        df = apply_task(df, **spec.task_settings())
+    return df
 
 
 def _audiofolder_metadata(root: Path) -> Path | None:
@@ -157,7 +162,9 @@ def _with_layout_file(root: Path, spec: LayoutSpec) -> LayoutSpec:
     """The DATA folder's ``kwscope.yaml`` under what the caller said (theirs wins)."""
     if spec.origin or not (root / LAYOUT_FILE).is_file():
         return spec
-    return read_layout_file(root / LAYOUT_FILE).with_overrides(layout=spec.layout, columns=spec.columns)
+    return read_layout_file(root / LAYOUT_FILE).with_overrides(
+        layout=spec.layout, columns=spec.columns, task=spec.task, task_options=spec.task_options,
+        split_lists=spec.split_lists)
 
 
 def _given(spec: LayoutSpec) -> str:
@@ -210,6 +217,8 @@ def _finish_keys(e: _Entries, spec: LayoutSpec, det: Detection) -> None:
             unmatched += 1
         elif k is not None and spec.labels:
             e.keys[i] = FileKeys(spec.rename(k.label), k.speaker, k.take, k.split, k.category)
+    if spec.split_lists:
+        _apply_split_lists(e, spec.split_lists)
     evidence = det.evidence
     if is_pattern(det.layout) and evidence.startswith(("as given", "from ")):
         n = len(e.keys)
@@ -222,7 +231,24 @@ def _finish_keys(e: _Entries, spec: LayoutSpec, det: Detection) -> None:
         notes.append(f"{e.attrs['excluded']:,} files excluded ({', '.join(spec.exclude)})")
     if spec.labels:
         notes.append("labels renamed: " + ", ".join(f"{a} -> {b}" for a, b in spec.labels))
+    if spec.split_lists:
+        notes.append(f"splits from the lists in {spec.split_lists} ({e.attrs['split_lists_listed']:,} recordings "
+                     "listed for validation/test, the others train)")
     e.attrs.update(layout=det.layout, layout_evidence=evidence, layout_notes=notes, unmatched=unmatched)
+
+
+def _apply_split_lists(e: _Entries, folder: str) -> None:
+    """Every speech row's split from the lists in ``folder`` (listed: validation/test, else train)."""
+    from .layouts import read_split_lists
+
+    listed = read_split_lists(Path(folder), required=True)
+    hits = 0
+    for i, k in enumerate(e.keys):
+        if k is not None and k.category == "speech":
+            split = listed.get(e.rels[i], "train")
+            hits += split != "train"
+            e.keys[i] = FileKeys(k.label, k.speaker, k.take, split, k.category)
+    e.attrs["split_lists_listed"] = hits
 
 
 def _sort_by_label(e: _Entries) -> None:
@@ -383,12 +409,22 @@ def _probe_bytes(e: _Entries, sizes: list, mtimes: list, infos: list, probe_head
     groups read in turn."""
     column = e.attrs.get("audio_column") or "audio"
     where: dict[str, dict[int, int]] = {}
+    slices = []
     for i, shard in enumerate(e.sources):
-        if shard and e.reasons[i] is None:
+        if shard.startswith(NoiseSlice.PREFIX):  # a task's _silence_ row read back from a manifest
+            slices.append(i)
+        elif shard and e.reasons[i] is None:
             where.setdefault(shard, {})[e.source_rows[i]] = i
             mtimes[i] = e.shard_mtimes[i] if e.shard_mtimes else None
     if not probe_headers:
         return
+    for i, loc in zip(slices, open_rows(e.base, [e.rels[i] for i in slices], [e.sources[i] for i in slices])):
+        try:
+            if isinstance(loc, AudioError):
+                raise loc
+            sizes[i], infos[i] = len(loc.data), probe(loc)
+        except AudioError as exc:
+            e.reasons[i] = exc.reason
     for shard, rows in where.items():
         for row, data in iter_shard_bytes(e.base, shard, column):
             i = rows.get(row)

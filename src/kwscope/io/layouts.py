@@ -3,7 +3,8 @@
 - ``speech-commands``: ``<label>/<speaker>_nohash_<take>.wav``; ``_background_noise_/`` is a
   category of its own; splits from ``validation_list.txt`` / ``testing_list.txt`` when present,
   otherwise TensorFlow's hash split (a speaker always lands in one split).
-- ``fsdd``: ``{label}_{speaker}_{take}.wav``; takes 0-4 are test, the rest train.
+- ``fsdd``: ``{label}_{speaker}_{take}.wav``; takes 0-4 are test, the rest train, unless DATA
+  holds split lists (``validation_list.txt`` / ``testing_list.txt``, e.g. from ``kwscope split``).
 - ``folders``: ``<label>/...`` with unknown speakers and no split.
 - a path pattern (any value with ``{``), e.g. ``{speaker}/{_}-{label}-{take}.wav``
   (:mod:`kwscope.io.patterns`); files it does not match are listed, not dropped.
@@ -30,6 +31,7 @@ __all__ = [
     "Layout",
     "PatternLayout",
     "make_layout",
+    "read_split_lists",
 ]
 
 LAYOUTS = ("speech-commands", "fsdd", "folders")
@@ -89,14 +91,7 @@ class SpeechCommandsLayout(Layout):
     def __init__(self, root: Path, *, validation_percentage: float = 10.0, testing_percentage: float = 10.0):
         self.validation_percentage = validation_percentage
         self.testing_percentage = testing_percentage
-        self.listed: dict[str, str] = {}
-        for split, fname in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
-            list_path = root / fname
-            if list_path.is_file():
-                for line in list_path.read_text(encoding="utf-8", errors="replace").splitlines():
-                    line = line.strip().replace("\\", "/")
-                    if line:
-                        self.listed[line] = split
+        self.listed = read_split_lists(root)
         self.has_lists = bool(self.listed)
 
     def keys(self, relpath: str) -> FileKeys:
@@ -121,12 +116,43 @@ class SpeechCommandsLayout(Layout):
 class FsddLayout(Layout):
     name = "fsdd"
 
+    def __init__(self, root: Path | None = None):
+        self.listed = read_split_lists(root) if root is not None else {}
+
     def keys(self, relpath: str) -> FileKeys:
         m = _FSDD_NAME.match(relpath.rsplit("/", 1)[-1])
         if not m:
             return FileKeys(None, None, None, None, "speech")
         take = int(m["take"])
-        return FileKeys(m["label"], m["speaker"], take, "test" if take <= 4 else "train", "speech")
+        if self.listed:  # split lists in DATA (e.g. from kwscope split) win over the takes
+            split = self.listed.get(relpath, "train")
+        else:
+            split = "test" if take <= 4 else "train"
+        return FileKeys(m["label"], m["speaker"], take, split, "speech")
+
+
+def read_split_lists(folder, *, required: bool = False) -> dict[str, str]:
+    """``{relative path: "validation" or "test"}`` from ``validation_list.txt`` /
+    ``testing_list.txt`` in ``folder`` (Speech Commands' format: one path a line); empty when
+    there are none. ``required``: a folder with neither file is a :class:`LayoutError`."""
+    listed: dict[str, str] = {}
+    found = 0
+    for split, fname in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
+        list_path = folder / fname
+        try:
+            if not list_path.is_file():
+                continue
+            text = list_path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise LayoutError(f"{list_path}: cannot read the split list ({exc.strerror or exc})") from None
+        found += 1
+        for line in text.splitlines():
+            line = line.strip().replace("\\", "/")
+            if line:
+                listed[line] = split
+    if required and not found:
+        raise LayoutError(f"{folder}: no validation_list.txt or testing_list.txt there (split lists)")
+    return listed
 
 
 class FoldersLayout(Layout):
@@ -170,7 +196,7 @@ def make_layout(
             root, validation_percentage=validation_percentage, testing_percentage=testing_percentage
         )
     if name == "fsdd":
-        return FsddLayout()
+        return FsddLayout(root)
     if name == "folders":
         return FoldersLayout()
     raise LayoutError(f"unknown layout {name!r}; choose auto, one of {', '.join(LAYOUTS)}, "

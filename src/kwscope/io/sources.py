@@ -1,5 +1,7 @@
-"""Where a manifest row's audio comes from: a file (``root/path``), or the bytes of one row of a
-Parquet shard (Hugging Face ``audio`` structs), read together a row group at a time.
+"""Where a manifest row's audio comes from: a file (``root/path``), the bytes of one row of a
+Parquet shard (Hugging Face ``audio`` structs), read together a row group at a time, or a slice of
+a background-noise recording at a volume (:class:`NoiseSlice`: the ``_silence_`` clips of
+``--task tf-challenge``), cut and scaled when read.
 
 Every reader takes what :func:`open_rows` returns: a path, or :class:`AudioBytes`. The tasks of
 the passes carry the shard paths and row numbers (small, picklable); each worker, local or on
@@ -15,7 +17,7 @@ from typing import Sequence
 from ..errors import KwscopeError
 from .urls import is_url
 
-__all__ = ["AudioError", "AudioBytes", "locate", "open_rows", "audio_name", "iter_shard_bytes"]
+__all__ = ["AudioError", "AudioBytes", "NoiseSlice", "locate", "open_rows", "audio_name", "iter_shard_bytes"]
 
 
 class AudioError(KwscopeError):
@@ -40,6 +42,33 @@ class AudioBytes:
 
     def __repr__(self) -> str:
         return f"AudioBytes({self.name!r}, {len(self.data)} bytes)"
+
+
+@dataclass(frozen=True)
+class NoiseSlice:
+    """``length`` samples of the recording ``file`` (relative to the dataset's root; ``""`` for
+    digital silence) from sample ``offset`` on, times ``volume`` (0-1), clipped to [-1, 1], at
+    ``sample_rate`` Hz. A row's ``source`` carries it as text (:meth:`source`), so every pass's
+    tasks carry it to the workers, local or on Dask, as they carry Parquet shard names."""
+
+    file: str
+    offset: int
+    length: int
+    volume: float
+    sample_rate: int
+
+    PREFIX = "noise-slice:"
+
+    def source(self) -> str:
+        return f"{self.PREFIX}{self.offset}:{self.length}:{self.volume!r}:{self.sample_rate}:{self.file}"
+
+    @classmethod
+    def parse(cls, source: str) -> "NoiseSlice | None":
+        """The slice a ``source`` text names, or None when it names none (a shard, a file)."""
+        if not source.startswith(cls.PREFIX):
+            return None
+        offset, length, volume, rate, file = source[len(cls.PREFIX):].split(":", 4)
+        return cls(file, int(offset), int(length), float(volume), int(rate))
 
 
 def audio_name(source) -> str:
@@ -80,7 +109,9 @@ def open_rows(root: str, paths: Sequence[str], sources: Sequence[str] | None = N
     by_shard: dict[str, list[int]] = {}
     for i, path in enumerate(paths):
         shard = sources[i] if sources is not None else ""
-        if shard:
+        if shard.startswith(NoiseSlice.PREFIX):
+            out[i] = _cut_slice(root, path, NoiseSlice.parse(shard))
+        elif shard:
             by_shard.setdefault(shard, []).append(i)
         else:
             out[i] = locate(root, path)
@@ -133,6 +164,32 @@ def _read_shard_rows(root: str, shard: str, idx: list[int], paths: Sequence[str]
                 out[i] = AudioBytes(value, paths[i])
     finally:
         handle.close()
+
+
+def _cut_slice(root: str, name: str, piece: NoiseSlice):
+    """The slice as a float32 WAV in memory (:class:`AudioBytes`), or the :class:`AudioError`."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    if piece.file:
+        try:
+            with _open_binary(locate(root, piece.file)) as handle:
+                y = sf.read(handle, start=piece.offset, frames=piece.length, dtype="float32", always_2d=True)[0]
+        except Exception as exc:
+            return AudioError(name, f"cannot cut {piece.length} samples at {piece.offset} from {piece.file} "
+                                    f"({_short(exc)})")
+        if len(y) < piece.length:
+            return AudioError(name, f"{piece.file} holds {piece.offset + len(y)} samples, fewer than the "
+                                    f"{piece.offset + piece.length} this slice needs")
+        # TensorFlow's decode_wav(desired_channels=1) keeps the first channel.
+        y = np.clip(y[:, 0] * np.float32(piece.volume), -1.0, 1.0)
+    else:
+        y = np.zeros(piece.length, np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, y, piece.sample_rate, format="WAV", subtype="FLOAT")
+    return AudioBytes(buf.getvalue(), name)
 
 
 def iter_shard_bytes(root: str, shard: str, column: str = "audio"):

@@ -1,5 +1,6 @@
-"""What the user said about a dataset's shape: ``--layout``, ``--columns``, and a ``kwscope.yaml``
-(or ``--layout-file``) with the layout, label renames and excluded folders, validated in one line."""
+"""What the user said about a dataset's shape: ``--layout``, ``--columns``, ``--task``,
+``--split-lists``, and a ``kwscope.yaml`` (or ``--layout-file``) with the layout, label renames,
+excluded folders, the task and the split lists, validated in one line."""
 
 from __future__ import annotations
 
@@ -13,13 +14,18 @@ import yaml
 
 from .patterns import LayoutError, compile_pattern, is_pattern
 
-__all__ = ["LayoutSpec", "LAYOUT_FILE", "COLUMN_ROLES", "as_spec", "parse_columns", "read_layout_file"]
+__all__ = ["LayoutSpec", "LAYOUT_FILE", "COLUMN_ROLES", "TASKS", "TASK_OPTIONS", "SPLIT_LIST_FILES", "as_spec",
+           "check_task", "parse_columns", "read_layout_file"]
 
 #: The file DATA may hold to describe itself.
 LAYOUT_FILE = "kwscope.yaml"
 #: What ``--columns`` may name: the manifest's column for each.
 COLUMN_ROLES = ("path", "label", "speaker", "take", "split")
-_KEYS = ("layout", "labels", "exclude", "columns")
+_KEYS = ("layout", "labels", "exclude", "columns", "task", "split_lists")
+#: Ways of reading a dataset as a task (:mod:`kwscope.io.challenge`): ``""`` reads it as it is.
+TASKS = ("tf-challenge",)
+#: A task's settings and their defaults (TensorFlow's input_data.py: 10 % silence, 10 % unknown).
+TASK_OPTIONS = {"silence_percentage": 10.0, "unknown_percentage": 10.0, "seed": 0}
 _GLOB = set("*?[")
 
 
@@ -37,6 +43,15 @@ class LayoutSpec:
         Folders (``raw``: everything under it) or globs (``*.mp3``, ``docs/*``) relative to DATA.
     columns
         Manifest columns by role (``path``, ``label``, ``speaker``, ``take``, ``split``), ``(role, column)``.
+    task
+        ``""`` (the dataset as it is) or a name in :data:`TASKS`: ``tf-challenge`` reads it as the
+        TensorFlow Speech Recognition Challenge's 12 classes (:mod:`kwscope.io.challenge`).
+    task_options
+        The task's settings, ``(name, value)`` pairs from :data:`TASK_OPTIONS`.
+    split_lists
+        A folder holding ``validation_list.txt`` / ``testing_list.txt`` (paths relative to the
+        dataset, one a line; e.g. written by ``kwscope split``): they give every recording's
+        split, whatever the layout (``""``: the layout's own split).
     origin
         Where the spec came from (a file name), for messages; not part of what it means.
     """
@@ -45,11 +60,24 @@ class LayoutSpec:
     labels: tuple[tuple[str, str], ...] = ()
     exclude: tuple[str, ...] = ()
     columns: tuple[tuple[str, str], ...] = ()
+    task: str = ""
+    task_options: tuple[tuple[str, float], ...] = ()
+    split_lists: str = ""
     origin: str = ""
 
     def key(self) -> str:
-        """A stable text of what the spec means (cache keys)."""
-        return json.dumps([self.layout, list(self.labels), list(self.exclude), list(self.columns)])
+        """A stable text of what the spec means (cache keys); the split lists count by their size
+        and mtime, so a rewritten list is a new key."""
+        parts: list = [self.layout, list(self.labels), list(self.exclude), list(self.columns)]
+        if self.task:
+            parts.append([self.task, sorted(self.task_options)])
+        if self.split_lists:
+            parts.append([self.split_lists] + [_stat_text(Path(self.split_lists) / name) for name in SPLIT_LIST_FILES])
+        return json.dumps(parts)
+
+    def task_settings(self) -> dict:
+        """The task's settings, defaults filled in."""
+        return {**TASK_OPTIONS, **dict(self.task_options)}
 
     def rename(self, label: str | None) -> str | None:
         """The label after the renames."""
@@ -70,14 +98,54 @@ class LayoutSpec:
     def column_map(self) -> dict[str, str]:
         return dict(self.columns)
 
-    def with_overrides(self, *, layout: str | None = None, columns: tuple = ()) -> "LayoutSpec":
-        """This spec with the command line's ``--layout`` (unless ``auto``) and ``--columns`` on top."""
+    def with_overrides(self, *, layout: str | None = None, columns: tuple = (), task: str = "",
+                       task_options: tuple = (), split_lists: str = "") -> "LayoutSpec":
+        """This spec with the command line's ``--layout`` (unless ``auto``), ``--columns``,
+        ``--task`` and ``--split-lists`` on top."""
         out = self
         if layout is not None and layout != "auto":
             out = replace(out, layout=layout)
         if columns:
             out = replace(out, columns=tuple({**dict(out.columns), **dict(columns)}.items()))
+        if task:
+            out = replace(out, task=check_task(task, task_options), task_options=tuple(task_options))
+        if split_lists:
+            out = replace(out, split_lists=split_lists)
         return out
+
+
+#: The split list files (Speech Commands' names), by the split they list.
+SPLIT_LIST_FILES = ("validation_list.txt", "testing_list.txt")
+
+
+def _stat_text(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return "-"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def check_task(task: str, options=(), *, where: str = "--task") -> str:
+    """``task`` when it is a known task with valid settings.
+
+    Raises
+    ------
+    LayoutError
+        For an unknown task, an unknown setting, or a percentage outside 0-100.
+    """
+    if task not in TASKS:
+        raise LayoutError(f"{where} {task!r}: unknown task; tasks are {', '.join(TASKS)}")
+    for name, value in dict(options).items():
+        if name not in TASK_OPTIONS:
+            raise LayoutError(f"{where}: unknown setting {name!r} of task {task} (known: {', '.join(TASK_OPTIONS)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise LayoutError(f"{where}: {name}={value!r} must be a number")
+        if name.endswith("_percentage") and not 0 <= value <= 100:
+            raise LayoutError(f"{where}: {name}={value!r} must be a percentage from 0 to 100")
+        if name == "seed" and (value != int(value) or value < 0):
+            raise LayoutError(f"{where}: seed={value!r} must be a non-negative integer")
+    return task
 
 
 def as_spec(layout: "str | LayoutSpec | None") -> LayoutSpec:
@@ -169,10 +237,31 @@ def read_layout_file(path: str | os.PathLike) -> LayoutSpec:
     bad = [str(k) for k in columns if k not in COLUMN_ROLES]
     if bad:
         raise LayoutError(f"{path}: 'columns': unknown role {bad[0]!r}; roles are {', '.join(COLUMN_ROLES)}")
+    task, task_options = _read_task(path, doc.get("task"))
+    split_lists = doc.get("split_lists") or ""
+    if not isinstance(split_lists, str):
+        raise LayoutError(f"{path}: 'split_lists' must be a folder holding {' and '.join(SPLIT_LIST_FILES)}")
+    if split_lists:
+        split_lists = str((path.parent / split_lists).resolve())
     return LayoutSpec(
         layout=layout.strip(),
         labels=tuple((str(k), str(v)) for k, v in labels.items()),
         exclude=tuple(e.strip().strip("/").replace("\\", "/") for e in exclude),
         columns=tuple((str(k), v) for k, v in columns.items()),
+        task=task,
+        task_options=task_options,
+        split_lists=split_lists,
         origin=str(path),
     )
+
+
+def _read_task(path: Path, value) -> tuple[str, tuple]:
+    """``task: tf-challenge`` or ``task: {name: tf-challenge, silence_percentage: 5, seed: 1}``."""
+    if value is None or value == "":
+        return "", ()
+    if isinstance(value, str):
+        return check_task(value, where=f"{path}: 'task'"), ()
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        raise LayoutError(f"{path}: 'task' must be a task name ({', '.join(TASKS)}) or a mapping with 'name'")
+    options = tuple((str(k), v) for k, v in value.items() if k != "name")
+    return check_task(value["name"], options, where=f"{path}: 'task'"), options
