@@ -25,6 +25,7 @@ _COMMANDS = {
     "anomalies": "anomalies",
     "plot": "plot",
     "report": "report",
+    "learn": "learn",
 }
 
 
