@@ -49,10 +49,11 @@ def format_baseline(b: Baseline, *, top: int = 20) -> str:
     out.append("")
     if mis:
         rows = [[r["rank"], printable(r["path"]), printable(r["label"]), printable(r["heard_as"]),
-                 f"{r['p_heard']:.3f}", f"{r['p_given']:.3f}"] for r in mis]
-        out.append(table(["rank", "path", "label", "heard as", "p(heard)", "p(label)"], rows,
-                         title=f"Likely mislabels (cleanlab confident learning): {b.mislabels.size:,} clips, "
-                               f"top {len(rows)}"))
+                 f"{r['p_heard']:.3f}", f"{r['p_given']:.3f}", "yes" if r["confident_learning"] else "-"] for r in mis]
+        out.append(table(["rank", "path", "label", "heard as", "p(heard)", "p(label)", "confident learning"], rows,
+                         title=f"Likely mislabels: {b.mislabels.size:,} clips heard as another label, "
+                               f"{int(b.confident.sum()):,} of them flagged by cleanlab's confident learning; "
+                               f"top {len(rows)} by self-confidence"))
         acc = b.accuracy.get("accuracy") or 0
         if acc < 0.9:
             out.append(f"(The baseline is right on {acc:.0%} of clips: some of these are its own errors, e.g. a "
@@ -102,8 +103,8 @@ def command(data, out_dir, layout, as_json, folds, model, seed, top, workers, sc
 
     Embeds every clip (log-mel pooled over its speech), trains a classifier with cross-validation
     grouped by speaker, and reports out-of-fold accuracy (overall, per label, per speaker), the
-    confusion matrix, the label pairs most confused, likely mislabels (cleanlab's confident
-    learning: label given, label heard, confidence) and ambiguous clips.
+    confusion matrix, the label pairs most confused, likely mislabels ranked by cleanlab (label
+    given, label heard, confidence; marked where confident learning flags them) and ambiguous clips.
     """
     warm_worker_pool(workers=workers, scheduler=scheduler, preload=LEARN_PASS_MODULES)
     from ..learn.run import learn

@@ -14,7 +14,9 @@ The embedding of one clip (``EmbeddingConfig.dim`` values, 281 by default):
    and the region's length in seconds.
 
 Pooling over the speech region rather than the padded second makes the embedding insensitive
-to where the word sits in the clip. On FSDD, logistic regression on it reaches 0.73 accuracy
+to where the word sits in the clip. :func:`center_by_speaker` then subtracts each speaker's mean
+embedding (speaker-level mean normalization, as Kaldi's per-speaker CMVN; no label is used), so
+that a voice or a microphone weighs less than the word. On FSDD, logistic regression on it reaches 0.73 accuracy
 with speaker-grouped 5-fold cross-validation (prototype measurement, docs/learn.md).
 """
 
@@ -28,7 +30,7 @@ import numpy as np
 
 from ..dsp import delta, mel_spectrogram, power_to_db, resample, speech_segments_batch
 
-__all__ = ["EmbeddingConfig", "embed_batch", "prepare_clip"]
+__all__ = ["EmbeddingConfig", "embed_batch", "prepare_clip", "center_by_speaker"]
 
 #: Bumped when the computation changes, so cached embeddings of an older one are not reused.
 _EMBEDDING_VERSION = 1
@@ -156,3 +158,40 @@ def _embed_padded(X: np.ndarray, lengths: np.ndarray, config: EmbeddingConfig) -
         parts.append(np.einsum("mt,mct->mc", sel / sel.sum(axis=1, keepdims=True), D))
     seconds = (span * config.hop_length / config.sample_rate)[:, None]
     return np.concatenate(parts + [std, dstd, seconds], axis=1).astype(np.float32)
+
+
+def center_by_speaker(X: np.ndarray, speakers, *, tau: float = 20.0) -> np.ndarray:
+    """Subtract each speaker's mean embedding, shrunk towards the mean of all clips.
+
+    Speaker ``s`` with ``n_s`` clips is centred on ``(sum of its clips + tau * global mean) /
+    (n_s + tau)``: a speaker with many clips on its own mean, one with a single clip hardly at all
+    (its mean is the clip itself, which would erase the word). No label is used, so centring all
+    clips before the cross-validation leaks nothing about the held-out labels. Clips of unknown
+    speaker (``None``/NaN/empty) are left as they are.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n, dim)]
+    speakers : array-like [shape=(n,)]
+    tau : float
+        Shrinkage, in clips.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, dim), dtype=float32]
+        A new array.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    out = X.copy()
+    spk = np.array(["" if s is None or s != s else str(s) for s in speakers], dtype=object)
+    known = spk != ""
+    if not known.any():
+        return out
+    names, inv = np.unique(spk[known], return_inverse=True)
+    g = X.mean(axis=0, dtype=np.float64)
+    sums = np.zeros((names.size, X.shape[1]), np.float64)
+    np.add.at(sums, inv, X[known])
+    n = np.bincount(inv, minlength=names.size)[:, None]
+    means = (sums + tau * g) / (n + tau)
+    out[known] -= means[inv].astype(np.float32)
+    return out

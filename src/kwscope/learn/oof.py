@@ -28,7 +28,7 @@ def fit_fold(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, 
 
     from sklearn.exceptions import ConvergenceWarning
 
-    clf = make_model(model, seed=seed)
+    clf = make_model(model, seed=seed, n_train=int(train.size))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter bounds the time; the fit is still good
         clf.fit(X[train], y[train])

@@ -13,20 +13,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Baseline", "issue_rows"]
+__all__ = ["Baseline", "issue_rows", "ISSUES_HOW"]
+
+#: How the likely mislabels are found and ranked (said in the JSON and the report).
+ISSUES_HOW = ("clips the baseline hears as another label (cleanlab find_label_issues, predicted != given), "
+              "ranked by self-confidence (the out-of-fold probability of the label given, lowest first); "
+              "confident_learning marks those cleanlab's confident learning (prune_by_noise_rate) flags too")
 
 
-def issue_rows(table: pd.DataFrame, rows: np.ndarray) -> list[dict[str, Any]]:
+def issue_rows(table: pd.DataFrame, rows: np.ndarray, confident: np.ndarray | None = None) -> list[dict[str, Any]]:
     """Ranked issue records (rank from 1): path, label given, label heard, the model's probability
-    of each (0-1), speaker and fold."""
+    of each (0-1), speaker, fold, and (likely mislabels) whether confident learning flags it too."""
     sub = table.iloc[rows]
     out = []
     for rank, (p, lab, spk, fold, heard, pg, ph) in enumerate(zip(
             sub["path"], sub["label"], sub["speaker"], sub["fold"], sub["heard_as"], sub["p_given"],
             sub["p_heard"]), start=1):
-        out.append({"rank": rank, "path": str(p), "label": str(lab), "heard_as": str(heard),
-                    "p_given": round(float(pg), 4), "p_heard": round(float(ph), 4),
-                    "speaker": None if spk is None or spk != spk else str(spk), "fold": int(fold)})
+        rec = {"rank": rank, "path": str(p), "label": str(lab), "heard_as": str(heard),
+               "p_given": round(float(pg), 4), "p_heard": round(float(ph), 4),
+               "speaker": None if spk is None or spk != spk else str(spk), "fold": int(fold)}
+        if confident is not None:
+            rec["confident_learning"] = bool(confident[rank - 1])
+        out.append(rec)
     return out
 
 
@@ -50,6 +58,7 @@ class Baseline:
     confusion: np.ndarray
     confused_pairs: list[dict[str, Any]]
     mislabels: np.ndarray
+    confident: np.ndarray  # per likely mislabel: confident learning flags it too
     ambiguous: np.ndarray
     n_files: int = 0  # manifest rows
     left_out: dict[str, Any] = field(default_factory=dict)  # why rows were not learned from
@@ -62,7 +71,7 @@ class Baseline:
         return len(self.table)
 
     def mislabel_records(self, top: int | None = None) -> list[dict[str, Any]]:
-        return issue_rows(self.table, self.mislabels[:top])
+        return issue_rows(self.table, self.mislabels[:top], self.confident[:top])
 
     def ambiguous_records(self, top: int | None = None) -> list[dict[str, Any]]:
         return issue_rows(self.table, self.ambiguous[:top])
@@ -95,6 +104,8 @@ class Baseline:
                           "rows": "label given", "columns": "label predicted"},
             "confused_pairs": self.confused_pairs,
             "n_mislabels": int(self.mislabels.size),
+            "n_confident_learning": int(self.confident.sum()),
+            "issues_how": ISSUES_HOW,
             "mislabels": self.mislabel_records(),
             "n_ambiguous": int(self.ambiguous.size),
             "ambiguous": self.ambiguous_records(),
@@ -118,8 +129,9 @@ class Baseline:
             top = self.mislabel_records(3)
             names = ", ".join(f"{r['path']} ({r['label']} heard as {r['heard_as']})" for r in top)
             out.append({"kind": "likely_mislabels", "severity": "warn", "count": n,
-                        "title": f"{n:,} likely mislabelled clip{'s' if n != 1 else ''}",
-                        "detail": names + (" ..." if n > 3 else ""), "unit": "files"})
+                        "title": f"{n:,} clip{'s' if n != 1 else ''} the baseline hears as another label "
+                                 f"({int(self.confident.sum()):,} flagged by confident learning)",
+                        "detail": "likeliest mislabels: " + names + (" ..." if n > 3 else ""), "unit": "files"})
         if self.confused_pairs:
             p = self.confused_pairs[0]
             out.append({"kind": "confused_labels", "severity": "info", "count": p["n"],
@@ -144,7 +156,8 @@ class Baseline:
             paths=self.table["path"].astype(str).to_numpy(dtype=str), fold=self.table["fold"].to_numpy()))
         issues = pd.DataFrame([{"kind": "likely_mislabel", **r} for r in self.mislabel_records()]
                               + [{"kind": "ambiguous", **r} for r in self.ambiguous_records()],
-                              columns=["kind", "rank", "path", "label", "heard_as", "p_given", "p_heard", "speaker", "fold"])
+                              columns=["kind", "rank", "path", "label", "heard_as", "p_given", "p_heard", "speaker", "fold",
+                                       "confident_learning"])
         written["label_issues"] = _atomic(out / "label_issues.csv", lambda p: issues.to_csv(p, index=False))
         text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
         written["json"] = _atomic(out / "learn.json", lambda p: Path(p).write_text(text, encoding="utf-8"))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..analysis.caches import cached_index
 from ..settings import RunSettings
-from .embedding import EmbeddingConfig
+from .embedding import EmbeddingConfig, center_by_speaker
 from .embeddings import clip_embeddings, embedding_keys
 from .folds import LearnError, make_folds
 from .issues import find_issues
@@ -148,6 +148,7 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
         raise LearnError(f"{classes.size} label(s) with at least {folds} readable clips in "
                          f"{manifest.attrs.get('root', data)}: a classifier needs 2 or more")
     speakers = sub["speaker"].to_numpy(dtype=object) if "speaker" in sub.columns else np.full(len(sub), None)
+    X = center_by_speaker(X, speakers)
     fold = make_folds(labels, speakers, k=folds, seed=seed)
     t_folds = time.perf_counter()
     threads = settings.workers or len(os.sched_getaffinity(0))
@@ -160,7 +161,7 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
         "fold": fold.fold, "heard_as": classes[pred], "p_given": probs[np.arange(len(y)), y],
         "p_heard": probs[np.arange(len(y)), pred], "correct": pred == y,
     })
-    mislabels, ambiguous = find_issues(y, probs)
+    mislabels, confident, ambiguous = find_issues(y, probs)
     t_issues = time.perf_counter()
     C = confusion(y, pred, classes.size)
     acc = accuracy_tables(y, pred, classes, speakers if fold.grouped else None)
@@ -170,8 +171,9 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
         folds={"k": fold.k, "grouped": fold.grouped, "how": fold.how, "seed": seed},
         model={"name": model, "description": describe_model(model), "seed": seed},
         accuracy=acc, confusion=C, confused_pairs=confused_pairs(C, classes), mislabels=mislabels,
-        ambiguous=ambiguous, n_files=len(manifest), left_out=left_out, unreadable=unreadable,
-        embedding={"config": config.to_dict(), "dim": config.dim, **emb.info},
+        confident=confident, ambiguous=ambiguous, n_files=len(manifest), left_out=left_out, unreadable=unreadable,
+        embedding={"config": config.to_dict(), "dim": config.dim, "centred_by_speaker": bool(fold.grouped),
+                   **emb.info},
     )
     t_end = time.perf_counter()
     result.timings_s = {"index": round(t_index - t0, 3), "embed": round(t_embed - t_index, 3),
