@@ -102,7 +102,7 @@ def embed_batch(clips: list[np.ndarray], config: EmbeddingConfig, *, batch: int 
         Mono clips, any lengths.
     config : EmbeddingConfig
     batch : int
-        Clips computed together (sorted by length, so that padding stays small).
+        Clips of the same length computed together.
 
     Returns
     -------
@@ -110,14 +110,16 @@ def embed_batch(clips: list[np.ndarray], config: EmbeddingConfig, *, batch: int 
     """
     out = np.empty((len(clips), config.dim), np.float32)
     lengths = np.array([max(c.shape[0], _MIN_SAMPLES) for c in clips], np.int64)
-    order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(order), batch):
-        idx = order[start:start + batch]
-        L = int(lengths[idx].max())
-        X = np.zeros((idx.size, L), np.float32)
-        for j, i in enumerate(idx):
-            X[j, : clips[i].shape[0]] = clips[i]
-        out[idx] = _embed_padded(X, lengths[idx], config)
+    # Clips of one length are computed together: padding would reach the delta filter and the
+    # frames at a clip's end, so a batch would not equal its clips one at a time.
+    for n in np.unique(lengths):
+        same = np.flatnonzero(lengths == n)
+        for start in range(0, same.size, batch):
+            idx = same[start:start + batch]
+            X = np.zeros((idx.size, int(n)), np.float32)
+            for j, i in enumerate(idx):
+                X[j, : clips[i].shape[0]] = clips[i]
+            out[idx] = _embed_padded(X, lengths[idx], config)
     return out
 
 
@@ -134,7 +136,8 @@ def _speech_frames(X: np.ndarray, lengths: np.ndarray, config: EmbeddingConfig) 
 
 
 def _embed_padded(X: np.ndarray, lengths: np.ndarray, config: EmbeddingConfig) -> np.ndarray:
-    """Embeddings of a zero-padded batch ``(m, L)`` whose clips have ``lengths`` samples."""
+    """Embeddings of a batch ``(m, L)`` of clips of ``L`` samples (``lengths``; shorter ones zero-padded
+    to the 0.1-s minimum)."""
     S = mel_spectrogram(X, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
                         win_length=config.win_length, n_mels=config.n_mels)
     D = power_to_db(S, top_db=config.top_db)  # (m, n_mels, T)
