@@ -79,8 +79,9 @@ class Baseline:
     def headline(self) -> str:
         """One sentence: the accuracy, that it is a baseline, and how it was validated."""
         acc = self.accuracy.get("accuracy")
+        centred = ", centred per speaker" if self.embedding.get("centred_by_speaker") else ""
         return (f"Baseline accuracy {acc:.1%} on {self.n_clips:,} clips ({len(self.classes)} labels; "
-                f"{self.model['name']}: {self.model['description']}), out-of-fold by {self.folds['how']}. "
+                f"{self.model['name']}: {self.model['description']}{centred}), out-of-fold by {self.folds['how']}. "
                 f"A floor for what the data supports, not a tuned model; always saying the most common label "
                 f"scores {self.accuracy.get('majority_accuracy', 0):.1%}.")
 
