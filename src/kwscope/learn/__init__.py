@@ -13,3 +13,13 @@ only): the CLI reads the preload list before it imports anything heavy.
 #: Modules an embedding worker uses, imported once in the fork server
 #: (:func:`kwscope.engine.startup.warm_worker_pool`).
 LEARN_PASS_MODULES = ("numpy", "scipy.fft", "scipy.signal", "soundfile", "soxr", "kwscope.learn.chunks")
+
+__all__ = ["learn", "cached_baseline", "LEARN_PASS_MODULES"]
+
+
+def __getattr__(name):  # learn / cached_baseline, imported on first use (scikit-learn is heavy)
+    if name in ("learn", "cached_baseline"):
+        from . import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
