@@ -10,7 +10,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "kwscope"
 #: Stages in the order data flows; a module may import only from its own stage or earlier ones.
-STAGES = ("errors", "settings", "io", "dsp", "engine", "features", "analysis", "plots", "report", "demo", "cli")
+STAGES = ("errors", "settings", "io", "dsp", "engine", "features", "analysis", "learn", "plots", "report", "demo",
+          "cli")
 MAX_LINES = 520
 
 

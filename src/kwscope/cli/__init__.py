@@ -26,6 +26,7 @@ _COMMANDS = {
     "plot": "plot",
     "report": "report",
     "split": "split",
+    "learn": "learn",
 }
 
 

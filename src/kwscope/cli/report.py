@@ -55,7 +55,7 @@ def report_options(fn):
 
 
 def run_report(data, output, *, json_out, layout, workers, scheduler, cache, no_cache, violin_hz, top,
-               anomaly_threshold, progress, title, strict, data_label=None):
+               anomaly_threshold, progress, title, strict, data_label=None, learn=False):
     """Shared body of ``report`` and ``demo``: build, write, print the path, apply ``--strict``."""
     from ..report.build import build_report
     from ..report.plan import ReportOptions
@@ -71,7 +71,7 @@ def run_report(data, output, *, json_out, layout, workers, scheduler, cache, no_
     options = ReportOptions(title=title, anomaly_threshold=anomaly_threshold)
     settings = RunSettings(workers=workers, scheduler=scheduler, cache_dir=cache_dir, progress=progress, layout=layout)
     result = build_report(data, out, json_output=json_path, settings=settings, violin_hz=violin_hz, top=top,
-                          options=options, data_label=data_label)
+                          options=options, data_label=data_label, learn=learn)
     rendered = result.rendered
     s = result.exploration.summary
     to_stdout = json_out == "-"
@@ -94,9 +94,12 @@ def run_report(data, output, *, json_out, layout, workers, scheduler, cache, no_
               help="The HTML page to write.")
 @layout_option
 @report_options
+@click.option("--learn", is_flag=True,
+              help="Also train the baseline (kwscope learn) for the section 'What a model would learn'; "
+                   "without it the section shows a cached baseline only.")
 @strict_option
 def command(data, output, layout, json_out, workers, scheduler, cache, no_cache, violin_hz, top,
-            anomaly_threshold, progress, title, strict):
+            anomaly_threshold, progress, title, learn, strict):
     """Explore DATA and write the whole exploration as one offline HTML page.
 
     Overview, labels, lengths, splits and speaker leakage, an example per label with a player
@@ -107,4 +110,4 @@ def command(data, output, layout, json_out, workers, scheduler, cache, no_cache,
     """
     run_report(data, output, json_out=json_out, layout=layout, workers=workers, scheduler=scheduler, cache=cache,
                no_cache=no_cache, violin_hz=violin_hz, top=top, anomaly_threshold=anomaly_threshold,
-               progress=progress, title=title, strict=strict)
+               progress=progress, title=title, strict=strict, learn=learn)

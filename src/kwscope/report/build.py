@@ -113,6 +113,7 @@ def build_report(
     options: ReportOptions | None = None,
     data_label: str | None = None,
     explore_fn: Callable[..., Any] | None = None,
+    learn: bool = False,
 ) -> ReportResult:
     """Explore ``data`` and write the report.
 
@@ -135,6 +136,10 @@ def build_report(
         How the page names the dataset (default: ``data`` as given).
     explore_fn
         Replaces ``explore`` (tests).
+    learn
+        Train the baseline (:func:`kwscope.learn.run.learn`) for the "What a model would learn"
+        section; without it the section shows a baseline only when one is cached for exactly
+        this input (``settings.cache_dir``; ``kwscope learn DATA --cache``).
 
     Returns
     -------
@@ -148,6 +153,12 @@ def build_report(
     exploration = explore_fn(data, settings=settings, violin_hz=tuple(violin_hz), top=max(int(top), 1))
     t1 = time.perf_counter()
     plan = plan_report(exploration, opt)
+    baseline = _baseline(data, settings, learn)
+    if baseline is not None:
+        from .sections.model import add_model_clips
+
+        add_model_clips(plan, baseline, limit=opt.max_embedded_clips)
+    t_learn = time.perf_counter()
     prof = exploration.profiles
     rates = {}
     if prof is not None and len(prof) and "sample_rate" in prof.columns:
@@ -160,9 +171,10 @@ def build_report(
     t2 = time.perf_counter()
     renderer = FigureRenderer(settings.cache_dir, workers=settings.workers, progress=settings.progress)
     rendered = render_report(exploration, clips, plan=plan, options=opt, renderer=renderer,
-                             data_label=data_label or str(data))
+                             data_label=data_label or str(data), baseline=baseline)
     t3 = time.perf_counter()
-    timings = {"explore": round(t1 - t0, 3), "read_clips": round(t2 - t1, 3), "render": round(t3 - t2, 3)}
+    timings = {"explore": round(t1 - t0, 3), "learn": round(t_learn - t1, 3), "read_clips": round(t2 - t_learn, 3),
+               "render": round(t3 - t2, 3)}
     timings["total"] = round(t3 - t0, 3)
     rendered.report_extra.update(timings_s=dict(timings),
                                  figures={"drawn": renderer.n_drawn, "from_cache": renderer.n_cached})
@@ -176,3 +188,15 @@ def build_report(
         timings["json"] = round(time.perf_counter() - t4, 3)
     timings["written"] = round(time.perf_counter() - t0, 3)
     return ReportResult(html_path, json_path, rendered, exploration, plan, timings)
+
+
+def _baseline(data, settings: RunSettings, learn: bool):
+    """The baseline for the model section: trained when asked, else the cached one (or None)."""
+    from ..learn.run import cached_baseline, learn as learn_baseline
+
+    if learn:
+        return learn_baseline(data, settings=settings)
+    try:
+        return cached_baseline(data, settings=settings)
+    except Exception:  # a cache lookup never stops the report (the exploration read DATA already)
+        return None

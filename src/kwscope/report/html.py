@@ -28,6 +28,7 @@ from .plan import (Finding, ReportOptions, ReportPlan, duplicate_counts, find_pr
                    strict_problems)
 from .sections.clips import examples_section, resampling_section, silence_section, spec3d_section
 from .sections.dataset import findings_section, labels_section, lengths_section, overview_section, splits_section
+from .sections.model import model_section
 from .sections.quality import (duplicates_section, map_section, mean_spectra_section, outliers_section,
                                quality_section, violins_section)
 
@@ -50,6 +51,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("outliers", "Ranked outliers"),
     ("duplicates", "Duplicates"),
     ("quality", "Quality flags"),
+    ("model", "What a model would learn"),
 )
 SECTION_IDS = tuple(s for s, _ in SECTIONS)
 
@@ -160,7 +162,7 @@ def _assemble(ctx: PageContext, title: str, header: str, toc: str, sections: lis
 def render_report(exploration, clips: Mapping[str, tuple[np.ndarray, int]] | None = None, *,
                   plan: ReportPlan | None = None, options: ReportOptions | None = None,
                   renderer: FigureRenderer | None = None, data_label: str | None = None,
-                  extra: Mapping[str, Any] | None = None) -> RenderedReport:
+                  extra: Mapping[str, Any] | None = None, baseline=None) -> RenderedReport:
     """Render the report page and its JSON description.
 
     Parameters
@@ -182,6 +184,9 @@ def render_report(exploration, clips: Mapping[str, tuple[np.ndarray, int]] | Non
         How to name the dataset on the page (default: the summary's root).
     extra
         More entries for the JSON description's ``report`` object (e.g. timings).
+    baseline
+        A :class:`kwscope.learn.result.Baseline` for the "What a model would learn" section (its
+        likely mislabels play when ``plan`` lists them); None: the section says how to compute it.
 
     Returns
     -------
@@ -199,13 +204,14 @@ def render_report(exploration, clips: Mapping[str, tuple[np.ndarray, int]] | Non
     if prof is not None and "label" in getattr(prof, "columns", []):
         all_labels |= {str(v) for v in prof["label"].dropna().unique()}
     colors = label_colors(all_labels)
-    findings = find_problems(exploration, opt)
+    findings = find_problems(exploration, opt, baseline=baseline)
     title = opt.title or f"kwscope report: {Path(str(s.root)).name or s.root}"
     label = data_label or str(s.root)
 
     # Figures first (the slow part, cached and parallel), then audio within what is left of the size limit.
     ctx = PageContext(exploration, plan, opt, colors)
     ctx.renderer = renderer
+    ctx.baseline = baseline
     tasks = figure_tasks(ctx, clips)
     names = list(tasks)
     results = renderer.render([tasks[k] for k in names])
@@ -238,6 +244,7 @@ def render_report(exploration, clips: Mapping[str, tuple[np.ndarray, int]] | Non
             lambda k: outliers_section(ctx, k),
             lambda k: duplicates_section(ctx, k),
             lambda k: quality_section(ctx, k),
+            lambda k: model_section(ctx, k),
         ]
         sections += [fn(i) for i, fn in enumerate(renderers, start=1)]
         page = _assemble(ctx, title, _header(ctx, title, label, findings), _toc(findings), sections)
@@ -288,4 +295,6 @@ def _describe(exploration, ctx: PageContext, plan: ReportPlan, opt: ReportOption
         "report": report,
     })
     out["exploration"] = explored
+    baseline = getattr(ctx, "baseline", None)
+    out["model"] = jsonable(baseline.to_dict()) if baseline is not None else None
     return out

@@ -417,8 +417,9 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
-def find_problems(exploration, options: ReportOptions | None = None) -> list[Finding]:
-    """Every finding of the report, worst first (the page's highlights and the JSON's ``findings``)."""
+def find_problems(exploration, options: ReportOptions | None = None, *, baseline=None) -> list[Finding]:
+    """Every finding of the report, worst first (the page's highlights and the JSON's ``findings``);
+    with a :class:`kwscope.learn.result.Baseline`, its findings too (section ``model``)."""
     opt = options or ReportOptions()
     s = exploration.summary
     out: list[Finding] = []
@@ -489,6 +490,7 @@ def find_problems(exploration, options: ReportOptions | None = None) -> list[Fin
         out.append(Finding("unmatched", "warn", int(info["unmatched"]),
                            f"{_plural(int(info['unmatched']), 'file')} not matched by the layout",
                            f"listed with the broken files; the layout is {s.layout}", "overview", False, "files"))
+    out += [Finding(**f, section="model") for f in (baseline.findings() if baseline is not None else [])]
     if not any(f.severity in ("bad", "warn") for f in out):
         out.append(Finding("clean", "ok", 0, "no problems found",
                            "no broken files, leakage, duplicates, outliers or quality flags", "overview", False))

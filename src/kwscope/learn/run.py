@@ -1,0 +1,196 @@
+"""``learn``: what a model would learn from a dataset -- index it, embed every clip on the engine,
+fit the baseline fold by fold, and derive accuracy, confusions, likely mislabels and ambiguous
+clips from the out-of-fold probabilities; with the finished :class:`Baseline` cached (opt-in)
+so that ``kwscope report`` can show it without training again (:func:`cached_baseline`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.caches import cached_index
+from ..settings import RunSettings
+from .embedding import EmbeddingConfig, center_by_speaker
+from .embeddings import clip_embeddings, embedding_keys
+from .folds import LearnError, make_folds
+from .issues import find_issues
+from .models import MODELS, describe_model
+from .oof import out_of_fold_probabilities
+from .result import Baseline
+from .summary import accuracy_tables, confused_pairs, confusion
+
+__all__ = ["learn", "cached_baseline", "LearnError"]
+
+_RESULT_CACHE = "learn-results-v1"
+
+
+def _manifest(data, settings: RunSettings) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        manifest = data.reset_index(drop=True)
+        manifest.attrs.update(data.attrs)
+        return manifest
+    return cached_index(data, layout=settings.layout, cache_dir=settings.cache_dir)
+
+
+def _learnable(manifest: pd.DataFrame, k: int) -> tuple[np.ndarray, dict]:
+    """Rows the baseline learns from (readable speech clips of labels with at least ``k`` clips)."""
+    speech = manifest["label"].notna().to_numpy().copy()
+    if "category" in manifest.columns:
+        speech &= (manifest["category"].astype(str) == "speech").to_numpy()
+    ok = (manifest["status"].astype(str) == "ok").to_numpy()
+    labels = manifest["label"].astype(str).to_numpy()
+    counts = pd.Series(labels[speech & ok]).value_counts()
+    small = sorted(str(lab) for lab, c in counts.items() if c < k)
+    use = speech & ok & ~np.isin(labels, small)
+    left_out = {"not_speech": int((~speech).sum()), "unreadable_at_index": int((speech & ~ok).sum()),
+                "small_labels": {lab: int(counts[lab]) for lab in small},
+                "why": f"labels with fewer than {k} clips (one a fold) are left out; background noise "
+                       "and unlabelled files are not learned from"}
+    return use, left_out
+
+
+def _key(manifest: pd.DataFrame, config: EmbeddingConfig, *, folds: int, model: str, seed: int) -> str:
+    h = hashlib.sha256(json.dumps([_RESULT_CACHE, str(manifest.attrs.get("root", "")), folds, model, seed,
+                                   config.to_dict()]).encode())
+    for key in embedding_keys(manifest, config):
+        h.update(key.encode())
+    ident = manifest[[c for c in ("path", "label", "speaker", "category", "status") if c in manifest.columns]]
+    h.update(pd.util.hash_pandas_object(ident.astype(str), index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _result_path(cache_dir, key: str) -> Path:
+    return Path(cache_dir) / _RESULT_CACHE / f"{key}.pkl"
+
+
+def cached_baseline(data, *, settings: RunSettings | None = None, folds: int = 5, model: str = "logreg",
+                    seed: int = 0) -> Baseline | None:
+    """The baseline ``learn`` cached for exactly this input and these parameters, or None (no cache
+    folder, never learned, or anything changed). Costs an index lookup and one ``stat`` a file."""
+    settings = settings or RunSettings()
+    if settings.cache_dir is None:
+        return None
+    manifest = _manifest(data, settings)
+    return _load(_result_path(settings.cache_dir, _key(manifest, EmbeddingConfig(), folds=folds, model=model,
+                                                        seed=seed)))
+
+
+def _load(path: Path) -> Baseline | None:
+    if not path.is_file():
+        return None
+    try:  # a pickle: the cache folder must be as trusted as the user's own files (it is the user's)
+        with open(path, "rb") as fh:
+            result = pickle.load(fh)
+        return result if isinstance(result, Baseline) else None
+    except Exception:  # damaged or from another version
+        return None
+
+
+def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: str = "logreg",
+          seed: int = 0) -> Baseline:
+    """Train the baseline with cross-validation and say what it found.
+
+    Parameters
+    ----------
+    data
+        A dataset folder, a manifest file, or a manifest from :func:`kwscope.index_dataset`.
+    settings
+        Where the embedding pass runs (workers, Dask scheduler), the layout, progress, and the
+        cache folder (per-chunk embeddings and the finished baseline; ``None``: no cache). The
+        folds are fitted in this process on up to ``workers`` threads.
+    folds
+        Cross-validation folds, grouped by speaker when speakers are known.
+    model
+        ``logreg`` (default) or ``mlp`` (:mod:`kwscope.learn.models`).
+    seed
+        Seed of the folds and of the model.
+
+    Raises
+    ------
+    LearnError
+        Fewer than 2 labels to learn, or one speaker only, or an unknown model.
+    """
+    if model not in MODELS:
+        raise LearnError(f"model={model!r} is not one of {', '.join(MODELS)}")
+    from .models import make_model
+
+    make_model(model, seed=seed)  # fails now, before the pass, for a model this version lacks
+    settings = settings or RunSettings()
+    t0 = time.perf_counter()
+    manifest = _manifest(data, settings)
+    config = EmbeddingConfig()
+    path = None
+    if settings.cache_dir is not None:
+        path = _result_path(settings.cache_dir, _key(manifest, config, folds=folds, model=model, seed=seed))
+        hit = _load(path)
+        if hit is not None:
+            hit.timings_s = {**hit.timings_s, "from_cache": True, "total": round(time.perf_counter() - t0, 3)}
+            return hit
+    use, left_out = _learnable(manifest, folds)
+    t_index = time.perf_counter()
+    sub = manifest[use].reset_index(drop=True)
+    sub.attrs.update(manifest.attrs)
+    emb = clip_embeddings(sub, config=config, settings=settings)
+    t_embed = time.perf_counter()
+    unreadable = [{"path": p, "error": e} for p, e, k in zip(sub["path"].astype(str), emb.errors, emb.ok) if not k]
+    sub = sub[emb.ok].reset_index(drop=True)
+    X = emb.X[emb.ok]
+    labels = sub["label"].astype(str).to_numpy()
+    classes, y = np.unique(labels, return_inverse=True)
+    if classes.size < 2:
+        raise LearnError(f"{classes.size} label(s) with at least {folds} readable clips in "
+                         f"{manifest.attrs.get('root', data)}: a classifier needs 2 or more")
+    speakers = sub["speaker"].to_numpy(dtype=object) if "speaker" in sub.columns else np.full(len(sub), None)
+    X = center_by_speaker(X, speakers)
+    fold = make_folds(labels, speakers, k=folds, seed=seed)
+    t_folds = time.perf_counter()
+    threads = settings.workers or len(os.sched_getaffinity(0))
+    probs, fit_info = out_of_fold_probabilities(X, y, fold, classes.size, model=model, seed=seed,
+                                                threads=1 if settings.scheduler else threads)
+    t_fit = time.perf_counter()
+    pred = probs.argmax(axis=1)
+    table = pd.DataFrame({
+        "path": sub["path"].astype(str), "label": labels, "speaker": sub["speaker"] if "speaker" in sub else None,
+        "fold": fold.fold, "heard_as": classes[pred], "p_given": probs[np.arange(len(y)), y],
+        "p_heard": probs[np.arange(len(y)), pred], "correct": pred == y,
+    })
+    mislabels, confident, ambiguous = find_issues(y, probs)
+    t_issues = time.perf_counter()
+    C = confusion(y, pred, classes.size)
+    acc = accuracy_tables(y, pred, classes, speakers if fold.grouped else None)
+    result = Baseline(
+        root=str(manifest.attrs.get("root", data)), layout=str(manifest.attrs.get("layout", "")),
+        classes=[str(c) for c in classes], table=table, probs=probs,
+        folds={"k": fold.k, "grouped": fold.grouped, "how": fold.how, "seed": seed},
+        model={"name": model, "description": describe_model(model), "seed": seed},
+        accuracy=acc, confusion=C, confused_pairs=confused_pairs(C, classes), mislabels=mislabels,
+        confident=confident, ambiguous=ambiguous, n_files=len(manifest), left_out=left_out, unreadable=unreadable,
+        embedding={"config": config.to_dict(), "dim": config.dim, "centred_by_speaker": bool(fold.grouped),
+                   **emb.info},
+    )
+    t_end = time.perf_counter()
+    result.timings_s = {"index": round(t_index - t0, 3), "embed": round(t_embed - t_index, 3),
+                        "folds": round(t_folds - t_embed, 3), "fit": round(t_fit - t_folds, 3),
+                        "issues": round(t_issues - t_fit, 3), "summary": round(t_end - t_issues, 3),
+                        "total": round(t_end - t0, 3), **fit_info}
+    if path is not None:
+        _store(path, result)
+    return result
+
+
+def _store(path: Path, result: Baseline) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full cache never stops the run
