@@ -27,7 +27,7 @@ from .layouts import FileKeys, make_layout
 from .manifests import MANIFEST_SUFFIXES, is_manifest_file, read_manifest_rows, read_parquet_rows
 from .parquet import find_shards
 from .patterns import is_pattern
-from .scan import DatasetError, RemoteRoot, open_location, scan_audio_files, size_mtime
+from .scan import DatasetError, RemoteRoot, open_location, scan_audio_files, scan_folder, size_mtime
 from .sources import AudioBytes, iter_shard_bytes, locate
 from .spec import LAYOUT_FILE, LayoutSpec, as_spec, read_layout_file
 
@@ -165,8 +165,10 @@ def _given(spec: LayoutSpec) -> str:
 
 
 def _folder_entries(data, fs, root_str: str, spec: LayoutSpec, **common) -> _Entries:
-    relpaths, problems = scan_audio_files(root_str, fs=fs)
-    attrs: dict = {"data_kind": "folder"}
+    scan = scan_folder(root_str, fs=fs)
+    relpaths, problems = scan.found, scan.problems
+    attrs: dict = {"data_kind": "folder", "hidden_skipped": scan.hidden,
+                   "not_walked": [{"path": p, "why": why} for p, why in scan.skipped]}
     if spec.exclude:
         kept = [r for r in relpaths if not spec.excluded(r)]
         attrs["excluded"] = len(relpaths) - len(kept)
@@ -196,6 +198,7 @@ def _folder_entries(data, fs, root_str: str, spec: LayoutSpec, **common) -> _Ent
     keys = [lay.keys(rel) if reason is None else None for rel, reason in entries]
     out = _Entries(base, rels, keys, reasons, attrs=attrs)
     _finish_keys(out, spec, det)
+    out.attrs["layout_notes"].extend(scan.notes())
     if is_pattern(det.layout):
         _sort_by_label(out)
     return out
