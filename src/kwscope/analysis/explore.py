@@ -244,11 +244,6 @@ def _explore(data, settings: RunSettings, *, violin_hz, top, anomaly_config, max
     for j, col in enumerate(SCALAR_COLUMNS):
         if col != "hum_fraction":
             prof[col] = scalars[:, j]
-    # A profile measures the first max_seconds; a longer file's length is its header's (an
-    # 8-hour file is not "30 s long").
-    header_s = manifest["duration_s"].to_numpy(float, na_value=np.nan)
-    prof["duration_s"] = np.where((prof["truncated"].to_numpy() > 0) & (header_s > prof["duration_s"].to_numpy()),
-                                  header_s, prof["duration_s"].to_numpy())
     prof["hum_fraction"] = scalars[:, SCALAR_COLUMNS.index("hum_fraction")]
     prof["pca_x"], prof["pca_y"], prof["pca_z"] = coords[:, 0], coords[:, 1], coords[:, 2]
     prof["pca_distance"] = pca_d

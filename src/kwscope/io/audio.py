@@ -50,6 +50,7 @@ class Clip:
     channels: int  # channels in the file; > 1 means the samples were downmixed (mean)
     subtype: str
     truncated: bool  # True when max_samples cut the recording short
+    n_frames: int | None = None  # frames in the whole file (its header's count; None: not known)
 
 
 def _reason(path, exc: Exception) -> str:
@@ -241,7 +242,7 @@ def read_clip(path, *, max_samples: int | None = None) -> Clip:
             _check_header(name, header.sample_rate, header.channels)
             data = _wav.read_mono(fh, header, max_samples)
             return _finish(name, data, header.sample_rate, header.channels, header.subtype,
-                           max_samples is not None and header.n_frames > max_samples)
+                           max_samples is not None and header.n_frames > max_samples, header.n_frames)
         if needs_pyav(kind):
             return _decode_media(path, fh, max_samples)
         try:
@@ -259,7 +260,10 @@ def read_clip(path, *, max_samples: int | None = None) -> Clip:
                 raise AudioError(name, _reason(path, exc)) from None
     if problem:
         raise AudioError(name, problem)
-    return _finish(name, data, sample_rate, channels, subtype, max_samples is not None and frames > max_samples)
+    if data.shape[0] < min(frames, max_samples or frames):
+        frames = data.shape[0]  # the header claimed more than the file holds
+    return _finish(name, data, sample_rate, channels, subtype, max_samples is not None and frames > max_samples,
+                   frames)
 
 
 def _check_header(name: str, rate, channels) -> None:
@@ -292,7 +296,8 @@ def _decode_media(path, fh, max_samples: int | None) -> Clip:
     return _finish(audio_name(path), data, rate, channels, codec, truncated)
 
 
-def _finish(path: str, samples: np.ndarray, sample_rate: int, channels: int, subtype: str, truncated: bool) -> Clip:
+def _finish(path: str, samples: np.ndarray, sample_rate: int, channels: int, subtype: str, truncated: bool,
+            n_frames: int | None = None) -> Clip:
     """Check what every decoded clip (float32 mono ``(frames,)``, already downmixed) must satisfy."""
     _check_header(path, sample_rate, channels)
     if samples.shape[0] == 0:
@@ -300,7 +305,10 @@ def _finish(path: str, samples: np.ndarray, sample_rate: int, channels: int, sub
     if not np.isfinite(samples).all():
         bad = int((~np.isfinite(samples)).sum())
         raise AudioError(path, f"{bad} NaN/Inf samples")
-    return Clip(np.ascontiguousarray(samples), int(sample_rate), int(channels), subtype, truncated)
+    if not truncated:
+        n_frames = samples.shape[0]
+    return Clip(np.ascontiguousarray(samples), int(sample_rate), int(channels), subtype, truncated,
+                int(n_frames) if n_frames is not None else None)
 
 
 def read_audio(path, *, max_samples: int | None = None) -> tuple[np.ndarray, int]:

@@ -90,7 +90,9 @@ def read_mono(fh, header: WavHeader, max_frames: int | None = None) -> np.ndarra
         got = len(data) // frame_bytes
         if got:
             raw = np.frombuffer(data, dtype=dtype, count=got * channels).reshape(got, channels)
-            block = raw.astype(np.float32) * PCM16_SCALE if header.subtype == "PCM_16" else raw.astype(np.float32)
+            block = raw.astype(np.float32)
+            if header.subtype == "PCM_16":
+                block *= PCM16_SCALE
             parts.append(block[:, 0].copy() if channels == 1 else block.mean(axis=1, dtype=np.float32))
             left -= got
         if got < want:
