@@ -14,6 +14,8 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +184,29 @@ def add_hostile_files(root: Path, expect: dict) -> None:
 
 def good_clip() -> bytes:
     return _wav_bytes(_speech_like(16000, 1.0, seed=99))
+
+
+@contextmanager
+def writer_unblocks(fifo: Path, after_s: float = 15.0):
+    """Should anything open ``fifo`` for reading and wait for a writer (the bug of issue 16.6), a
+    writer comes after ``after_s`` and closes at once: the test then fails on its assertions
+    (the pipe reads as empty) instead of hanging the suite forever."""
+    done = threading.Event()
+
+    def unblock():
+        if done.wait(after_s):
+            return
+        while not done.is_set():
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # no reader yet
+                pass
+            done.wait(0.2)
+
+    t = threading.Thread(target=unblock, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+        t.join()

@@ -13,8 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from bad_corpus import _speech_like, _wav_bytes, pcm16, sparse_long_wav, wav_header
+from bad_corpus import _speech_like, _wav_bytes, pcm16, sparse_long_wav, wav_header, writer_unblocks
 from kwscope.cli import main
 from kwscope.io.audio import AudioError, probe, read_audio, read_clip
 from kwscope.io.index import index_dataset
@@ -40,32 +38,6 @@ def _small_set(root: Path, n: int = 4) -> Path:
         for i in range(n):
             (root / label / f"s{i}_nohash_{i}.wav").write_bytes(_clip(seed=i + (10 if label == "no" else 0)))
     return root
-
-
-@contextmanager
-def _writer_unblocks(fifo: Path, after_s: float = 15.0):
-    """Should anything open ``fifo`` for reading and wait for a writer (the bug), a writer comes
-    after ``after_s`` and closes at once: the test then fails on its assertions instead of
-    hanging the suite forever."""
-    done = threading.Event()
-
-    def unblock():
-        if done.wait(after_s):
-            return
-        while not done.is_set():
-            try:
-                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            except OSError:  # no reader yet
-                pass
-            done.wait(0.2)
-
-    t = threading.Thread(target=unblock, daemon=True)
-    t.start()
-    try:
-        yield
-    finally:
-        done.set()
-        t.join()
 
 
 # --------------------------------------------------------------------------- absurd headers
@@ -166,7 +138,7 @@ def test_named_pipe_named_like_a_recording_hangs_no_command(tmp_path):
     root = _small_set(tmp_path / "data")
     fifo = root / "no" / "x.wav"
     os.mkfifo(fifo)
-    with _writer_unblocks(fifo):
+    with writer_unblocks(fifo):
         scan = scan_folder(root)
         assert ("no/x.wav", "not a regular file (a named pipe), not opened") in scan.problems
         assert "no/x.wav" not in scan.found
@@ -180,6 +152,16 @@ def test_named_pipe_named_like_a_recording_hangs_no_command(tmp_path):
         res = CliRunner().invoke(main, ["stats", str(root), "--json"])
         assert res.exit_code == 0, res.output
         assert "no/x.wav" in {b["path"] for b in json.loads(res.stdout)["broken_files"]}
+
+
+def test_named_pipe_named_like_a_parquet_shard_is_not_opened(tmp_path):
+    from kwscope.io.parquet import find_shards
+
+    (tmp_path / "data").mkdir()
+    fifo = tmp_path / "data" / "train-00000-of-00001.parquet"
+    os.mkfifo(fifo)
+    with writer_unblocks(fifo):
+        assert find_shards(tmp_path) == []
 
 
 def test_io_error_on_one_file_is_that_files_error(tmp_path):

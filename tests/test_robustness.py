@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from kwscope.io.audio import AudioError, probe, read_audio
 from kwscope.cli import main
 from kwscope.io.index import index_dataset
-from bad_corpus import _speech_like, _wav_bytes, build_bad_corpus
+from bad_corpus import _speech_like, _wav_bytes, build_bad_corpus, writer_unblocks
 
 # Header-only indexing cannot see bad samples; decoding commands report these.
 DECODE_ONLY = {"no/nan_inf.wav"}
@@ -24,7 +24,8 @@ DECODE_ONLY = {"no/nan_inf.wav"}
 def bad_corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad") / "data"
     expect = build_bad_corpus(root, long_minutes=10.0)
-    return root, expect
+    with writer_unblocks(root / "no" / "named_pipe.wav", after_s=240):  # a hang fails, not stalls
+        yield root, expect
 
 
 def test_index_names_every_broken_file(bad_corpus):
