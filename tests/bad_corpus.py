@@ -2,7 +2,11 @@
 
 ``build_bad_corpus(root)`` writes a folder-per-label dataset and returns the expectations:
 ``broken`` maps relative paths to a fragment of the reason every command must report, ``valid``
-lists the unusual-but-valid files that must be read correctly.
+lists the unusual-but-valid files that must be read correctly; with ``hostile`` (the default) it
+also holds the files of :func:`add_hostile_files` (absurd sample rates, a named pipe, an I/O
+error, AppleDouble and hidden files, linked label folders, an 8-hour file): ``hidden`` counts the
+files left out, ``not_walked`` maps folder links not followed to a fragment of the reason, and
+``features_refuse`` the valid files ``features`` refuses.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +36,7 @@ def _speech_like(sr: int, seconds: float, seed: int = 0) -> np.ndarray:
     return (y + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 
 
-def build_bad_corpus(root: Path, *, long_minutes: float = 10.0) -> dict:
+def build_bad_corpus(root: Path, *, long_minutes: float = 10.0, hostile: bool = True) -> dict:
     root = Path(root)
     good = _wav_bytes(_speech_like(16000, 1.0))
     broken: dict[str, str] = {}
@@ -106,4 +112,101 @@ def build_bad_corpus(root: Path, *, long_minutes: float = 10.0) -> dict:
     long_y = np.tile(_speech_like(16000, 1.0, 3), int(long_minutes * 60))
     put("no/ten_minutes.wav", _wav_bytes(long_y))
     valid["no/ten_minutes.wav"] = {"n_samples": long_y.size}
-    return {"broken": broken, "valid": valid, "n_files": 12 + len(broken) + len(valid)}
+    expect = {"broken": broken, "valid": valid, "hidden": 0, "not_walked": {}, "features_refuse": {}}
+    if hostile:
+        add_hostile_files(root, expect)
+    expect["n_files"] = 12 + len(broken) + len(valid)
+    return expect
+
+
+def wav_header(rate: int, *, channels: int = 1, bits: int = 16, n_bytes: int = 32000) -> bytes:
+    """A canonical 44-byte PCM WAV header saying ``rate`` Hz (any value a uint32 holds)."""
+    align = channels * bits // 8
+    return (b"RIFF" + struct.pack("<I", 36 + n_bytes) + b"WAVE" + b"fmt "
+            + struct.pack("<IHHIIHH", 16, 1, channels, rate, (rate * align) & 0xFFFFFFFF, align, bits)
+            + b"data" + struct.pack("<I", n_bytes))
+
+
+def pcm16(seconds: float = 1.0, sr: int = 16000, seed: int = 0) -> bytes:
+    return (np.clip(_speech_like(sr, seconds, seed), -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def sparse_long_wav(path: Path, *, hours: float = 8.0, sr: int = 8000) -> int:
+    """An ``hours``-long 16-bit WAV that takes almost no disk: speech, then a sparse hole of
+    silence. Returns its frame count."""
+    n_bytes = int(hours * 3600 * sr) * 2
+    body = pcm16(1.0, sr, seed=5)
+    with open(path, "wb") as fh:
+        fh.write(wav_header(sr, n_bytes=n_bytes))
+        fh.write(body)
+        fh.truncate(44 + n_bytes)
+    return n_bytes // 2
+
+
+def add_hostile_files(root: Path, expect: dict) -> None:
+    """The file kinds a hostile tester found to stop or hang a run (issues 15 and 16), added to a
+    corpus built by :func:`build_bad_corpus` (``expect`` is updated in place)."""
+    root = Path(root)
+    broken, valid = expect["broken"], expect["valid"]
+    body = pcm16()
+    for rate in (1, 7, 4_000_000_000):  # ZeroDivisionError, reshape of size 0, a 3.7 GiB allocation
+        (root / "yes" / f"rate_{rate}hz.wav").write_bytes(wav_header(rate) + body)
+        broken[f"yes/rate_{rate}hz.wav"] = f"implausible sample rate {rate:,} Hz"
+    os.mkfifo(root / "no" / "named_pipe.wav")  # opening it for reading waited forever
+    broken["no/named_pipe.wav"] = "named pipe"
+    os.symlink("/proc/self/mem", root / "no" / "proc_mem.wav")  # regular, but reading it fails (EINVAL)
+    broken["no/proc_mem.wav"] = "I/O error"
+    # macOS AppleDouble files (and hidden ones) are left out and counted
+    for label in ("yes", "no"):
+        for i in range(3):
+            (root / label / f"._ok_{i}.wav").write_bytes(b"\x00\x05\x16\x07" + bytes(100))
+    (root / ".hidden_take.wav").write_bytes(body)
+    expect["hidden"] = 7
+    # a label folder that is a link: inside DATA followed, outside or back up listed
+    real = root / ".store" / "linked"
+    real.mkdir(parents=True)
+    for i in range(2):
+        (real / f"ok_{i}.wav").write_bytes(_wav_bytes(_speech_like(16000, 1.0, seed=40 + i)))
+    os.symlink(".store/linked", root / "linked")
+    for i in range(2):
+        valid[f"linked/ok_{i}.wav"] = {"sample_rate": 16000}
+    outside = root.parent / (root.name + "-outside")
+    outside.mkdir(exist_ok=True)
+    (outside / "ok_0.wav").write_bytes(good_clip())
+    os.symlink(outside, root / "elsewhere")
+    expect["not_walked"]["elsewhere/"] = "outside DATA"
+    os.symlink("..", root / "yes" / "up_again")
+    expect["not_walked"]["yes/up_again/"] = "loop"
+    # 8 hours: said as such, refused by features (not a short utterance)
+    valid["no/eight_hours.wav"] = {"n_samples": sparse_long_wav(root / "no" / "eight_hours.wav")}
+    expect["features_refuse"]["no/eight_hours.wav"] = "longer than"
+
+
+def good_clip() -> bytes:
+    return _wav_bytes(_speech_like(16000, 1.0, seed=99))
+
+
+@contextmanager
+def writer_unblocks(fifo: Path, after_s: float = 15.0):
+    """Should anything open ``fifo`` for reading and wait for a writer (the bug of issue 16.6), a
+    writer comes after ``after_s`` and closes at once: the test then fails on its assertions
+    (the pipe reads as empty) instead of hanging the suite forever."""
+    done = threading.Event()
+
+    def unblock():
+        if done.wait(after_s):
+            return
+        while not done.is_set():
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # no reader yet
+                pass
+            done.wait(0.2)
+
+    t = threading.Thread(target=unblock, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+        t.join()

@@ -222,7 +222,7 @@ def test_chunk_cache_alone_gives_identical_results(tmp_path, rng):
     data = _small_set(tmp_path / "data", rng)
     cache = tmp_path / "cache"
     first = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False, chunk_size=3))
-    shutil.rmtree(cache / "results-v1")
+    shutil.rmtree(cache / "results-v2")
     second = explore(data, settings=RunSettings(workers=1, cache_dir=cache, progress=False, chunk_size=3))
     assert second.pass_info["cache_hits"] == second.pass_info["chunks"] and "result_cache" not in second.pass_info
     assert _findings(first) == _findings(second)
@@ -298,7 +298,7 @@ def test_manifest_is_cached_and_refreshed(tmp_path, rng):
     data = _small_set(tmp_path / "data", rng)
     cache = tmp_path / "cache"
     first = cached_index(data, cache_dir=cache)
-    assert len(list((cache / "manifests-v2").glob("*.parquet"))) == 1
+    assert len(list((cache / "manifests-v3").glob("*.parquet"))) == 1
     pd.testing.assert_frame_equal(cached_index(data, cache_dir=cache), first)
     write_wav(data / "up" / "new_nohash_0.wav", tone(seconds=0.5))
     third = cached_index(data, cache_dir=cache)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from kwscope.io.audio import AudioError, probe, read_audio
 from kwscope.cli import main
 from kwscope.io.index import index_dataset
-from bad_corpus import _speech_like, _wav_bytes, build_bad_corpus
+from bad_corpus import _speech_like, _wav_bytes, build_bad_corpus, writer_unblocks
 
 # Header-only indexing cannot see bad samples; decoding commands report these.
 DECODE_ONLY = {"no/nan_inf.wav"}
@@ -24,7 +24,8 @@ DECODE_ONLY = {"no/nan_inf.wav"}
 def bad_corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad") / "data"
     expect = build_bad_corpus(root, long_minutes=10.0)
-    return root, expect
+    with writer_unblocks(root / "no" / "named_pipe.wav", after_s=240):  # a hang fails, not stalls
+        yield root, expect
 
 
 def test_index_names_every_broken_file(bad_corpus):
@@ -60,6 +61,10 @@ def test_stats_on_bad_corpus_exit_0_no_traceback(bad_corpus):
     named = {b["path"] for b in doc["broken_files"]}
     assert named == set(expect["broken"]) - DECODE_ONLY
     assert "Traceback" not in res.output
+    notes = "\n".join(doc["layout_info"]["notes"])
+    assert f"skipped {expect['hidden']} hidden files" in notes
+    for folder, fragment in expect["not_walked"].items():
+        assert f"{folder}: " in notes and fragment in notes, (folder, notes)
     assert CliRunner().invoke(main, ["stats", str(root), "--strict"]).exit_code == 1
 
 
@@ -142,12 +147,13 @@ def test_every_command_finishes_on_the_bad_corpus(bad_corpus, tmp_path):
     import pandas as pd
 
     errors = pd.read_parquet(tmp_path / "feats" / "errors.parquet")
-    assert broken <= set(errors["path"]), broken - set(errors["path"])
+    refused = set(expect["features_refuse"])
+    assert broken | refused <= set(errors["path"]), (broken | refused) - set(errors["path"])
     assert (errors["error"].str.len() > 0).all()
     from kwscope import load_features
 
     X, manifest = load_features(tmp_path / "feats")
-    assert len(manifest) == len(X) == expect["n_files"] - len(broken)
+    assert len(manifest) == len(X) == expect["n_files"] - len(broken) - len(refused)
     assert np.isfinite(np.asarray(X)).all()
 
     res = runner.invoke(main, ["anomalies", str(root), "--json", "--workers", "1", "--top", "50"])

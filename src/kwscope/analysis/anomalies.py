@@ -25,7 +25,7 @@ and spectral outliers. Only files with at least one reason are listed.
 
 Reasons vocabulary: ``clipping 12%``, ``near-silent (peak -62 dBFS)``, ``digital silence``,
 ``noise burst (0.3 s)``, ``noise only (no speech found)``, ``tonal hum at 50 Hz``,
-``0.15 s long``, ``4.2 s long``, ``44.1 kHz in a 16 kHz set``, ``DC offset 3% of full scale``,
+``0.15 s long``, ``4.2 s long``, ``8.0 h long``, ``44.1 kHz in a 16 kHz set``, ``DC offset 3% of full scale``,
 ``low SNR 3 dB``, ``far from its label's spectrum``, ``far from the dataset's spectra (PCA)``.
 """
 
@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .pca import StreamingPCA  # re-exported: it was defined here
 
 __all__ = [
     "AnomalyConfig",
@@ -79,6 +81,9 @@ class AnomalyConfig:
         (the dominant length when at least half of the clips share one, else the median).
     long_factor : float
         Longer than this times the typical (dominant, else median) length is too long.
+    far_long_factor : float
+        Longer than this times the typical length is no utterance (a session among clips): a clear
+        defect, weighing more with the log of the ratio. Lengths are the real (header) ones.
     dc_offset : float
         Mean sample value (full scale 1.0) from which a DC offset is reported.
     low_snr_db : float
@@ -102,6 +107,7 @@ class AnomalyConfig:
     min_duration_s: float = 0.1
     short_fraction: float = 0.4
     long_factor: float = 2.5
+    far_long_factor: float = 10.0
     dc_offset: float = 0.02
     low_snr_db: float = 8.0
     outlier_z: float = 6.0
@@ -122,87 +128,6 @@ def spectrum_db(spectra: np.ndarray) -> np.ndarray:
     np.log(x, out=x)
     x *= np.float32(20.0 / np.log(10.0))
     return x
-
-
-# --------------------------------------------------------------------------- streaming PCA
-
-
-class StreamingPCA:
-    """PCA of standardized features from streamed batches, exact (no approximation).
-
-    Duck-types scikit-learn: ``partial_fit(X)`` per batch, then ``transform(X)``. Equivalent to
-    ``PCA(n_components).fit(StandardScaler().fit_transform(X_all))`` (population std; a constant
-    feature gets scale 1) up to floating-point summation order and the sign of each component
-    (kwscope makes each component's largest loading positive).
-
-    Attributes (after the first ``transform`` or :meth:`finalize`)
-    ---------------------------------------------------------------
-    n_samples_seen_ : int
-    mean_, scale_ : np.ndarray [shape=(features,)]
-    components_ : np.ndarray [shape=(n_components, features)]
-        In the standardized space.
-    explained_variance_, explained_variance_ratio_ : np.ndarray [shape=(n_components,)]
-    """
-
-    def __init__(self, n_components: int = 3):
-        self.n_components = n_components
-        self._n = 0
-        self._shift: np.ndarray | None = None
-        self._s1: np.ndarray | None = None
-        self._s2: np.ndarray | None = None
-        self._fitted = False
-
-    def partial_fit(self, X: np.ndarray) -> "StreamingPCA":
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (samples, features), got shape={X.shape}")
-        if X.shape[0] == 0:
-            return self
-        if self._shift is None:
-            self._shift = X.mean(axis=0)
-            self._s1 = np.zeros(X.shape[1])
-            self._s2 = np.zeros((X.shape[1], X.shape[1]))
-        D = X - self._shift
-        self._s1 += D.sum(axis=0)
-        self._s2 += D.T @ D
-        self._n += X.shape[0]
-        self._fitted = False
-        return self
-
-    def finalize(self) -> "StreamingPCA":
-        if self._n == 0:
-            raise ValueError("StreamingPCA saw no samples")
-        n = self._n
-        dmean = self._s1 / n
-        cov = self._s2 / n - np.outer(dmean, dmean)  # population covariance
-        var = np.clip(np.diag(cov), 0, None)
-        scale = np.sqrt(var)
-        # StandardScaler treats (near-)constant features as scale 1.
-        scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(self._shift + dmean))] = 1.0
-        corr = cov / np.outer(scale, scale)
-        corr *= n / max(n - 1, 1)  # PCA's unbiased variance
-        w, v = np.linalg.eigh(corr)
-        order = np.argsort(w)[::-1][: self.n_components]
-        comps = v[:, order].T
-        signs = np.sign(comps[np.arange(comps.shape[0]), np.argmax(np.abs(comps), axis=1)])
-        signs[signs == 0] = 1
-        self.n_samples_seen_ = n
-        self.mean_ = self._shift + dmean
-        self.scale_ = scale
-        self.components_ = comps * signs[:, None]
-        self.explained_variance_ = np.clip(w[order], 0, None)
-        total = float(np.clip(w, 0, None).sum())
-        self.explained_variance_ratio_ = self.explained_variance_ / total if total > 0 else self.explained_variance_
-        self._fitted = True
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        if not self._fitted:
-            self.finalize()
-        # ((X - mean) / scale) @ C.T, with the standardization folded into the projection: one
-        # product and no (m, features) float64 temporaries.
-        W = (self.components_ / self.scale_).T
-        return np.asarray(X, dtype=np.float64) @ W - self.mean_ @ W
 
 
 # --------------------------------------------------------------------------- per-label medians
@@ -269,6 +194,13 @@ def robust_z(values: np.ndarray) -> np.ndarray:
 def _pct(x: float) -> str:
     p = 100.0 * x
     return f"{p:.0f}%" if p >= 1 else f"{p:.1f}%"
+
+
+def length_text(seconds: float) -> str:
+    """``0.15 s``, ``4.2 s``, ``12.5 min``, ``8.0 h``: a length in the unit a person reads it in."""
+    if not np.isfinite(seconds) or seconds < 60:
+        return f"{seconds:{'.2g' if seconds < 1 else '.3g'}} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def _khz(sr: float) -> str:
@@ -346,7 +278,10 @@ def quality_flags(profiles: pd.DataFrame, context: DatasetContext, config: Anoma
         put("too_short", dur < short_limit, HARD + np.clip(5 * (1 - dur / short_limit), 0, 5), dur)
         if context.typical_duration_s:
             long_limit = c.long_factor * context.typical_duration_s
-            put("too_long", dur > long_limit, 3.0 + np.clip(dur / long_limit - 1, 0, 2), dur)
+            ratio = dur / context.typical_duration_s
+            severity = np.where(ratio >= c.far_long_factor, HARD + np.clip(np.log10(ratio), 0, 10),
+                                3.0 + np.clip(dur / long_limit - 1, 0, 2))
+            put("too_long", dur > long_limit, severity, dur)
         else:
             put("too_long", np.zeros(n, bool), 0.0, dur)
         if context.dominant_sample_rate:
@@ -375,7 +310,7 @@ def _reason(flag: str, row: pd.Series, context: DatasetContext) -> str:
     if flag == "hum":
         return f"tonal hum at {_hz(row['hum_hz'])}"
     if flag in ("too_short", "too_long"):
-        return f"{row['duration_s']:.2g} s long" if row["duration_s"] < 1 else f"{row['duration_s']:.3g} s long"
+        return f"{length_text(row['duration_s'])} long"
     if flag == "wrong_sample_rate":
         return f"{_khz(row['sample_rate'])} in a {_khz(context.dominant_sample_rate)} set"
     if flag == "dc_offset":

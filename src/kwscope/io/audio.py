@@ -16,8 +16,9 @@ import numpy as np
 import soundfile as sf
 
 from . import wav as _wav
-from .formats import AUDIO_EXTENSIONS, SNIFF_BYTES, format_note, needs_pyav, sniff_format
-from .sources import AudioBytes, AudioError, audio_name
+from .formats import (AUDIO_EXTENSIONS, DECODE_BLOCK_BYTES, SNIFF_BYTES, format_note, header_problem, needs_pyav,
+                      sniff_format)
+from .sources import AudioBytes, AudioError, NotRegularFile, audio_name, open_regular
 from .urls import RemoteDataError, is_url, resolve_data
 
 __all__ = ["AudioError", "AudioBytes", "AudioInfo", "Clip", "probe", "read_audio", "read_clip", "display_path",
@@ -49,10 +50,13 @@ class Clip:
     channels: int  # channels in the file; > 1 means the samples were downmixed (mean)
     subtype: str
     truncated: bool  # True when max_samples cut the recording short
+    n_frames: int | None = None  # frames in the whole file (its header's count; None: not known)
 
 
 def _reason(path, exc: Exception) -> str:
     """Turn an OS or libsndfile error into a short reason a person understands."""
+    if isinstance(exc, NotRegularFile):
+        return str(exc)
     if isinstance(exc, FileNotFoundError):
         return "file not found (it vanished or the link is dangling)"
     if isinstance(exc, IsADirectoryError):
@@ -61,6 +65,8 @@ def _reason(path, exc: Exception) -> str:
         return "permission denied"
     if isinstance(exc, OSError) and exc.errno == 40:  # ELOOP
         return "symbolic link loop"
+    if type(exc) is OSError and exc.errno:  # EIO, EINVAL, ...: the file system refused to read it
+        return f"I/O error reading the file ({exc.strerror or 'unknown'}, errno {exc.errno})"
     text = str(exc)
     # libsndfile messages look like "Error opening '<path>': <reason>"; keep the reason only.
     if ": " in text:
@@ -112,7 +118,8 @@ def _open_binary(path):
             return fsspec.open(path, "rb").open()
         except (OSError, ValueError, ImportError) as exc:
             raise AudioError(path, _reason(path, exc) if isinstance(exc, OSError) else str(exc)) from None
-    return open(path, "rb")
+    fd, _ = open_regular(path)  # a named pipe would block open() forever; devices are refused too
+    return os.fdopen(fd, "rb")
 
 
 def _open_fast(path):
@@ -178,6 +185,7 @@ def probe(path) -> AudioInfo:
     fh, header, kind = _open_fast(path)
     with fh:
         if header is not None:
+            _check_header(name, header.sample_rate, header.channels)
             if header.n_frames <= 0:
                 raise AudioError(name, "no audio samples (0 frames)")
             return AudioInfo(header.sample_rate, header.channels, header.n_frames, header.subtype, "WAV",
@@ -202,10 +210,7 @@ def probe(path) -> AudioInfo:
                 except AudioError:
                     raise AudioError(name, _reason(path, exc)) from None
                 fmt, subtype = kind, codec
-    if rate <= 0:
-        raise AudioError(name, f"invalid sample rate {rate} Hz in header")
-    if channels <= 0:
-        raise AudioError(name, f"invalid channel count {channels} in header")
+    _check_header(name, rate, channels)
     if frames <= 0:
         raise AudioError(name, "no audio samples (0 frames)")
     return AudioInfo(int(rate), int(channels), int(frames), subtype, fmt, format_note(name, kind or fmt, subtype))
@@ -234,17 +239,18 @@ def read_clip(path, *, max_samples: int | None = None) -> Clip:
     fh, header, kind = _open_fast(path)
     with fh:
         if header is not None:
-            data = _wav.read_frames(fh, header, max_samples)
+            _check_header(name, header.sample_rate, header.channels)
+            data = _wav.read_mono(fh, header, max_samples)
             return _finish(name, data, header.sample_rate, header.channels, header.subtype,
-                           max_samples is not None and header.n_frames > max_samples)
+                           max_samples is not None and header.n_frames > max_samples, header.n_frames)
         if needs_pyav(kind):
             return _decode_media(path, fh, max_samples)
         try:
             with sf.SoundFile(_sf_source(path, fh)) as snd:
-                frames = snd.frames
-                want = frames if max_samples is None else min(frames, max_samples)
-                data = snd.read(want, dtype="float32", always_2d=True)
-                sample_rate, channels, subtype = snd.samplerate, snd.channels, snd.subtype
+                frames, sample_rate, channels, subtype = snd.frames, snd.samplerate, snd.channels, snd.subtype
+                problem = header_problem(sample_rate, channels)
+                data = None if problem else _read_sf_mono(snd, frames if max_samples is None else
+                                                         min(frames, max_samples))
         except Exception as exc:
             if kind is None:
                 raise AudioError(name, _reason(path, exc)) from None
@@ -252,7 +258,35 @@ def read_clip(path, *, max_samples: int | None = None) -> Clip:
                 return _decode_media(path, fh, max_samples)
             except AudioError:
                 raise AudioError(name, _reason(path, exc)) from None
-    return _finish(name, data, sample_rate, channels, subtype, max_samples is not None and frames > max_samples)
+    if problem:
+        raise AudioError(name, problem)
+    if data.shape[0] < min(frames, max_samples or frames):
+        frames = data.shape[0]  # the header claimed more than the file holds
+    return _finish(name, data, sample_rate, channels, subtype, max_samples is not None and frames > max_samples,
+                   frames)
+
+
+def _check_header(name: str, rate, channels) -> None:
+    problem = header_problem(rate, channels)
+    if problem:
+        raise AudioError(name, problem)
+
+
+def _read_sf_mono(snd, want: int) -> np.ndarray:
+    """Up to ``want`` frames of an open SoundFile as float32 mono, a block at a time: a header's
+    frame count (which may be anything) never sizes a buffer, only the frames really decoded do."""
+    step = max(1, DECODE_BLOCK_BYTES // (4 * snd.channels))
+    parts: list[np.ndarray] = []
+    left = max(0, int(want))
+    while left > 0:
+        block = snd.read(min(step, left), dtype="float32", always_2d=True)
+        if block.shape[0] == 0:
+            break
+        parts.append(block[:, 0].copy() if snd.channels == 1 else block.mean(axis=1, dtype=np.float32))
+        left -= block.shape[0]
+    if not parts:
+        return np.zeros(0, np.float32)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _decode_media(path, fh, max_samples: int | None) -> Clip:
@@ -262,17 +296,19 @@ def _decode_media(path, fh, max_samples: int | None) -> Clip:
     return _finish(audio_name(path), data, rate, channels, codec, truncated)
 
 
-def _finish(path: str, data: np.ndarray, sample_rate: int, channels: int, subtype: str, truncated: bool) -> Clip:
-    """Downmix ``(frames, channels)`` float32 and check what every decoded clip must satisfy."""
-    if sample_rate <= 0:
-        raise AudioError(path, f"invalid sample rate {sample_rate} Hz in header")
-    if data.shape[0] == 0:
+def _finish(path: str, samples: np.ndarray, sample_rate: int, channels: int, subtype: str, truncated: bool,
+            n_frames: int | None = None) -> Clip:
+    """Check what every decoded clip (float32 mono ``(frames,)``, already downmixed) must satisfy."""
+    _check_header(path, sample_rate, channels)
+    if samples.shape[0] == 0:
         raise AudioError(path, "no audio samples (0 frames)")
-    samples = data[:, 0] if channels == 1 else data.mean(axis=1, dtype=np.float32)
     if not np.isfinite(samples).all():
         bad = int((~np.isfinite(samples)).sum())
         raise AudioError(path, f"{bad} NaN/Inf samples")
-    return Clip(np.ascontiguousarray(samples), int(sample_rate), int(channels), subtype, truncated)
+    if not truncated:
+        n_frames = samples.shape[0]
+    return Clip(np.ascontiguousarray(samples), int(sample_rate), int(channels), subtype, truncated,
+                int(n_frames) if n_frames is not None else None)
 
 
 def read_audio(path, *, max_samples: int | None = None) -> tuple[np.ndarray, int]:

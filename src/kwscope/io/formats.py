@@ -1,17 +1,46 @@
 """Containers by content: what a recording's first bytes say it holds (whatever its name), which
-names count as recordings, and the note for a file whose extension disagrees with its content."""
+names count as recordings, the note for a file whose extension disagrees with its content, and the
+bounds a header must keep to be believed (:func:`header_problem`)."""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["AUDIO_EXTENSIONS", "SNIFF_BYTES", "sniff_format", "needs_pyav", "format_note", "describe_format"]
+__all__ = ["AUDIO_EXTENSIONS", "SNIFF_BYTES", "sniff_format", "needs_pyav", "format_note", "describe_format",
+           "MIN_SAMPLE_RATE", "MAX_SAMPLE_RATE", "MAX_CHANNELS", "DECODE_BLOCK_BYTES", "header_problem"]
 
 #: File extensions treated as recordings (lower case, with the dot).
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
                               ".m4a", ".mp4", ".webm"})
 #: Bytes :func:`sniff_format` looks at.
 SNIFF_BYTES = 64
+
+#: Sample rates (Hz) a header may state: below 1 kHz no speech survives, above 384 kHz no audio
+#: interface records. A header outside is a damaged or hostile file, refused in the index, before
+#: any decode sizes buffers or filters by it (a header saying 4 GHz once asked 3.7 GiB a clip).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 384_000
+#: Channels a header may state (libsndfile's own limit).
+MAX_CHANNELS = 1024
+#: What a decoder holds of undownmixed samples at once: files are decoded a block of frames at a
+#: time and each block downmixed to mono, so a decode allocates its mono output (at most
+#: ``max_samples`` floats, never more than the file really holds) plus one block -- whatever the
+#: header says of channels or frames.
+DECODE_BLOCK_BYTES = 1 << 22
+
+
+def header_problem(sample_rate, channels) -> str | None:
+    """Why a header's sample rate (Hz) or channel count cannot be believed; None when plausible."""
+    try:
+        rate, ch = int(sample_rate), int(channels)
+    except (TypeError, ValueError, OverflowError):
+        return f"unreadable sample rate or channel count in header ({sample_rate!r}, {channels!r})"
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        return (f"implausible sample rate {rate:,} Hz in header "
+                f"(plausible: {MIN_SAMPLE_RATE:,}-{MAX_SAMPLE_RATE:,} Hz)")
+    if not 1 <= ch <= MAX_CHANNELS:
+        return f"implausible channel count {ch:,} in header (plausible: 1-{MAX_CHANNELS:,})"
+    return None
+
 
 # What each extension promises (the container families its content may be).
 _EXPECTED = {

@@ -4,7 +4,9 @@ manifest file (CSV/TSV/JSON lines/Parquet) or Hugging Face Parquet shards with t
 Columns: ``path`` (relative to DATA, ``/`` separators), ``label``, ``speaker``, ``take``, ``split``,
 ``category``, ``sample_rate`` (Hz), ``channels``, ``n_samples``, ``duration_s``, ``subtype``,
 ``format`` (the container by content), ``format_note`` (``"named .wav, holds MP4/AAC"`` or ""),
-``size_bytes``, ``mtime_ns``, ``status`` (``ok``/``error``), ``error`` (reason or ""), and where
+``size_bytes``, ``mtime_ns``, ``content_hash`` (of the size and the first and last 64 KiB,
+:func:`kwscope.io.scan.content_hash`: what caches key on with size and mtime), ``status``
+(``ok``/``error``), ``error`` (reason or ""), and where
 the audio is: ``source`` (a Parquet shard, "" for a file) and ``source_row`` (its row there).
 """
 
@@ -27,7 +29,8 @@ from .layouts import FileKeys, make_layout
 from .manifests import MANIFEST_SUFFIXES, is_manifest_file, read_manifest_rows, read_parquet_rows
 from .parquet import find_shards
 from .patterns import is_pattern
-from .scan import DatasetError, RemoteRoot, open_location, scan_audio_files, size_mtime
+from .scan import (DatasetError, RemoteRoot, bytes_hash, content_hash, open_location, scan_audio_files, scan_folder,
+                   size_mtime)
 from .sources import AudioBytes, NoiseSlice, iter_shard_bytes, locate, open_rows
 from .spec import LAYOUT_FILE, LayoutSpec, as_spec, read_layout_file
 
@@ -35,7 +38,8 @@ __all__ = ["DatasetError", "index_dataset", "scan_audio_files", "write_manifest"
 
 MANIFEST_COLUMNS = [
     "path", "label", "speaker", "take", "split", "category", "sample_rate", "channels",
-    "n_samples", "duration_s", "subtype", "format", "format_note", "size_bytes", "mtime_ns", "status", "error",
+    "n_samples", "duration_s", "subtype", "format", "format_note", "size_bytes", "mtime_ns", "content_hash", "status",
+    "error",
     "source", "source_row",
 ]
 _DETECT_SAMPLE = 20000
@@ -172,8 +176,10 @@ def _given(spec: LayoutSpec) -> str:
 
 
 def _folder_entries(data, fs, root_str: str, spec: LayoutSpec, **common) -> _Entries:
-    relpaths, problems = scan_audio_files(root_str, fs=fs)
-    attrs: dict = {"data_kind": "folder"}
+    scan = scan_folder(root_str, fs=fs)
+    relpaths, problems = scan.found, scan.problems
+    attrs: dict = {"data_kind": "folder", "hidden_skipped": scan.hidden,
+                   "not_walked": [{"path": p, "why": why} for p, why in scan.skipped]}
     if spec.exclude:
         kept = [r for r in relpaths if not spec.excluded(r)]
         attrs["excluded"] = len(relpaths) - len(kept)
@@ -203,6 +209,7 @@ def _folder_entries(data, fs, root_str: str, spec: LayoutSpec, **common) -> _Ent
     keys = [lay.keys(rel) if reason is None else None for rel, reason in entries]
     out = _Entries(base, rels, keys, reasons, attrs=attrs)
     _finish_keys(out, spec, det)
+    out.attrs["layout_notes"].extend(scan.notes())
     if is_pattern(det.layout):
         _sort_by_label(out)
     return out
@@ -347,6 +354,7 @@ def _build(e: _Entries, fs, *, probe_headers: bool, stat: bool) -> pd.DataFrame:
     n = len(e.rels)
     sizes: list = [None] * n
     mtimes: list = [None] * n
+    hashes: list = [None] * n
     infos: list = [None] * n
     reasons = e.reasons
     byte_rows = e.sources is not None
@@ -360,13 +368,14 @@ def _build(e: _Entries, fs, *, probe_headers: bool, stat: bool) -> pd.DataFrame:
             if manifest and sizes[i] is None and not os.path.exists(full):
                 reasons[i] = "file not found (listed in the manifest)"
                 continue
+            hashes[i] = content_hash(fs, full)
         if probe_headers:
             try:
                 infos[i] = probe(full)
             except AudioError as exc:
                 reasons[i] = exc.reason
     if byte_rows:
-        _probe_bytes(e, sizes, mtimes, infos, probe_headers)
+        _probe_bytes(e, sizes, mtimes, infos, probe_headers, hashes)
     keys = e.keys
     categories = [k.category if k is not None else "speech" for k in keys]
     durations = np.array([info.duration_s if info else np.nan for info in infos], float)
@@ -385,7 +394,7 @@ def _build(e: _Entries, fs, *, probe_headers: bool, stat: bool) -> pd.DataFrame:
         "path": e.rels, "label": [k.label if k else None for k in keys],
         "speaker": [k.speaker if k else None for k in keys], "take": [k.take if k else None for k in keys],
         "split": [k.split if k else None for k in keys], "category": categories,
-        "size_bytes": sizes, "mtime_ns": mtimes,
+        "size_bytes": sizes, "mtime_ns": mtimes, "content_hash": hashes,
         "sample_rate": [info.sample_rate if info else None for info in infos],
         "channels": [info.channels if info else None for info in infos],
         "n_samples": [info.n_samples if info else None for info in infos],
@@ -404,7 +413,7 @@ def _build(e: _Entries, fs, *, probe_headers: bool, stat: bool) -> pd.DataFrame:
     return df
 
 
-def _probe_bytes(e: _Entries, sizes: list, mtimes: list, infos: list, probe_headers: bool) -> None:
+def _probe_bytes(e: _Entries, sizes: list, mtimes: list, infos: list, probe_headers: bool, hashes: list) -> None:
     """Byte rows: the shard's mtime, and (probing) each row's size and header, a shard's row
     groups read in turn."""
     column = e.attrs.get("audio_column") or "audio"
@@ -434,6 +443,7 @@ def _probe_bytes(e: _Entries, sizes: list, mtimes: list, infos: list, probe_head
                 e.reasons[i] = f"row {row} of {shard} holds no audio bytes"
                 continue
             sizes[i] = len(data)
+            hashes[i] = bytes_hash(data)
             try:
                 infos[i] = probe(AudioBytes(data, e.rels[i]))
             except AudioError as exc:

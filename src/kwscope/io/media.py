@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .formats import header_problem
+
 __all__ = ["MediaError", "probe_media", "decode_media"]
 
 
@@ -36,8 +38,14 @@ def _stream(container):
     audio = [s for s in container.streams if s.type == "audio"]
     if not audio:
         raise MediaError("the container holds no audio stream")
-    if audio[0].codec_context is None:
+    ctx = audio[0].codec_context
+    if ctx is None:
         raise MediaError("no decoder for its audio stream")
+    # What the container states is checked before anything is decoded or sized by it (a rate it
+    # leaves at 0 is learnt from the frames, and checked then by the caller).
+    problem = header_problem(ctx.sample_rate or 16000, ctx.channels or 1)
+    if problem:
+        raise MediaError(problem)
     return audio[0]
 
 
@@ -89,7 +97,11 @@ def probe_media(source) -> tuple[int, int, int, str]:
 
 @_guarded
 def decode_media(source, max_samples: int | None = None) -> tuple[np.ndarray, int, int, str, bool]:
-    """Decode the first audio stream: ``(float32 (frames, channels), rate Hz, channels, codec, truncated)``."""
+    """Decode the first audio stream: ``(float32 mono (frames,), rate Hz, channels, codec, truncated)``.
+
+    Each decoded frame is downmixed (channels averaged) as it comes, so what is held is the mono
+    output, at most about ``max_samples`` floats, whatever the container claims.
+    """
     av = _av()
     with _open(av, source) as container:
         stream = _stream(container)
@@ -98,24 +110,27 @@ def decode_media(source, max_samples: int | None = None) -> tuple[np.ndarray, in
         resampler = av.AudioResampler(format="fltp")  # planar float32, same rate and layout
         parts: list[np.ndarray] = []
         got, truncated, rate = 0, False, int(ctx.sample_rate or 0)
+        channels = int(ctx.channels or 1)
         try:
             for frame in container.decode(stream):
                 rate = frame.sample_rate or rate
                 for out in resampler.resample(frame):
-                    block = out.to_ndarray()
-                    parts.append(block)
+                    block = out.to_ndarray()  # (channels, n) planar float32
+                    channels = block.shape[0]
+                    parts.append(block[0].copy() if channels == 1 else block.mean(axis=0, dtype=np.float32))
                     got += block.shape[1]
                 if max_samples is not None and got > max_samples:
                     truncated = True
                     break
             if not truncated:
                 for out in resampler.resample(None):
-                    parts.append(out.to_ndarray())
+                    block = out.to_ndarray()
+                    parts.append(block[0].copy() if block.shape[0] == 1 else block.mean(axis=0, dtype=np.float32))
         except av.error.FFmpegError as exc:
             raise MediaError(f"damaged {codec} stream ({_short(exc)})") from None
     if not parts:
-        return np.zeros((0, max(1, int(ctx.channels or 1))), np.float32), rate, int(ctx.channels or 1), codec, False
-    data = np.concatenate(parts, axis=1).T.astype(np.float32, copy=False)
+        return np.zeros(0, np.float32), rate, channels, codec, False
+    data = np.concatenate(parts).astype(np.float32, copy=False)
     if max_samples is not None and data.shape[0] > max_samples:
         data, truncated = data[:max_samples], True
-    return np.ascontiguousarray(data), rate, data.shape[1], codec, truncated
+    return np.ascontiguousarray(data), rate, channels, codec, truncated

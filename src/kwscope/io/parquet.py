@@ -33,13 +33,14 @@ class ParquetShard:
 
 
 def find_shards(folder: Path) -> list[str]:
-    """The ``*.parquet`` files under ``folder`` (relative, sorted); hidden folders are skipped."""
+    """The ``*.parquet`` regular files under ``folder`` (relative, sorted); hidden ones are skipped."""
     out = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel = os.path.relpath(dirpath, folder)
         for f in filenames:
-            if f.lower().endswith(".parquet") and not f.startswith("."):
+            # only regular files: reading a named pipe called x.parquet would wait forever
+            if f.lower().endswith(".parquet") and not f.startswith(".") and os.path.isfile(os.path.join(dirpath, f)):
                 out.append(f if rel == "." else f"{rel.replace(os.sep, '/')}/{f}")
     return sorted(out)
 

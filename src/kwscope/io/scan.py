@@ -1,15 +1,21 @@
 """Walking a dataset folder (local, or any fsspec URL) for its recordings, with the entries that
-look like recordings but cannot be one, and each file's size and modification time."""
+look like recordings but cannot be one (a folder or a named pipe called ``x.wav``), what was not
+walked and why (links out of DATA, loops, hidden files), and each file's size and mtime."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
+from dataclasses import dataclass, field
 
 from .audio import display_path, is_url, local_path
 from .formats import AUDIO_EXTENSIONS
 from .patterns import LayoutError
+from .sources import file_kind, open_regular
 
-__all__ = ["DatasetError", "scan_audio_files", "open_location", "size_mtime", "RemoteRoot"]
+__all__ = ["DatasetError", "FolderScan", "scan_folder", "scan_audio_files", "open_location", "size_mtime",
+           "content_hash", "bytes_hash", "RemoteRoot", "HASH_SPAN"]
 
 
 class DatasetError(LayoutError):
@@ -36,49 +42,203 @@ def open_location(data: str | os.PathLike):
     return fs, root
 
 
-def _walk(fs, root: str):
+@dataclass
+class FolderScan:
+    """What a walk of DATA found: ``found`` (recordings, relative paths with ``/``), ``problems``
+    (``(relpath, reason)``: entries named like recordings that cannot be one -- they become
+    error rows), ``skipped`` (``(relpath, reason)``: folders not walked, said in a note) and
+    ``hidden`` (how many hidden recordings were left out: AppleDouble ``._*`` and other names
+    starting with ``.``, in hidden folders too)."""
+
+    found: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    hidden: int = 0
+    hidden_folders: list[str] = field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        """One line each for what was left out, for the index's notes."""
+        out = []
+        if self.hidden or self.hidden_folders:
+            what = []
+            if self.hidden:
+                what.append(f"{self.hidden:,} hidden file{'s' if self.hidden != 1 else ''} "
+                            "(AppleDouble ._* and other names starting with '.')")
+            if self.hidden_folders:
+                shown = ", ".join(self.hidden_folders[:5]) + (", ..." if len(self.hidden_folders) > 5 else "")
+                what.append(f"{len(self.hidden_folders):,} hidden folder{'s' if len(self.hidden_folders) != 1 else ''}"
+                            f" ({shown})")
+            out.append("skipped " + " and ".join(what) + "")
+        for rel, why in self.skipped:
+            out.append(f"not walked: {rel}: {why}")
+        return out
+
+
+def _relpath(fs, root: str, dirpath: str) -> str:
     if fs is None:
-        yield from os.walk(root, followlinks=False)
-    else:
-        yield from fs.walk(root)
+        rel_dir = os.path.relpath(dirpath, root)
+        return "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+    rel_dir = dirpath[len(root.rstrip("/")):].strip("/")
+    return rel_dir + "/" if rel_dir else ""
 
 
-def scan_audio_files(root: str | os.PathLike, *, fs=None) -> tuple[list[str], list[tuple[str, str]]]:
-    """Walk ``root`` and return ``(relpaths, problems)``, both sorted.
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
-    ``relpaths`` are audio files relative to root with ``/`` separators. ``fs`` is an fsspec
-    filesystem for remote roots (None: the local filesystem). ``problems`` are
-    ``(relpath, reason)`` for entries that look like recordings but cannot be one (a directory
-    named ``x.wav``, a name that is not valid UTF-8). Symbolic links to folders are not followed
-    (no loops); links to files are kept and fail at read time if dangling or looping.
-    """
-    root = os.fspath(root)
-    found: list[str] = []
-    problems: list[tuple[str, str]] = []
-    for dirpath, dirnames, filenames in _walk(fs, root):
-        if fs is None:
-            rel_dir = os.path.relpath(dirpath, root)
-            rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-        else:
-            rel_dir = dirpath[len(root.rstrip("/")):].strip("/")
-            rel_dir = rel_dir + "/" if rel_dir else ""
-        dirnames.sort()
-        for d in dirnames:
-            if _is_audio_name(d):
-                problems.append((display_path(rel_dir + d), "is a directory, not a recording"))
-        for f in filenames:
-            if not _is_audio_name(f):
+
+#: Folders deeper than this under DATA are not walked (links inside DATA can nest without a loop).
+MAX_DEPTH = 64
+
+
+def _scan_local(root: str, include_hidden: bool) -> FolderScan:
+    """Walk a local folder with ``os.scandir`` (one ``stat`` only for links and odd entries)."""
+    out = FolderScan()
+    real_root = os.path.realpath(root)
+    stack = [(root, "", (real_root,))]  # folder, its path relative to root, real paths of it and its parents
+    while stack:
+        folder, rel_dir, chain = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            out.skipped.append((display_path(rel_dir or "./"), f"folder cannot be read ({exc.strerror or exc})"))
+            continue
+        subfolders = []
+        for entry in entries:
+            name, rel = entry.name, rel_dir + entry.name
+            try:
+                is_dir = entry.is_dir()  # follows a link
+            except OSError:
+                is_dir = False
+            if name.startswith(".") and not include_hidden:
+                if is_dir:
+                    out.hidden_folders.append(display_path(rel + "/"))
+                elif _is_audio_name(name):
+                    out.hidden += 1
                 continue
-            rel = rel_dir + f
+            if is_dir:
+                if _is_audio_name(name):
+                    out.problems.append((display_path(rel), "is a directory, not a recording"))
+                    continue
+                real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(chain[-1], name)
+                if entry.is_symlink():
+                    if not _inside(real, real_root):
+                        out.skipped.append((display_path(rel + "/"), "a link to a folder outside DATA "
+                                                                    f"({display_path(real)}), not followed"))
+                        continue
+                    if real in chain:
+                        out.skipped.append((display_path(rel + "/"), "a link to a folder above it (a loop), "
+                                                                    "not followed"))
+                        continue
+                if len(chain) > MAX_DEPTH:
+                    out.skipped.append((display_path(rel + "/"), f"deeper than {MAX_DEPTH} folders, not walked"))
+                    continue
+                subfolders.append((entry.path, rel + "/", chain + (real,)))
+                continue
+            if not _is_audio_name(name):
+                continue
             try:
                 rel.encode("utf-8")
             except UnicodeEncodeError:
-                problems.append((display_path(rel), "file name is not valid UTF-8 (rename it to read it)"))
+                out.problems.append((display_path(rel), "file name is not valid UTF-8 (rename it to read it)"))
                 continue
-            found.append(rel)
-    found.sort()
-    problems.sort()
-    return found, problems
+            try:
+                regular = entry.is_file()  # d_type says so without a stat, unless it is a link
+                mode = None if regular else entry.stat().st_mode
+            except OSError:
+                regular, mode = False, None  # a dangling or looping link: kept, its read says why
+            if not regular and mode is not None and not stat.S_ISREG(mode):
+                out.problems.append((display_path(rel), f"not a regular file ({file_kind(mode)}), not opened"))
+                continue
+            out.found.append(rel)
+        stack.extend(reversed(subfolders))
+    return out
+
+
+def scan_folder(root: str | os.PathLike, *, fs=None, include_hidden: bool = False) -> FolderScan:
+    """Walk ``root`` for its recordings (see :class:`FolderScan`); every list comes back sorted.
+
+    ``fs`` is an fsspec filesystem for remote roots (None: the local filesystem). Locally, only
+    regular files are recordings: a named pipe, socket or device named like one is a problem
+    (opening a pipe would wait forever). Links to files are kept (and fail at read time if
+    dangling or looping); links to folders are followed when they stay inside DATA and do not
+    lead back to a folder above them, and listed in ``skipped`` otherwise. Hidden entries (a
+    name starting with ``.``: macOS AppleDouble ``._*`` files, ``.git``) are left out and
+    counted unless ``include_hidden``.
+    """
+    root = os.fspath(root)
+    if fs is None:
+        out = _scan_local(root, include_hidden)
+    else:
+        out = FolderScan()
+        for dirpath, dirnames, filenames in fs.walk(root):
+            rel_dir = _relpath(fs, root, dirpath)
+            if not include_hidden:
+                out.hidden_folders += [rel_dir + d + "/" for d in dirnames if d.startswith(".")]
+                out.hidden += sum(1 for f in filenames if f.startswith(".") and _is_audio_name(f))
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                filenames = [f for f in filenames if not f.startswith(".")]
+            dirnames.sort()
+            out.problems += [(rel_dir + d, "is a directory, not a recording") for d in dirnames if _is_audio_name(d)]
+            out.found += [rel_dir + f for f in filenames if _is_audio_name(f)]
+    out.found.sort()
+    out.problems.sort()
+    out.skipped.sort()
+    out.hidden_folders.sort()
+    return out
+
+
+def scan_audio_files(root: str | os.PathLike, *, fs=None,
+                     include_hidden: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+    """``(relpaths, problems)`` of :func:`scan_folder`, both sorted."""
+    scan = scan_folder(root, fs=fs, include_hidden=include_hidden)
+    return scan.found, scan.problems
+
+
+#: Bytes :func:`content_hash` reads at each end of a file.
+HASH_SPAN = 64 * 1024
+
+
+def bytes_hash(data: bytes) -> str:
+    """:func:`content_hash` of bytes held in memory (a Parquet row's recording)."""
+    size = len(data)
+    h = hashlib.blake2b(f"{size}\0".encode(), digest_size=12)
+    h.update(data[:HASH_SPAN])
+    if size > HASH_SPAN:
+        h.update(data[max(HASH_SPAN, size - HASH_SPAN):])
+    return h.hexdigest()
+
+
+def content_hash(fs, path: str) -> str | None:
+    """A cheap hash of a file's content: its size, first and last :data:`HASH_SPAN` bytes (the
+    whole of a file up to 128 KiB, every keyword clip). What the caches key on beside size and
+    mtime, so a file rewritten with both kept (``cp -p``, ``rsync -t``, an editor that restores
+    the mtime) is read again. A change confined to the middle of a file over 128 KiB, with size
+    and mtime kept, is not seen. None when the file cannot be read (its read says why); only
+    regular files are opened (a named pipe would block)."""
+    try:
+        if fs is not None:
+            with fs.open(path, "rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(0)
+                head = fh.read(HASH_SPAN)
+                tail = b""
+                if size > HASH_SPAN:
+                    fh.seek(max(HASH_SPAN, size - HASH_SPAN))
+                    tail = fh.read(HASH_SPAN)
+        else:
+            fd, size = open_regular(path)
+            try:
+                head = os.read(fd, HASH_SPAN)
+                tail = os.pread(fd, HASH_SPAN, max(HASH_SPAN, size - HASH_SPAN)) if size > HASH_SPAN else b""
+            finally:
+                os.close(fd)
+    except (OSError, ValueError):
+        return None
+    h = hashlib.blake2b(f"{size}\0".encode(), digest_size=12)
+    h.update(head)
+    h.update(tail)
+    return h.hexdigest()
 
 
 def size_mtime(fs, path: str) -> tuple[int | None, int | None]:

@@ -11,13 +11,15 @@ Dask, reads the rows itself, so DATA must be on a filesystem every worker sees, 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import KwscopeError
 from .urls import is_url
 
-__all__ = ["AudioError", "AudioBytes", "NoiseSlice", "locate", "open_rows", "audio_name", "iter_shard_bytes"]
+__all__ = ["AudioError", "AudioBytes", "NoiseSlice", "locate", "open_rows", "audio_name", "iter_shard_bytes",
+           "open_regular", "file_kind", "NotRegularFile"]
 
 
 class AudioError(KwscopeError):
@@ -30,6 +32,38 @@ class AudioError(KwscopeError):
 
     def __reduce__(self):  # picklable with its two arguments (process pools, Dask)
         return (type(self), (self.path, self.reason))
+
+
+class NotRegularFile(OSError):
+    """The path is a named pipe, socket or device: never read (a pipe would block forever)."""
+
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory"))
+
+
+def file_kind(mode: int) -> str:
+    """``"a named pipe"``, ``"a socket"``, ...: what a non-regular ``st_mode`` is, in words."""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path) -> tuple[int, int]:
+    """``(fd, size in bytes)`` of a regular file opened read-only.
+
+    Opened without blocking (``O_NONBLOCK``: opening a named pipe for reading otherwise waits for
+    a writer forever), then checked: anything but a regular file is closed again and raises
+    :class:`NotRegularFile`, whose message says what it is. Other failures raise ``OSError``.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(f"not a regular file ({file_kind(st.st_mode)})")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st.st_size
 
 
 @dataclass(frozen=True)

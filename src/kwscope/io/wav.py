@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .sources import AudioBytes
+from .formats import DECODE_BLOCK_BYTES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from .sources import AudioBytes, open_regular
 
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 #: int16 samples times this are float32 at full scale 1.0, as libsndfile returns them.
@@ -67,18 +68,38 @@ def parse_header(head: bytes, file_size: int) -> WavHeader | None:
     return None
 
 
-def read_frames(fh, header: WavHeader, max_frames: int | None = None) -> np.ndarray:
-    """Read samples as float32 ``(frames, channels)``, scaled like libsndfile (int16 / 32768)."""
+def read_mono(fh, header: WavHeader, max_frames: int | None = None) -> np.ndarray:
+    """Read samples as float32 mono ``(frames,)``, scaled like libsndfile (int16 / 32768), more
+    channels averaged.
+
+    The file is read a block of frames at a time (:data:`~kwscope.io.formats.DECODE_BLOCK_BYTES`)
+    and each block downmixed, so what is allocated is the mono output -- at most ``max_frames``
+    floats and never more than the file holds -- plus one block, whatever the header claims.
+    """
     frames = header.n_frames if max_frames is None else min(header.n_frames, max_frames)
     dtype = np.dtype("<i2") if header.subtype == "PCM_16" else np.dtype("<f4")
+    channels = header.channels
+    frame_bytes = channels * dtype.itemsize
+    step = max(1, DECODE_BLOCK_BYTES // frame_bytes)
     fh.seek(header.data_offset)
-    data = fh.read(frames * header.channels * dtype.itemsize)
-    raw = np.frombuffer(data, dtype=dtype, count=len(data) // dtype.itemsize)
-    frames = raw.size // header.channels
-    raw = raw[: frames * header.channels].reshape(frames, header.channels)
-    if header.subtype == "PCM_16":
-        return raw.astype(np.float32) * PCM16_SCALE
-    return raw.astype(np.float32, copy=False)
+    parts: list[np.ndarray] = []
+    left = frames
+    while left > 0:
+        want = min(step, left)
+        data = fh.read(want * frame_bytes)
+        got = len(data) // frame_bytes
+        if got:
+            raw = np.frombuffer(data, dtype=dtype, count=got * channels).reshape(got, channels)
+            block = raw.astype(np.float32)
+            if header.subtype == "PCM_16":
+                block *= PCM16_SCALE
+            parts.append(block[:, 0].copy() if channels == 1 else block.mean(axis=1, dtype=np.float32))
+            left -= got
+        if got < want:
+            break  # the file ended early
+    if not parts:
+        return np.zeros(0, np.float32)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 #: Files up to this size are read by :func:`read_pcm16_mono` (8 s of 16-kHz 16-bit mono).
@@ -95,8 +116,9 @@ def read_pcm16_mono(path, max_bytes: int = FAST_READ_BYTES) -> tuple[np.ndarray,
     samples straight into its batch (``int16 / 32768`` as float32 is what ``read_clip``
     returns). ``path`` may also be :class:`~kwscope.io.sources.AudioBytes` (a Parquet row's
     bytes, parsed in place). Anything else -- other encodings, channels, large, empty or
-    unreadable files, URLs -- returns ``None``, and the caller takes ``read_clip``, which also
-    words the errors.
+    unreadable files, URLs, anything but a regular file (a named pipe would block the open), a
+    sample rate outside :data:`~kwscope.io.formats.MIN_SAMPLE_RATE`-``MAX_SAMPLE_RATE`` --
+    returns ``None``, and the caller takes ``read_clip``, which also words the errors.
     """
     if isinstance(path, AudioBytes):
         buf = path.data
@@ -105,18 +127,18 @@ def read_pcm16_mono(path, max_bytes: int = FAST_READ_BYTES) -> tuple[np.ndarray,
             return None
         return _pcm16_of(buf, size)
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd, size = open_regular(path)
     except (OSError, ValueError, TypeError):
         return None
     try:
-        size = os.fstat(fd).st_size
-        if not 44 <= size <= max_bytes:
+        if fd is None or not 44 <= size <= max_bytes:
             return None
         buf = os.read(fd, size)
     except OSError:
         return None
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
     if len(buf) != size:
         return None
     return _pcm16_of(buf, size)
@@ -127,7 +149,7 @@ def _pcm16_of(buf: bytes, size: int) -> tuple[np.ndarray, int] | None:
     # other layout goes through the general parser. Both give the same frames.
     riff, _, wave, fmt, fmt_size, tag, channels, rate, _, align, bits, data, data_size = _CANONICAL.unpack_from(buf)
     if (riff, wave, fmt, fmt_size, data) == (b"RIFF", b"WAVE", b"fmt ", 16, b"data"):
-        if (tag, channels, bits, align) != (_PCM, 1, 16, 2) or rate < 1:
+        if (tag, channels, bits, align) != (_PCM, 1, 16, 2):
             return None
         n_frames, offset = min(data_size, size - 44) // 2, 44
     else:
@@ -135,6 +157,6 @@ def _pcm16_of(buf: bytes, size: int) -> tuple[np.ndarray, int] | None:
         if header is None or header.subtype != "PCM_16" or header.channels != 1:
             return None
         n_frames, offset, rate = header.n_frames, header.data_offset, header.sample_rate
-    if n_frames <= 0:
+    if n_frames <= 0 or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         return None
     return np.frombuffer(buf, "<i2", count=n_frames, offset=offset), rate

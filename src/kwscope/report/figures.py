@@ -30,7 +30,7 @@ from .media import compact_png
 
 __all__ = ["FigureTask", "FigureError", "FigureRenderer", "render_task", "task_key"]
 
-_CACHE_SUBDIR = "report-figures-v1"
+_CACHE_SUBDIR = "report-figures-v2"  # v2: each entry starts with the SHA-256 of the rest
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class FigureRenderer:
     Parameters
     ----------
     cache_dir
-        Folder of the cache (a ``report-figures-v1`` folder is made inside); None: no cache.
+        Folder of the cache (a ``report-figures-v2`` folder is made inside); None: no cache.
     workers
         Processes for drawing; 1 draws in this process.
     progress
@@ -181,7 +181,13 @@ class FigureRenderer:
             data = path.read_bytes()
         except OSError:
             return None
-        return data if fmt == "png" else data.decode("utf-8")  # json and txt are text
+        digest, data = data[:32], data[32:]
+        if hashlib.sha256(data).digest() != digest:  # damaged (truncated, overwritten): draw it again
+            return None
+        try:
+            return data if fmt == "png" else data.decode("utf-8")  # json and txt are text
+        except UnicodeDecodeError:
+            return None
 
     def _store(self, key: str, fmt: str, value) -> None:
         if self.cache_dir is None or isinstance(value, FigureError):
@@ -190,7 +196,8 @@ class FigureRenderer:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            tmp.write_bytes(value if isinstance(value, bytes) else value.encode("utf-8"))
+            body = value if isinstance(value, bytes) else value.encode("utf-8")
+            tmp.write_bytes(hashlib.sha256(body).digest() + body)
             os.replace(tmp, path)
         except OSError:
             pass  # a read-only or full cache never stops the report

@@ -132,7 +132,7 @@ def _read_ahead(paths: list) -> None:
         if not isinstance(path, str):  # bytes already in memory, or an error to report
             continue
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a named pipe must not block the pass
         except (OSError, ValueError):
             continue
         try:
@@ -157,6 +157,7 @@ def _read_one(i: int, full_path, speech: bool, task: ProfileTask, batch: _Batch,
     if raw is not None:  # int16 samples, decoded straight into the batch matrices later
         x, sr = raw
         truncated = x.shape[0] > limit
+        length = x.shape[0]
         x = x[:limit]
     else:
         try:
@@ -164,12 +165,14 @@ def _read_one(i: int, full_path, speech: bool, task: ProfileTask, batch: _Batch,
         except AudioError as exc:
             errors[i] = exc.reason
             return
-        x, sr, truncated = clip.samples, clip.sample_rate, clip.truncated
+        x, sr, truncated, length = clip.samples, clip.sample_rate, clip.truncated, clip.n_frames
     cap = max(1, int(cfg.max_seconds * sr))
     if x.shape[0] > cap:
         x, truncated = np.ascontiguousarray(x[:cap]), True
     batch.add(i, x, sr, speech=speech, label=lpos[task.labels[i]] if speech else -1, keep_logspec=i in keep)
-    truncated_of[i] = float(truncated)
+    # A truncated clip is measured on its first max_seconds, but its duration is the file's:
+    # an 8-hour file is not "30 s long".
+    truncated_of[i] = (float(truncated), float(length) / sr if truncated and length else 0.0)
     ok[i] = True
 
 
@@ -191,7 +194,7 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     batch = _Batch(cfg, n, L)
     ok = np.zeros(n, bool)
     errors = [""] * n
-    truncated_of: dict[int, float] = {}
+    truncated_of: dict[int, tuple[float, float]] = {}
     readable = [i for i in range(n) if task.readable[i]]
     # Announce a window of files, then read it: deep enough to keep the disk busy, short enough
     # that the first reads have landed when the loop gets to them. Rows held in Parquet shards
@@ -206,8 +209,10 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy's "nperseg > input length" on very short clips
         batch.finish()
-    for i, t in truncated_of.items():
+    for i, (t, whole_s) in truncated_of.items():
         batch.scalars[i, _COL["truncated"]] = t
+        if whole_s > batch.scalars[i, _COL["duration_s"]]:
+            batch.scalars[i, _COL["duration_s"]] = whole_s
 
     scalars = batch.scalars
     spectra = np.full((n, n_bins), np.nan, np.float32)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 
-_CACHE_VERSION = "profiles-v6"
+_CACHE_VERSION = "profiles-v7"  # v7: duration_s of a truncated clip is the whole file's
 #: The log spectrogram of the aggregates is taken at this rate (the notebook's Speech Commands rate).
 LOGSPEC_SR = 16000
 _LOGSPEC_FRAMES = 99  # frames of one second with the notebook's 20-ms window and 10-ms step

@@ -24,7 +24,7 @@ class ChunkPlan:
     """The fixed chunks of a manifest: ``tasks[i]`` covers manifest rows ``rows[i]``.
 
     ``key(i)`` is chunk ``i``'s cache key: the profile config and, for each file, its absolute
-    location, size, mtime, readability, category and label.
+    location, size, mtime with its content hash, readability, category and label.
     """
 
     tasks: list[ProfileTask]
@@ -47,6 +47,8 @@ def plan_chunks(manifest: pd.DataFrame, *, config: ProfileConfig, chunk_size: in
     readable = (manifest["status"] == "ok").to_numpy()
     sizes = manifest["size_bytes"].astype("object").where(manifest["size_bytes"].notna(), None).tolist()
     mtimes = manifest["mtime_ns"].astype("object").where(manifest["mtime_ns"].notna(), None).tolist()
+    if "content_hash" in manifest.columns:  # a file rewritten with its size and mtime kept is new
+        mtimes = [f"{m}/{h}" if isinstance(h, str) else m for m, h in zip(mtimes, manifest["content_hash"].tolist())]
     rates = manifest["sample_rate"].astype("object").where(manifest["sample_rate"].notna(), None).tolist()
     limits = [None if r is None else max(1, int(config.max_seconds * int(r))) for r in rates]
     sources = source_rows = None
@@ -111,10 +113,12 @@ def iter_chunk_results(plan: ChunkPlan, settings: RunSettings) -> Iterator[Chunk
             if next_id in ready:
                 yield ready.pop(next_id)
             elif next_id in hits:
-                try:
-                    yield ChunkResult.load(_cache_path(cdir, keys[next_id]), next_id)
-                except (OSError, ValueError, KeyError):  # damaged cache entry: recompute here
-                    yield _store(profile_chunk(plan.tasks[next_id]))
+                try:  # an .npz is a zip: every array's CRC-32 is checked as it is read
+                    result = ChunkResult.load(_cache_path(cdir, keys[next_id]), next_id)
+                except Exception:  # damaged entry (bad CRC, truncated, not a zip): recompute, own key
+                    keys[next_id] = plan.key(next_id)
+                    result = _store(profile_chunk(plan.tasks[next_id]))
+                yield result
             else:
                 return
             next_id += 1
