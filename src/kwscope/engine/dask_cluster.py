@@ -8,8 +8,10 @@ never import this module themselves. It keeps the local engine's contract:
   ``distributed.as_completed``), so client and cluster memory stay flat on millions of chunks;
 - a tqdm bar over finished files on the client, with the same ``sizes`` and ``desc``.
 
-Failures: a task that raises is retried ``retries`` times by Dask, then its exception reaches the
-caller unchanged (as with the local pool). A worker that dies (killed, out of memory) is handled by
+Failures: a chunk that raises is rerun file by file on its worker, and the files that raise alone
+are reported in the chunk's result (:mod:`kwscope.engine.retry`, as with the local pool); a task
+that still raises is retried ``retries`` times by Dask, then its exception reaches the caller
+unchanged. A worker that dies (killed, out of memory) is handled by
 the Dask scheduler: the tasks it held, running or finished but not yet fetched, are run again on
 another worker; a task that kills ``distributed.scheduler.allowed-failures`` workers (default 3)
 becomes an :class:`~kwscope.engine.EngineError`. Each chunk is yielded exactly once, so a rerun
@@ -249,9 +251,12 @@ def _tune_worker_malloc() -> None:
 
 
 def _run_task(fn: Callable[[T], R], chunk: T) -> R:
-    """What a Dask worker runs: ``fn(chunk)``, in a worker whose allocator suits numpy batches."""
+    """What a Dask worker runs: ``fn(chunk)``, in a worker whose allocator suits numpy batches,
+    and file by file if the chunk raises (:func:`kwscope.engine.retry.run_isolating`)."""
+    from .retry import run_isolating
+
     _tune_worker_malloc()
-    return fn(chunk)
+    return run_isolating(fn, chunk)
 
 
 def _task_key(fn: Callable, chunk: Any, index: int) -> str:

@@ -5,6 +5,12 @@ A task is ``fn(chunk)`` where ``fn`` is a picklable top-level function and ``chu
 picklable object (typically a list of paths plus settings). Results are yielded as tasks finish,
 never more than ``max_in_flight`` at once, so memory does not grow with the number of chunks.
 Callers must not depend on completion order: each result should carry its chunk id.
+
+One bad file never stops a run: a chunk whose task raises is rerun file by file where it runs,
+and returns its ordinary result with the files that raise reported among its per-file errors,
+if the chunk implements :class:`kwscope.engine.retry.PerFileChunk` (``n_files``, ``one_file``,
+``with_failed``). Local workers are capped at the cores and memory available and end with the
+process that started them (:mod:`kwscope.engine.workers`).
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ def run_chunks(
     chunks
         The tasks' inputs.
     workers
-        Local worker processes; ``1`` runs in this process (no pool). Default: one per core.
+        Local worker processes; ``1`` runs in this process (no pool). Default: one per core;
+        never more than the usable cores, the memory available, or the chunks.
     scheduler
         A Dask scheduler address (``tcp://host:port``); then Dask runs the tasks.
     sizes

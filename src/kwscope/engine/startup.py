@@ -1,5 +1,5 @@
 """An early start of the local worker pool's fork server, with the modules a pass preloads
-(standard library only: called before the caller's own heavy imports).
+(light: called before the caller's own heavy imports).
 
 Starting the fork server first lets it import a pass's modules (numpy, scipy.fft, the pass itself)
 on another core while this process imports its own and scans the dataset folder; the pool's
@@ -9,7 +9,6 @@ workers then fork from it ready to work, instead of each importing everything af
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 __all__ = ["warm_worker_pool"]
@@ -25,20 +24,8 @@ def warm_worker_pool(*, workers: int | None, scheduler: str | None, preload: Seq
     """
     if scheduler:
         return
-    import multiprocessing as mp
+    from .workers import capped_workers, start_fork_server
 
-    if workers is None:
-        try:
-            workers = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            workers = os.cpu_count() or 1
-    if workers <= 1:
+    if workers == 1 or capped_workers(workers, announce=False) <= 1:
         return
-    try:
-        from multiprocessing import forkserver
-
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(list(preload))
-        forkserver.ensure_running()
-    except Exception:  # no fork server on this platform: the engine decides what to do
-        pass
+    start_fork_server(preload)  # deaf to Ctrl-C; False (no fork server): the engine decides

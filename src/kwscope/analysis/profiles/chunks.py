@@ -3,6 +3,7 @@ reader first), measure them in batches, and return per-file rows and per-label p
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import warnings
@@ -37,6 +38,27 @@ class ProfileTask:
     sources: tuple[str, ...] = ()
     source_rows: tuple[int, ...] = ()
     audio_column: str = "audio"
+    # Why each file failed when the engine reran the chunk without it (kwscope.engine.retry):
+    # "" for a file to read; empty when no file failed.
+    failed: tuple[str, ...] = ()
+
+    # The engine's per-file retry contract (kwscope.engine.retry.PerFileChunk).
+    def n_files(self) -> int:
+        return len(self.paths)
+
+    def one_file(self, i: int) -> "ProfileTask":
+        one = slice(i, i + 1)
+        return dataclasses.replace(
+            self, paths=self.paths[one], labels=self.labels[one], speech=self.speech[one],
+            readable=self.readable[one], max_samples=self.max_samples[one], sources=self.sources[one],
+            source_rows=self.source_rows[one], failed=self.failed[one])
+
+    def with_failed(self, failed: dict[int, str]) -> "ProfileTask":
+        reasons = list(self.failed) or [""] * len(self.paths)
+        for i, reason in failed.items():
+            reasons[i] = reason
+        return dataclasses.replace(self, readable=tuple(r and not reasons[i] for i, r in enumerate(self.readable)),
+                                   failed=tuple(reasons))
 
     def cache_key(self, sizes: list, mtimes: list, *, config: ProfileConfig | None = None) -> str:
         h = hashlib.sha256((config or self.config).config_hash().encode())
@@ -193,7 +215,7 @@ def _profile_chunk(task: ProfileTask) -> ChunkResult:
     keep = {i for lab in by_label for _, i in sorted(by_label[lab])[: cfg.violin_clips]}
     batch = _Batch(cfg, n, L)
     ok = np.zeros(n, bool)
-    errors = [""] * n
+    errors = list(task.failed) or [""] * n
     truncated_of: dict[int, tuple[float, float]] = {}
     readable = [i for i in range(n) if task.readable[i]]
     # Announce a window of files, then read it: deep enough to keep the disk busy, short enough
