@@ -85,12 +85,13 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, wor
     shape = " x ".join(f"{d:,}" for d in result.shape)
     what = "already complete" if result.up_to_date else "written"
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
-    click.echo(f"{result.n_rows:,} clips -> {out} ({what}; features.npy {shape} float32, "
-               f"config {result.config_hash[:12]}; {timing}); {summarize_errors(result.errors)}"
-               + (f" (listed in {out}/errors.parquet)" if result.n_errors else ""), err=True)
-    if result.data.get("layout"):
-        from ..report.terminal import printable
+    from ..report.terminal import printable
 
+    # The skip reasons may quote what a file holds: one line, control characters escaped.
+    click.echo(printable(f"{result.n_rows:,} clips -> {out} ({what}; features.npy {shape} float32, "
+                         f"config {result.config_hash[:12]}; {timing}); {summarize_errors(result.errors)}"
+                         + (f" (listed in {out}/errors.parquet)" if result.n_errors else "")), err=True)
+    if result.data.get("layout"):
         click.echo(f"  layout: {printable(str(result.data['layout']))}"
                    + (f" ({printable(str(result.data['layout_evidence']))})" if result.data.get("layout_evidence") else ""),
                    err=True)

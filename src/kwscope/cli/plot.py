@@ -9,6 +9,7 @@ import click
 from ..io.audio import display_path, read_audio
 from ..plots import CLIP_VIEWS, PlotError, save_figure
 from ..plots.export import HTML_FORMATS, MATPLOTLIB_FORMATS
+from ..report.terminal import printable
 
 _KIND_HELP = {
     "wave": "the raw wave",
@@ -53,7 +54,7 @@ def command(kind, file, output, target_sr, title):
     else:
         _set_title(fig, f"{_current_title(fig)} — {Path(display_path(file)).name}")
     path = save_figure(fig, output, title=f"{Path(display_path(file)).name}: {kind}")
-    click.echo(display_path(path))
+    click.echo(printable(display_path(path)))
 
 
 def _current_title(fig) -> str:
