@@ -40,7 +40,7 @@ def dup_set(fsdd_dir, tmp_path_factory):
 
 
 def _find(ex, a, b):
-    return [d for d in ex.duplicates if set(d["paths"]) == {a, b}]
+    return [d for d in ex.duplicate_report.pairs if set(d["paths"]) == {a, b}]
 
 
 def test_exact_copy_across_splits_is_leakage(dup_set):
@@ -67,13 +67,14 @@ def test_other_takes_and_silence_are_not_duplicates(dup_set):
     planted = {frozenset(p) for p in (("6_copyist_3.wav", "6_yweweler_20.wav"),
                                       ("6_yweweler_21.wav", "7_copyist_10.wav"),
                                       ("6_copyist_2.wav", "6_yweweler_30.wav"))}
-    found = {frozenset(d["paths"]) for d in ex.duplicates}
+    found = {frozenset(d["paths"]) for d in ex.duplicate_report.pairs}
     assert found == planted, found - planted
+    assert {frozenset(g["paths"]) for g in ex.duplicates} == planted  # three pairs: three groups of two
     rep = ex.duplicate_report
     assert (rep.n_exact_pairs, rep.n_near_pairs, rep.n_cross_split) == (2, 1, 2) and not rep.truncated
     # exact pairs first, then cross-split ones
-    assert [d["kind"] for d in ex.duplicates] == ["exact", "exact", "near"]
-    assert ex.duplicates[0]["cross_split"]
+    assert [d["kind"] for d in rep.pairs] == ["exact", "exact", "near"]
+    assert rep.pairs[0]["cross_split"]
 
 
 def test_report_renders_and_serializes(dup_set):
@@ -91,7 +92,7 @@ def test_exact_groups_report_each_copy_once(tmp_path):
         write_wav(tmp_path / name, y)
     write_wav(tmp_path / "b/w_nohash_0.wav", tone(300.0, seconds=0.5))
     ex = explore(tmp_path, settings=RunSettings(workers=1, progress=False))
-    exact = [d for d in ex.duplicates if d["kind"] == "exact"]
+    exact = [d for d in ex.duplicate_report.pairs if d["kind"] == "exact"]
     assert len(exact) == 2 and ex.duplicate_report.n_near_pairs == 0
     assert {p for d in exact for p in d["paths"]} == {"a/x_nohash_0.wav", "a/y_nohash_0.wav", "b/z_nohash_0.wav"}
 
@@ -111,5 +112,47 @@ def test_max_pairs_truncates_the_list_but_not_the_counts(tmp_path):
     for i in range(4):
         write_wav(tmp_path / "a" / f"s{i}_nohash_0.wav", tone(700.0, seconds=0.3))
     ex = explore(tmp_path, settings=RunSettings(workers=1, progress=False), max_pairs=1)
-    assert len(ex.duplicates) == 1 and ex.duplicate_report.n_exact_pairs == 3 and ex.duplicate_report.truncated
+    assert len(ex.duplicate_report.pairs) == 1 and ex.duplicate_report.n_exact_pairs == 3
+    assert ex.duplicate_report.truncated
     assert isinstance(ex.duplicate_report.to_frame(), pd.DataFrame)
+
+
+def test_exact_groups_report_each_copy_once_as_one_group(tmp_path):
+    y = tone(700.0, seconds=0.5) + tone(1900.0, seconds=0.5, amp=0.1)
+    for name in ("a/x_nohash_0.wav", "a/y_nohash_0.wav", "b/z_nohash_0.wav"):
+        write_wav(tmp_path / name, y)
+    write_wav(tmp_path / "b/w_nohash_0.wav", tone(300.0, seconds=0.5))
+    ex = explore(tmp_path, settings=RunSettings(workers=1, progress=False))
+    [group] = ex.duplicates
+    assert group["size"] == 3 and group["kind"] == "exact" and group["label_conflict"]
+    assert group["paths"] == ["a/x_nohash_0.wav", "a/y_nohash_0.wav", "b/z_nohash_0.wav"]
+    rep = ex.duplicate_report
+    assert (rep.n_groups, rep.n_files, rep.n_exact_pairs) == (1, 3, 2)
+
+
+def test_a_50_copy_group_and_three_pairs_read_4_groups_56_files(tmp_path):
+    """The headline counts groups and files, each by its name: one take copied 50 times is one
+    group of 50 files (not 49 pairs), beside three pairs."""
+    from kwscope.report.html import render_report
+    from kwscope.report.plan import find_problems
+
+    base = tone(500.0, seconds=0.4) + tone(1300.0, seconds=0.4, amp=0.2)
+    for i in range(50):
+        write_wav(tmp_path / "yes" / f"c{i:02d}_nohash_0.wav", base)
+    for k, hz in enumerate((650.0, 900.0, 1750.0)):
+        y = tone(hz, seconds=0.4) + tone(hz * 2.7, seconds=0.4, amp=0.3)
+        write_wav(tmp_path / "no" / f"p{k}a_nohash_0.wav", y)
+        write_wav(tmp_path / "no" / f"p{k}b_nohash_0.wav", y)
+    write_wav(tmp_path / "no" / "single_nohash_0.wav", tone(2500.0, seconds=0.4))
+    ex = explore(tmp_path, settings=RunSettings(workers=1, progress=False))
+    rep = ex.duplicate_report
+    assert rep.headline() == "4 groups, 56 files"
+    assert sorted(g["size"] for g in ex.duplicates) == [2, 2, 2, 50]
+    assert (rep.n_groups, rep.n_files, rep.n_exact_pairs) == (4, 56, 52)
+    counts = ex.to_dict()["duplicate_counts"]
+    assert (counts["groups"], counts["files"], counts["exact_pairs"], counts["headline"]) == (4, 56, 52, "4 groups, 56 files")
+    findings = [f for f in find_problems(ex) if "duplicates" in f.kind]
+    assert sum(f.count for f in findings) == 4 and all(f.unit == "groups" for f in findings)
+    assert sum(int(f.title.split("(")[1].split()[0]) for f in findings) == 56
+    page = render_report(ex).html
+    assert "4 groups, 56 files" in page and "duplicate groups (56 files)" in page

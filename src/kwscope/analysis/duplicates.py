@@ -1,7 +1,7 @@
 """Duplicate recordings: exact copies and near-duplicates, within and across labels and splits.
 
 - **exact**: the same decoded samples (SHA-1 of the float32 mono samples, so a WAV and a FLAC
-  of the same 16-bit audio match). Reported as pairs with the group's first path.
+  of the same 16-bit audio match).
 - **near**: the same recording after a gain change, added faint noise or re-encoding.
   ``similarity`` is the cosine of two fingerprints (log band energies on a 48 x 16 grid of 20-ms
   cells, floored 30 dB under the loudest cell, differenced along time and frequency; see
@@ -12,13 +12,14 @@
   bits; pairs sharing a band, and close in Hamming distance, are compared exactly, so the work is
   close to linear in the number of files. Clips without speech have no fingerprint.
 
-A pair whose files are in different splits is leakage (``cross_split``): the same recording is
-both trained on and tested on.
+Pairs are joined into groups (connected components): the unit every headline counts, beside the
+files in them. A group whose files are in different splits is leakage (``cross_split``): the
+same recording is both trained on and tested on.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -75,8 +76,9 @@ class DuplicateFinder:
 
     def find(self, spill: ProfileSpill, paths: np.ndarray, labels: np.ndarray, splits: np.ndarray,
              *, max_pairs: int | None = 5000) -> "DuplicateReport":
-        """Pair up duplicates. Rows index ``paths``/``labels``/``splits`` (manifest order, which
-        is path order). Pairs are kept as arrays; only the listed ones become dicts."""
+        """Pair up duplicates and join the pairs into groups. Rows index ``paths``/``labels``/``splits``
+        (manifest order, which is path order). Pairs are kept as arrays; only the listed ones (at
+        most ``max_pairs`` pairs and as many groups) become dicts; every count is complete."""
         ex_a, ex_b = [], []
         group_of: dict[int, int] = {}
         for group in self._exact_groups():
@@ -104,9 +106,10 @@ class DuplicateFinder:
         pairs = [{"kind": "near" if kind_near[k] else "exact", "paths": [str(paths[lo[k]]), str(paths[hi[k]])],
                   "labels": [_opt(labels[lo[k]]), _opt(labels[hi[k]])], "splits": [sp_lo[k], sp_hi[k]],
                   "similarity": float(sim[k]), "cross_split": bool(cross[k])} for k in order.tolist()]
+        groups, counts = _groups(lo, hi, sim, kind_near, paths, labels, splits, max_groups=max_pairs)
         return DuplicateReport(pairs=pairs, n_exact_pairs=len(ex_a), n_near_pairs=int(near[0].size),
                                n_cross_split=int(cross.sum()), near_threshold=self.near_threshold,
-                               truncated=len(pairs) < a.size)
+                               truncated=len(pairs) < a.size, groups=groups, **counts)
 
     def _exact_groups(self) -> list[list[int]]:
         """Rows with identical digests, each group in row order (sorting, no per-file objects)."""
@@ -198,16 +201,73 @@ class DuplicateFinder:
         return np.stack([code // n, code % n], axis=1)
 
 
+def _groups(lo: np.ndarray, hi: np.ndarray, sim: np.ndarray, kind_near: np.ndarray, paths: np.ndarray,
+            labels: np.ndarray, splits: np.ndarray, *, max_groups: int | None) -> tuple[list[dict], dict[str, int]]:
+    """The pairs joined into groups (connected components: a copy made 50 times is one group of 50
+    files, not 49 pairs), the groups spanning splits first, then the largest, then by first path;
+    and the complete counts of groups and of the files in them."""
+    counts = {"n_groups": 0, "n_files": 0, "n_exact_groups": 0, "n_near_groups": 0, "n_cross_split_groups": 0,
+              "n_cross_split_files": 0}
+    if lo.size == 0:
+        return [], counts
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rows, inv = np.unique(np.concatenate([lo, hi]), return_inverse=True)
+    a, b = inv[: lo.size], inv[lo.size:]
+    n = rows.size
+    _, comp = connected_components(coo_matrix((np.ones(a.size), (a, b)), shape=(n, n)), directed=False)
+    n_comp = int(comp.max()) + 1
+    edge_comp = comp[a]
+    weakest = np.ones(n_comp)
+    np.minimum.at(weakest, edge_comp, sim)
+    has_near = np.zeros(n_comp, bool)
+    has_near[edge_comp[kind_near]] = True
+    has_exact = np.zeros(n_comp, bool)
+    has_exact[edge_comp[~kind_near]] = True
+    members = [[] for _ in range(n_comp)]
+    for r, c in zip(rows.tolist(), comp.tolist()):  # rows ascending: members in path order
+        members[c].append(r)
+    groups = []
+    for c, rs in enumerate(members):
+        sp = [_opt(splits[r]) for r in rs]
+        known = {x for x in sp if x is not None}
+        labs = [_opt(labels[r]) for r in rs]
+        kind = "mixed" if has_near[c] and has_exact[c] else "near" if has_near[c] else "exact"
+        groups.append({"kind": kind, "size": len(rs), "paths": [str(paths[r]) for r in rs], "labels": labs,
+                       "splits": sp, "similarity": float(weakest[c]), "cross_split": len(known) > 1,
+                       "label_conflict": len(set(labs)) > 1})
+    groups.sort(key=lambda g: (not g["cross_split"], -g["size"], g["paths"][0]))
+    counts.update(n_groups=len(groups), n_files=int(n),
+                  n_exact_groups=sum(g["kind"] == "exact" for g in groups),
+                  n_near_groups=sum(g["kind"] != "exact" for g in groups),
+                  n_cross_split_groups=sum(g["cross_split"] for g in groups),
+                  n_cross_split_files=sum(g["size"] for g in groups if g["cross_split"]))
+    return (groups if max_groups is None else groups[:max_groups]), counts
+
+
 def _opt(v: Any) -> str | None:
     return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
 
 
 @dataclass
 class DuplicateReport:
-    """Duplicate pairs: ``{"kind": "exact"|"near", "paths": [a, b], "labels": [..], "splits": [..],
-    "similarity": float, "cross_split": bool}``, exact first, then cross-split, then most similar.
+    """Duplicates as groups, and the pairs that join them.
 
-    ``truncated`` is True when more pairs were found than listed (the counts are complete).
+    ``groups``: ``{"kind": "exact"|"near"|"mixed", "size": files, "paths": [...], "labels": [...],
+    "splits": [...], "similarity": the weakest link (1.0 when identical), "cross_split": bool,
+    "label_conflict": bool}``, in path order within a group; groups spanning splits first, then
+    the largest. A recording copied 50 times is one group of 50 files.
+
+    ``pairs``: ``{"kind": "exact"|"near", "paths": [a, b], "labels": [..], "splits": [..],
+    "similarity": float, "cross_split": bool}``, exact first, then cross-split, then most similar;
+    an exact group of ``k`` files gives ``k - 1`` pairs, each linking a copy to the group's first
+    path.
+
+    Counts are complete even when the lists are cut (``truncated``): pairs (``n_exact_pairs``,
+    ``n_near_pairs``, ``n_cross_split`` pairs across splits), groups (``n_groups``,
+    ``n_exact_groups``, ``n_near_groups`` -- near or mixed --, ``n_cross_split_groups``) and files
+    in groups (``n_files``, ``n_cross_split_files``).
     """
 
     pairs: list[dict[str, Any]]
@@ -216,6 +276,17 @@ class DuplicateReport:
     n_cross_split: int = 0
     near_threshold: float = 0.9
     truncated: bool = False
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    n_groups: int = 0
+    n_files: int = 0
+    n_exact_groups: int = 0
+    n_near_groups: int = 0
+    n_cross_split_groups: int = 0
+    n_cross_split_files: int = 0
+
+    def headline(self) -> str:
+        """``"4 groups, 56 files"``: what a person reads first."""
+        return f"{_count(self.n_groups, 'group')}, {_count(self.n_files, 'file')}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -228,6 +299,10 @@ class DuplicateReport:
                                            "similarity", "cross_split"])
 
     def _repr_html_(self) -> str:
-        head = (f"<p>{self.n_exact_pairs} exact and {self.n_near_pairs} near-duplicate pair(s); "
-                f"{self.n_cross_split} across splits (leakage)</p>")
+        head = (f"<p>Duplicates: {self.headline()} ({self.n_cross_split_groups} groups across splits: leakage); "
+                f"{self.n_exact_pairs} exact and {self.n_near_pairs} near-duplicate pair(s)</p>")
         return head + self.to_frame().to_html(index=False, escape=True)
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n:,} {unit}{'' if n == 1 else 's'}"

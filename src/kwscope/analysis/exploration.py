@@ -34,8 +34,9 @@ anomalies : list of dict
     ``{"path", "label", "speaker", "split", "score", "reasons": [str], "flags": [str]}``, highest
     score first, at most ``top``.
 duplicates : list of dict
-    ``{"kind": "exact"|"near", "paths": [a, b], "labels": [la, lb], "splits": [sa, sb],
-    "similarity": float, "cross_split": bool}``.
+    Duplicate **groups** (a recording copied 50 times is one group of 50 files):
+    ``{"kind": "exact"|"near"|"mixed", "size": int, "paths": [...], "labels": [...],
+    "splits": [...], "similarity": float, "cross_split": bool, "label_conflict": bool}``.
 quality : dict
     ``{"counts": {flag: n}, "worst": {flag: [{"path", "label", "value", "reason"}]},
     "thresholds": {...}, "context": {...}, "n_checked": int, "n_unreadable": int}``; flags:
@@ -48,7 +49,8 @@ lengths : dict
 speakers : dict
     Per-speaker clip counts, labels, splits and mean levels.
 duplicate_report : DuplicateReport
-    The duplicates with their complete counts (``duplicates`` is its ``pairs``).
+    The duplicates with their complete counts of groups, files and pairs (``duplicates`` is its
+    ``groups``; ``pairs`` the pairs that join them).
 pass_info : dict
     ``{"chunks", "cache_hits", "seconds", "files"}`` of the profile pass.
 audio_sources : dict
@@ -151,9 +153,7 @@ class Exploration:
                         for hz, d in self.violins.items()},
             "anomalies": self.anomalies,
             "duplicates": self.duplicates,
-            "duplicate_counts": ({} if self.duplicate_report is None else {
-                "exact_pairs": self.duplicate_report.n_exact_pairs, "near_pairs": self.duplicate_report.n_near_pairs,
-                "cross_split": self.duplicate_report.n_cross_split, "truncated": self.duplicate_report.truncated}),
+            "duplicate_counts": ({} if self.duplicate_report is None else _duplicate_counts(self.duplicate_report)),
             "quality": self.quality,
             "pca": self.pca,
             "lengths": self.lengths,
@@ -178,6 +178,15 @@ class Exploration:
             parts.append("<p>Top anomalies</p>" + top.to_html(index=False, escape=True))
         if self.duplicate_report is not None:
             d = self.duplicate_report
-            parts.append(f"<p>Duplicates: {d.n_exact_pairs} exact, {d.n_near_pairs} near "
-                         f"({d.n_cross_split} across splits)</p>")
+            parts.append(f"<p>Duplicates: {html.escape(d.headline())} ({d.n_cross_split_groups} groups across "
+                         f"splits)</p>")
         return "".join(parts)
+
+
+def _duplicate_counts(d: DuplicateReport) -> dict[str, Any]:
+    """Every duplicate count with its unit in its name (groups, files, pairs)."""
+    return {"groups": d.n_groups, "files": d.n_files, "exact_groups": d.n_exact_groups,
+            "near_groups": d.n_near_groups, "cross_split_groups": d.n_cross_split_groups,
+            "cross_split_files": d.n_cross_split_files, "exact_pairs": d.n_exact_pairs,
+            "near_pairs": d.n_near_pairs, "cross_split_pairs": d.n_cross_split, "truncated": d.truncated,
+            "headline": d.headline()}

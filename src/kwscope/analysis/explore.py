@@ -261,7 +261,7 @@ def _explore(data, settings: RunSettings, *, violin_hz, top, anomaly_config, max
         mean_logspec=agg.mean_logspec(),
         violins=agg.violins(),
         anomalies=outliers,
-        duplicates=dup_report.pairs,
+        duplicates=dup_report.groups,
         quality=quality,
         pca=pca_info,
         # The light pass (kwscope anomalies) leaves the aggregates empty: its report has no use

@@ -24,7 +24,8 @@ from .content import add_playable_ring, embed_audio, figure_tasks
 from .figures import FigureError, FigureRenderer
 from .markup import PageContext, asset, esc, fmt_duration, fmt_int
 from .media import html_json, script_json
-from .plan import Finding, ReportOptions, ReportPlan, find_problems, jsonable, plan_report, records, strict_problems
+from .plan import (Finding, ReportOptions, ReportPlan, duplicate_counts, find_problems, jsonable, plan_report, records,
+                   strict_problems)
 from .sections.clips import examples_section, resampling_section, silence_section, spec3d_section
 from .sections.dataset import findings_section, labels_section, lengths_section, overview_section, splits_section
 from .sections.quality import (duplicates_section, map_section, mean_spectra_section, outliers_section,
@@ -88,7 +89,7 @@ def _header(ctx: PageContext, title: str, data_label: str, findings: list[Findin
     s = ctx.summary
     sp = s.speakers or {}
     anomalies = [f for f in findings if f.kind == "anomalies"]
-    dups = sum(f.count for f in findings if f.kind in ("duplicates", "cross_split_duplicates"))
+    dc = duplicate_counts(ctx.x)
     kpis = [
         ("overview", fmt_int(s.n_files), "files", ""),
         ("labels", fmt_int(len(s.labels)), "labels", ""),
@@ -96,7 +97,8 @@ def _header(ctx: PageContext, title: str, data_label: str, findings: list[Findin
         ("overview", fmt_duration(s.total_duration_s), "of audio", ""),
         ("overview", fmt_int(len(ctx.broken)), "broken files", "bad" if ctx.broken else ""),
         ("splits", fmt_int(len(s.leaking_speakers)), "leaking speakers", "bad" if s.leaking_speakers else ""),
-        ("duplicates", fmt_int(dups), "duplicate groups", "warn" if dups else ""),
+        ("duplicates", fmt_int(dc["groups"]), f"duplicate groups ({_files(dc['files'])})",
+         "warn" if dc["groups"] else ""),
         ("outliers", fmt_int(anomalies[0].count if anomalies else 0), "outliers", "warn" if anomalies else ""),
     ]
     cards = "".join(f'<a class="kpi {cls}" href="#{sec}"><div class="v">{v}</div><div class="k">{esc(k)}</div></a>'
@@ -108,6 +110,10 @@ def _header(ctx: PageContext, title: str, data_label: str, findings: list[Findin
             f"<h1>{esc(title)}</h1><p class=\"sub\"><code>{esc(data_label)}</code> · {esc(s.layout)} layout · "
             f"generated {when} · kwscope {esc(__version__)}</p>"
             f'<div class="kpis">{cards}</div></div></header>')
+
+
+def _files(n: int) -> str:
+    return f"{fmt_int(n)} file{'' if n == 1 else 's'}"
 
 
 def _toc(findings: list[Finding]) -> str:

@@ -113,6 +113,7 @@ class Finding:
     detail: str
     section: str
     strict: bool = False  # counted by --strict
+    unit: str = ""  # what ``count`` counts: files, speakers, groups, sample rates
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -215,6 +216,20 @@ def _anomaly_records(exploration) -> list[dict[str, Any]]:
 
 def _duplicate_records(exploration) -> list[dict[str, Any]]:
     return records(getattr(exploration, "duplicates", None))
+
+
+def duplicate_counts(exploration) -> dict[str, int]:
+    """Duplicate groups and the files in them (all, and across splits): complete counts from the
+    exploration's duplicate report, else counted from its listed groups."""
+    rep = getattr(exploration, "duplicate_report", None)
+    if rep is not None and hasattr(rep, "n_groups"):
+        return {"groups": rep.n_groups, "files": rep.n_files, "cross_split_groups": rep.n_cross_split_groups,
+                "cross_split_files": rep.n_cross_split_files}
+    dups = _duplicate_records(exploration)
+    cross = [d for d in dups if d.get("cross_split")]
+    size = lambda d: len(d.get("paths") or [])  # noqa: E731
+    return {"groups": len(dups), "files": len({p for d in dups for p in d.get("paths") or []}),
+            "cross_split_groups": len(cross), "cross_split_files": sum(size(d) for d in cross)}
 
 
 def quality_view(exploration) -> tuple[dict[str, int], dict[str, list[dict[str, Any]]], dict[str, Any]]:
@@ -414,30 +429,31 @@ def find_problems(exploration, options: ReportOptions | None = None) -> list[Fin
             reasons[b["error"]] = reasons.get(b["error"], 0) + 1
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
         out.append(Finding("broken_files", "bad", len(broken), f"{_plural(len(broken), 'broken file')}",
-                           "cannot be read: " + "; ".join(f"{r} ({n})" for r, n in top), "overview", True))
+                           "cannot be read: " + "; ".join(f"{r} ({n})" for r, n in top), "overview", True, "files"))
     if s.leaking_speakers:
         n = len(s.leaking_speakers)
         names = ", ".join(d["speaker"] for d in s.leaking_speakers[:5]) + (" ..." if n > 5 else "")
         out.append(Finding("speaker_leakage", "bad", n, f"{_plural(n, 'speaker')} in more than one split",
-                           f"{names}: a model would be tested on voices it trained on", "splits", True))
-    dups = _duplicate_records(exploration)
-    cross = [d for d in dups if d.get("cross_split")]
-    if cross:
-        out.append(Finding("cross_split_duplicates", "bad", len(cross),
-                           f"{_plural(len(cross), 'duplicate group')} across splits",
-                           "the same recording is in train and in validation/test", "duplicates", True))
-    if len(dups) > len(cross):
-        n = len(dups) - len(cross)
-        kinds = sorted({str(d.get("kind", "")) for d in dups if not d.get("cross_split")})
-        out.append(Finding("duplicates", "warn", n, f"{_plural(n, 'duplicate group')} within a split",
-                           "kinds: " + ", ".join(k for k in kinds if k), "duplicates", False))
+                           f"{names}: a model would be tested on voices it trained on", "splits", True, "speakers"))
+    dc = duplicate_counts(exploration)
+    if dc["cross_split_groups"]:
+        n, files = dc["cross_split_groups"], dc["cross_split_files"]
+        out.append(Finding("cross_split_duplicates", "bad", n,
+                           f"{_plural(n, 'duplicate group')} ({_plural(files, 'file')}) across splits",
+                           "the same recording is in train and in validation/test", "duplicates", True, "groups"))
+    if dc["groups"] > dc["cross_split_groups"]:
+        n, files = dc["groups"] - dc["cross_split_groups"], dc["files"] - dc["cross_split_files"]
+        kinds = sorted({str(d.get("kind", "")) for d in _duplicate_records(exploration) if not d.get("cross_split")})
+        out.append(Finding("duplicates", "warn", n,
+                           f"{_plural(n, 'duplicate group')} ({_plural(files, 'file')}) within a split",
+                           "kinds: " + ", ".join(k for k in kinds if k), "duplicates", False, "groups"))
     above = anomalies_above(exploration, opt)
     if above:
         thr = _threshold(exploration, opt)
         names = ", ".join(str(a.get("path")) for a in above[:3]) + (" ..." if len(above) > 3 else "")
         out.append(Finding("anomalies", "warn", len(above),
                            f"{_plural(len(above), 'outlier')}" + (f" scoring {thr:g} or more" if thr is not None else ""),
-                           names, "outliers", True))
+                           names, "outliers", True, "files"))
     counts, _, _ = quality_view(exploration)
     nice = {"clipping": "clipped", "near_silent": "near-silent", "noise_only": "holding only noise",
             "noise_burst": "with a noise burst", "hum": "with hum", "too_short": "too short",
@@ -447,32 +463,32 @@ def find_problems(exploration, options: ReportOptions | None = None) -> list[Fin
         if n:
             out.append(Finding(f"quality:{flag}", "warn", int(n),
                                f"{_plural(int(n), 'recording')} {nice.get(flag, 'flagged ' + flag.replace('_', ' '))}",
-                               "listen to the worst ones in Quality flags", "quality", False))
+                               "listen to the worst ones in Quality flags", "quality", False, "files"))
     L = s.lengths or {}
     if L.get("n_differ"):
         out.append(Finding("lengths", "info", int(L["n_differ"]),
                            f"{_plural(int(L['n_differ']), 'recording')} not {L.get('dominant_duration_s')} s long",
-                           f"{L.get('n_shorter', 0):,} shorter, {L.get('n_longer', 0):,} longer", "lengths", False))
+                           f"{L.get('n_shorter', 0):,} shorter, {L.get('n_longer', 0):,} longer", "lengths", False, "files"))
     if len(s.sample_rates) > 1:
         rates = ", ".join(f"{k} Hz ({v:,})" for k, v in s.sample_rates.items())
         out.append(Finding("sample_rates", "info", len(s.sample_rates), "mixed sample rates", rates,
-                           "overview", False))
+                           "overview", False, "sample rates"))
     fm = getattr(s, "format_mismatches", None) or {}
     if fm.get("n_files"):
         shown = "; ".join(f"{f['path']} ({f['note']})" for f in fm.get("files", [])[:3])
         out.append(Finding("format_mismatches", "warn", int(fm["n_files"]),
                            f"{_plural(int(fm['n_files']), 'file')} whose extension disagrees with the content",
-                           f"read by content: {shown}" + (" ..." if fm["n_files"] > 3 else ""), "overview", False))
+                           f"read by content: {shown}" + (" ..." if fm["n_files"] > 3 else ""), "overview", False, "files"))
     long = getattr(s, "long_recordings", None) or {}
     if long.get("n_files"):
         out.append(Finding("long_recordings", "info", int(long["n_files"]),
                            f"{_plural(int(long['n_files']), 'long recording')} set apart",
-                           f"{long.get('why', '')}; not counted in any label", "overview", False))
+                           f"{long.get('why', '')}; not counted in any label", "overview", False, "files"))
     info = getattr(s, "layout_info", None) or {}
     if info.get("unmatched"):
         out.append(Finding("unmatched", "warn", int(info["unmatched"]),
                            f"{_plural(int(info['unmatched']), 'file')} not matched by the layout",
-                           f"listed with the broken files; the layout is {s.layout}", "overview", False))
+                           f"listed with the broken files; the layout is {s.layout}", "overview", False, "files"))
     if not any(f.severity in ("bad", "warn") for f in out):
         out.append(Finding("clean", "ok", 0, "no problems found",
                            "no broken files, leakage, duplicates, outliers or quality flags", "overview", False))

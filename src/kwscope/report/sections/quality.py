@@ -4,7 +4,7 @@ the anomaly map, ranked outliers, duplicates and quality flags."""
 from __future__ import annotations
 
 from ..markup import PageContext, esc, fmt_int, fmt_num, reasons_html, section, stat, table
-from ..plan import quality_view, records
+from ..plan import duplicate_counts, quality_view, records
 
 
 def mean_spectra_section(ctx: PageContext, n: int) -> str:
@@ -91,10 +91,13 @@ def duplicates_section(ctx: PageContext, n: int) -> str:
     if not dups:
         body = '<div class="callout ok">No duplicate recordings found.</div>'
     else:
-        cross = sum(1 for d in dups if d.get("cross_split"))
-        body = ""
-        if cross:
-            body += (f'<div class="callout bad"><b>{cross} duplicate group(s) span splits.</b> The same audio in '
+        dc = duplicate_counts(ctx.x)
+        body = (f'<p><b>{fmt_int(dc["groups"])} group{"" if dc["groups"] == 1 else "s"}, '
+                f'{fmt_int(dc["files"])} file{"" if dc["files"] == 1 else "s"}</b> '
+                "(a group is every copy of one recording).</p>")
+        if dc["cross_split_groups"]:
+            body += (f'<div class="callout bad"><b>{fmt_int(dc["cross_split_groups"])} duplicate group(s) '
+                     f'({fmt_int(dc["cross_split_files"])} files) span splits.</b> The same audio in '
                      "train and in validation/test inflates the test score.</div>")
         rows = []
         for d in dups[: ctx.options.max_duplicate_groups]:
@@ -109,17 +112,18 @@ def duplicates_section(ctx: PageContext, n: int) -> str:
             badge = '<span class="badge bad">across splits</span>' if d.get("cross_split") else \
                 '<span class="badge muted">same split</span>'
             sim = d.get("similarity")
-            rows.append([esc(d.get("kind", "")), fmt_num(sim, 4) if sim is not None else "–", files,
+            rows.append([esc(d.get("kind", "")), fmt_int(len(paths)), fmt_num(sim, 4) if sim is not None else "–", files,
                          " ".join(ctx.chip(lb) for lb in dict.fromkeys(map(str, labels))) or "–",
                          esc(", ".join(dict.fromkeys(str(s) for s in splits if s is not None))) or "–", badge])
-        body += table(["kind", "similarity", "recordings", "labels", "splits", ""], rows, numeric=[1],
+        body += table(["kind", "files", "similarity", "recordings", "labels", "splits", ""], rows, numeric=[1, 2],
                        scroll=len(rows) > 10)
-        if len(dups) > ctx.options.max_duplicate_groups:
-            body += (f'<p class="note">{fmt_int(len(dups) - ctx.options.max_duplicate_groups)} more groups in the '
+        if dc["groups"] > len(rows):
+            body += (f'<p class="note">{fmt_int(dc["groups"] - len(rows))} more groups in the '
                      "JSON description.</p>")
     lead = ("Recordings that are the same audio (identical samples) or nearly the same (matching spectral "
             "fingerprints, whatever the gain), across the whole dataset.")
-    howto = ("Each row is a group; <i>similarity</i> is 1 for identical audio. Groups that span splits are the "
+    howto = ("Each row is a group: every copy of one recording, listed once; <i>similarity</i> is 1 for identical "
+             "audio, else the weakest link between the group's near copies. Groups that span splits are the "
              "serious ones; groups with different labels mean at least one label is wrong.")
     return section("duplicates", "Duplicates", body, lead=lead, howto=howto, number=n)
 
