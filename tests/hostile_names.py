@@ -3,6 +3,8 @@ quotes, terminal escape sequences and newlines (shared by the report, browser an
 
 from __future__ import annotations
 
+import csv
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,8 @@ HOSTILE_LABELS = (
     "<script>window.__pwned=1<",
     "a\"b'c&d",
     "esc\x1b]0;pwned\x07title",
+    "rtl\u202egnp.exe\u200f",
+    "two\nlines",
     "plain",
 )
 #: File names (inside the label folders), with the same kinds of text.
@@ -48,7 +52,42 @@ def hostile_dataset(root: Path, *, files_per_label: int = 4) -> Path:
     return root
 
 
+#: Labels only a manifest can carry (a folder name holds no "/"): a script end tag among them.
+MANIFEST_LABELS = (
+    "</script><script>window.__pwned=1</script>",
+    "<!--<script>",
+    "x\r\nforged | 9 | row",
+    "\x1b[2J\x1b[Hcleared",
+    "\u202eright-to-left",
+)
+
+
+def hostile_manifest(root: Path, *, files_per_label: int = 3) -> Path:
+    """A CSV manifest ``root/metadata.csv`` (``file_name,label,speaker_id``) naming
+    ``files_per_label`` clips of each of :data:`MANIFEST_LABELS`, speakers hostile too; the clips
+    lie in ``root/clips`` under hostile file names. Returns the manifest's path."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for j, label in enumerate(MANIFEST_LABELS):
+        for i in range(files_per_label):
+            name = f"{HOSTILE_FILES[(i + j) % len(HOSTILE_FILES)][:-4]}-{j}-{i}.wav"
+            y = np.zeros(16000, np.float32)
+            y[1000:13000] = tone(300.0 * (j + 1) * (1 + 0.05 * i), seconds=12000 / 16000) * np.hanning(12000)
+            y += rng.normal(0, 0.003, 16000).astype(np.float32)
+            if i == 1:
+                y = np.clip(y * 8, -1, 1)
+            write_wav(root / "clips" / name, y)
+            rows.append({"file_name": f"clips/{name}", "label": label,
+                         "speaker_id": f"spk\x1b[31m{i}</script>"})
+    with open(root / "metadata.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["file_name", "label", "speaker_id"])
+        w.writeheader()
+        w.writerows(rows)
+    return root / "metadata.csv"
+
+
 def has_control_characters(text: str) -> list[str]:
-    """The control characters in ``text`` other than the newlines between lines (what a terminal
-    would obey: ESC, BEL, CR, ...)."""
-    return [c for c in text if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+    """The control and format characters in ``text`` other than the newlines between lines (what
+    a terminal would obey or reorder by: ESC, BEL, CR, bidirectional overrides and marks, ...)."""
+    return [c for c in text if c != "\n" and (ord(c) < 32 or 0x7F <= ord(c) < 0xA0
+                                               or unicodedata.category(c) in ("Cf", "Zl", "Zp"))]

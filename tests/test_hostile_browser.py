@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from hostile_names import hostile_dataset
+from hostile_names import HOSTILE_LABELS, MANIFEST_LABELS, hostile_dataset, hostile_manifest
+from kwscope.io.index import index_dataset
 from kwscope.report.build import build_report
 from kwscope.settings import RunSettings
 from test_report_browser import browser  # noqa: F401  (the shared Chromium fixture)
@@ -14,8 +15,12 @@ from test_report_browser import browser  # noqa: F401  (the shared Chromium fixt
 pytestmark = pytest.mark.browser
 
 
-def test_every_figure_draws_with_hostile_names(browser, tmp_path):  # noqa: F811
-    data = hostile_dataset(tmp_path / "data")
+@pytest.mark.parametrize("kind", ["folder", "manifest"])
+def test_every_figure_draws_with_hostile_names(browser, tmp_path, kind):  # noqa: F811
+    # A manifest carries what a folder name cannot: "</script>", CR LF, a screen-clearing escape.
+    data = hostile_dataset(tmp_path / "data") if kind == "folder" else hostile_manifest(tmp_path / "data")
+    labels = set(index_dataset(data)["label"].dropna())  # as read (a manifest's CR LF is dropped)
+    assert len(labels) == len(HOSTILE_LABELS if kind == "folder" else MANIFEST_LABELS)
     out = tmp_path / "report.html"
     build_report(data, out, settings=RunSettings(workers=1, cache_dir=None, progress=False))
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -29,13 +34,17 @@ def test_every_figure_draws_with_hostile_names(browser, tmp_path):  # noqa: F811
         const divs = [...document.querySelectorAll('div.kw-plotly')];
         return {plots: divs.length, ids: divs.map(d => d.id),
                 drawn: divs.filter(d => d.querySelector('.main-svg') && d.dataset.rendered === '1').map(d => d.id),
-                pwned: window.__pwned === 1, clips: Object.keys(JSON.parse(
-                    document.getElementById('kw-clips').textContent))};
+                pwned: window.__pwned === 1, clips: Object.entries(JSON.parse(
+                    document.getElementById('kw-clips').textContent)).map(([p, c]) => [p, c.label]),
+                traces: divs.flatMap(d => (d.data || []).map(t => t.name || ''))};
     }""")
     page.close()
     assert [c for c in console if c[0] in ("error", "pageerror")] == []
     assert dialogs == [] and not state["pwned"]
     assert "anomaly-map-plot" in state["ids"] and state["plots"] >= 4
     assert state["drawn"] == state["ids"]
-    # the names reach the page's data intact: a recording in the "<!--" folder is playable
-    assert any(p.startswith("<!--/") for p in state["clips"])
+    # the names reach the page's data intact: a recording of every label is playable
+    assert {label for _, label in state["clips"]} == labels
+    if kind == "folder":
+        assert any(p.startswith("<!--/") for p, _ in state["clips"])
+

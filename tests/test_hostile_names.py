@@ -8,9 +8,10 @@ import json
 import re
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
-from hostile_names import HOSTILE_LABELS, has_control_characters, hostile_dataset
+from hostile_names import HOSTILE_LABELS, MANIFEST_LABELS, has_control_characters, hostile_dataset, hostile_manifest
 from kwscope.cli import main
 from kwscope.report.html import render_report
 from kwscope.report.media import html_json, script_json
@@ -111,3 +112,51 @@ def test_printable_leaves_ordinary_text_alone():
         assert printable(text) == text
     assert printable("\u202eevil") == "\\u202eevil"  # a right-to-left override would reorder the line
     assert np.all([not has_control_characters(printable(chr(c))) for c in range(0x100)])
+
+
+# --------------------------------------------------------------------------- every command, both kinds of DATA
+
+_PLOT_KINDS = ("wave", "spectrogram", "mfcc")
+
+
+def _hostile_data(kind: str, root):
+    return hostile_dataset(root / "data") if kind == "folder" else hostile_manifest(root / "data")
+
+
+def _command_lines(kind: str, data, out) -> dict[str, list[str]]:
+    clip = next(p for p in sorted((data if kind == "folder" else data.parent / "clips").rglob("*.wav"))
+                if "\x1b" in p.name)
+    plot_out = out / "plot\x1b]0;x\x07\nforged.png"
+    return {
+        "stats": ["stats", str(data)],
+        "anomalies": ["anomalies", str(data), "--workers", "1"],
+        "index": ["index", str(data), "-o", str(out / "m\x1b[2J.parquet")],
+        "features": ["features", str(data), "-o", str(out / "feat\x07s"), "--workers", "1"],
+        "report": ["report", str(data), "-o", str(out / "r\x1b[31m.html"), "--no-cache", "--workers", "1",
+                   "--no-progress", "--json", str(out / "d\x1b[0m.json")],
+        **{f"plot {k}": ["plot", k, str(clip), "-o", str(plot_out)] for k in _PLOT_KINDS},
+    }
+
+
+@pytest.mark.parametrize("kind", ["folder", "manifest"])
+def test_no_command_prints_a_control_character_from_the_data(tmp_path, kind):
+    # Before: stats/anomalies printed escape sequences raw (one retitled the terminal), and a
+    # newline in a name started a forged table row. color=True: click would strip some CSI codes.
+    data = _hostile_data(kind, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, args in _command_lines(kind, data, out).items():
+        res = CliRunner().invoke(main, args, color=True)
+        assert res.exit_code == 0, (name, res.output, res.exception)
+        for stream in (res.stdout, res.stderr):
+            assert not has_control_characters(stream), (name, stream)
+            assert not [ln for ln in stream.splitlines() if ln.lstrip().startswith("forged")], (name, stream)
+
+
+def test_manifest_labels_with_newlines_are_one_row_each_in_stats(tmp_path):
+    data = hostile_manifest(tmp_path / "data")
+    res = CliRunner().invoke(main, ["stats", str(data)], color=True)
+    assert res.exit_code == 0, res.output
+    for label in MANIFEST_LABELS:  # each label is one row: its escaped name, then its 3 recordings
+        rows = [ln for ln in res.stdout.splitlines() if ln.startswith(printable(label) + " ")]
+        assert len(rows) == 1 and rows[0].split()[-2:][0] in ("3", "3,"), (label, res.stdout)

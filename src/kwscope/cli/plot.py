@@ -49,11 +49,12 @@ def command(kind, file, output, target_sr, title):
     y, sr = read_audio(file)
     kwargs = {"target_sr": target_sr} if kind == "resample" else {}
     fig = CLIP_VIEWS[kind](y, sr, backend=backend, **kwargs)
+    name = printable(Path(display_path(file)).name)  # drawn on the figure: control characters escaped
     if title is not None:
         _set_title(fig, title)
     else:
-        _set_title(fig, f"{_current_title(fig)} — {Path(display_path(file)).name}")
-    path = save_figure(fig, output, title=f"{Path(display_path(file)).name}: {kind}")
+        _set_title(fig, f"{_current_title(fig)} — {name}")
+    path = save_figure(fig, output, title=f"{name}: {kind}")
     click.echo(printable(display_path(path)))
 
 
