@@ -71,8 +71,11 @@ def format_layout(info: dict) -> list[str]:
     return lines
 
 
-def format_summary(s: "DatasetSummary", *, max_broken: int = 20) -> str:
-    """The human form of ``kwscope stats``."""
+def format_summary(s: "DatasetSummary", *, max_broken: int = 20, max_labels: int = 50) -> str:
+    """The human form of ``kwscope stats``: the per-label table lists the ``max_labels`` largest
+    labels and sums up the rest in one row (every label is in ``--json``)."""
+    from .labels import label_view
+
     out = [
         f"Dataset {printable(s.root)}  (layout: {printable(s.layout)})",
         *format_layout(s.layout_info),
@@ -82,11 +85,18 @@ def format_summary(s: "DatasetSummary", *, max_broken: int = 20) -> str:
     ]
     splits = sorted({sp for d in s.split_by_label.values() for sp in d})
     rows = []
-    for label in s.labels:
+    view = label_view(s.labels, s.recordings_per_label, max_labels)
+    for label in view.shown:
         per = s.split_by_label.get(label, {})
         rows.append([label, s.recordings_per_label[label], s.speakers["per_label"].get(label, "-")]
                     + [per.get(sp, 0) for sp in splits])
-    out.append(table(["label", "recordings", "speakers"] + splits, rows, title="Recordings per label"))
+    title = "Recordings per label"
+    if view.capped:
+        rest = [lb for lb in s.labels if lb not in set(view.shown)]
+        rows.append([view.more_text(), view.files_more, "-"]
+                    + [sum(s.split_by_label.get(lb, {}).get(sp, 0) for lb in rest) for sp in splits])
+        title += f" ({view.shown_text()}, the rest in the last row; every label in --json)"
+    out.append(table(["label", "recordings", "speakers"] + splits, rows, title=title))
     if s.background_noise["n_files"]:
         out.append(f"(+ {s.background_noise['n_files']} background-noise files, "
                    f"{s.background_noise['duration_s']:.1f} s; not a label)")
