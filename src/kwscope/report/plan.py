@@ -457,9 +457,12 @@ def find_problems(exploration, options: ReportOptions | None = None) -> list[Fin
     above = anomalies_above(exploration, opt)
     if above:
         thr = _threshold(exploration, opt)
-        names = ", ".join(str(a.get("path")) for a in above[:3]) + (" ..." if len(above) > 3 else "")
-        out.append(Finding("anomalies", "warn", len(above),
-                           f"{_plural(len(above), 'outlier')}" + (f" scoring {thr:g} or more" if thr is not None else ""),
+        # Counted over every file's score, not over the ranked list, which stops at --top.
+        score = pd.to_numeric(_col(_profiles(exploration), "anomaly_score"), errors="coerce")
+        n = max(len(above), int((score >= thr).sum()) if thr is not None else 0)
+        names = ", ".join(str(a.get("path")) for a in above[:3]) + (" ..." if n > 3 else "")
+        out.append(Finding("anomalies", "warn", n,
+                           f"{_plural(n, 'outlier')}" + (f" scoring {thr:g} or more" if thr is not None else ""),
                            names, "outliers", True, "files"))
     counts, _, _ = quality_view(exploration)
     nice = {"clipping": "clipped", "near_silent": "near-silent", "noise_only": "holding only noise",
