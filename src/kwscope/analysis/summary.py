@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DatasetSummary", "summarize", "speaker_leakage"]
+__all__ = ["DatasetSummary", "SUMMARY_UNITS", "summarize", "speaker_leakage"]
 
 
 @dataclass
@@ -47,7 +47,34 @@ class DatasetSummary:
     format_mismatches: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "units": dict(SUMMARY_UNITS)}
+
+
+#: What each count of :class:`DatasetSummary` counts (``stats --json`` carries it as ``units``).
+SUMMARY_UNITS = {
+    "n_files": "files (every file of the dataset: readable, broken, background noise, long recordings)",
+    "n_ok": "files (readable headers)",
+    "n_broken": "files (unreadable headers)",
+    "labels": "labels",
+    "recordings_per_label": "files a label (speech files, readable or not)",
+    "background_noise.n_files": "files",
+    "total_duration_s": "seconds (of the readable files)",
+    "lengths.n_*": "files (readable speech files)",
+    "sample_rates": "files a sample rate in Hz (readable files)",
+    "formats": "files a format (readable files)",
+    "channels": "files a channel count (readable files)",
+    "splits": "files a split (speech files)",
+    "split_by_label": "files a label and split (speech files)",
+    "speakers.n_speakers": "speakers",
+    "speakers.per_label": "speakers a label",
+    "speakers.clips_per_speaker": "files a speaker (speech files)",
+    "leaking_speakers": "speakers (n_clips: their files, splits: their files a split)",
+    "broken_files": "files",
+    "long_recordings.n_files": "files",
+    "format_mismatches.n_files": "files",
+    "layout_info.unmatched": "files",
+    "layout_info.excluded": "files",
+}
 
 
 def _counts(series: pd.Series) -> dict[str, int]:

@@ -15,6 +15,7 @@ import sys
 import click
 
 from ..errors import KwscopeError
+from ..report.terminal import printable
 
 # command name -> module under kwscope.cli defining a click command named `command`
 _COMMANDS = {
@@ -57,7 +58,8 @@ class _LazyGroup(click.Group):
         except KwscopeError as exc:
             if os.environ.get("KWSCOPE_DEBUG"):
                 raise
-            click.echo(f"kwscope: error: {exc}", err=True)
+            # The reason names a file, and a file name can hold escape sequences or newlines.
+            click.echo(f"kwscope: error: {printable(str(exc))}", err=True)
             sys.exit(2)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
@@ -67,7 +69,7 @@ class _LazyGroup(click.Group):
         except Exception as exc:  # a bug of ours: still one line, with a way to see more
             if os.environ.get("KWSCOPE_DEBUG"):
                 raise
-            click.echo(f"kwscope: internal error: {type(exc).__name__}: {exc} "
+            click.echo(f"kwscope: internal error: {type(exc).__name__}: {printable(str(exc))} "
                        "(set KWSCOPE_DEBUG=1 for a traceback)", err=True)
             sys.exit(1)
 

@@ -39,7 +39,8 @@ def format_anomalies(report: AnomalyReport) -> str:
         out.append("No anomalous recordings found.")
     counts = {k: v for k, v in report.quality.get("counts", {}).items() if v}
     out.append("")
-    out.append("Flags: " + (", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()) or "none"))
+    out.append("Flags (recordings with each; a recording can have several): "
+               + (", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()) or "none"))
     if report.broken_files:
         shown = report.broken_files[:20]
         out.append("")

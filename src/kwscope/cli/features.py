@@ -100,9 +100,13 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, dty
     what = "already complete" if result.up_to_date else "written"
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     stored = "features.npy" if len(result.shape) == 3 else "features/ (frames)"
-    click.echo(f"{result.n_rows:,} clips -> {out} ({what}; {stored} {shape} {config.stored_dtype} raw, {_on_load(config)}; config {result.config_hash[:12]}; {timing}); "
-               f"{summarize_errors(result.errors)}"
-               + (f" (listed in {out}/errors.parquet)" if result.n_errors else ""), err=True)
+    from ..report.terminal import printable
+
+    # The skip reasons may quote what a file holds: one line, control characters escaped.
+    click.echo(printable(f"{result.n_rows:,} clips -> {out} ({what}; {stored} {shape} {config.stored_dtype} raw, "
+                         f"{_on_load(config)}; config {result.config_hash[:12]}; {timing}); "
+                         f"{summarize_errors(result.errors)}"
+                         + (f" (listed in {out}/errors.parquet)" if result.n_errors else "")), err=True)
     from ..features.store import read_store_info
 
     statistics = (read_store_info(out) or {}).get("statistics", {})
@@ -110,8 +114,6 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, dty
         click.echo(f"  warning: no {statistics.get('fit_on', 'train')} clip could be read, so the store has no "
                    "normalization statistics: load it with normalize=False", err=True)
     if result.data.get("layout"):
-        from ..report.terminal import printable
-
         click.echo(f"  layout: {printable(str(result.data['layout']))}"
                    + (f" ({printable(str(result.data['layout_evidence']))})" if result.data.get("layout_evidence") else ""),
                    err=True)

@@ -22,7 +22,8 @@ def command(data, output, layout, validation_percentage, testing_percentage, str
                        testing_percentage=testing_percentage)
     write_manifest(df, output)
     n_bad = int((df["status"] != "ok").sum())
-    click.echo(f"{len(df):,} files indexed ({df.attrs['layout']} layout), {n_bad:,} broken -> {output}", err=True)
+    click.echo(printable(f"{len(df):,} files indexed ({df.attrs['layout']} layout), {n_bad:,} broken -> {output}"),
+               err=True)
     for line in [df.attrs.get("layout_evidence", "")] + list(df.attrs.get("layout_notes", [])):
         if line:
             click.echo(f"  {printable(line)}", err=True)

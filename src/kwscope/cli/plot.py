@@ -9,6 +9,7 @@ import click
 from ..io.audio import display_path, read_audio
 from ..plots import CLIP_VIEWS, PlotError, save_figure
 from ..plots.export import HTML_FORMATS, MATPLOTLIB_FORMATS
+from ..report.terminal import printable
 
 _KIND_HELP = {
     "wave": "the raw wave",
@@ -48,12 +49,13 @@ def command(kind, file, output, target_sr, title):
     y, sr = read_audio(file)
     kwargs = {"target_sr": target_sr} if kind == "resample" else {}
     fig = CLIP_VIEWS[kind](y, sr, backend=backend, **kwargs)
+    name = printable(Path(display_path(file)).name)  # drawn on the figure: control characters escaped
     if title is not None:
         _set_title(fig, title)
     else:
-        _set_title(fig, f"{_current_title(fig)} — {Path(display_path(file)).name}")
-    path = save_figure(fig, output, title=f"{Path(display_path(file)).name}: {kind}")
-    click.echo(display_path(path))
+        _set_title(fig, f"{_current_title(fig)} — {name}")
+    path = save_figure(fig, output, title=f"{name}: {kind}")
+    click.echo(printable(display_path(path)))
 
 
 def _current_title(fig) -> str:

@@ -59,6 +59,7 @@ def run_report(data, output, *, json_out, layout, workers, scheduler, cache, no_
     """Shared body of ``report`` and ``demo``: build, write, print the path, apply ``--strict``."""
     from ..report.build import build_report
     from ..report.plan import ReportOptions
+    from ..report.terminal import printable
     from ..settings import RunSettings, default_cache_dir
 
     out = Path(output)
@@ -80,11 +81,11 @@ def run_report(data, output, *, json_out, layout, workers, scheduler, cache, no_
     click.echo(f"{s.n_files:,} files, {len(s.labels)} labels; report {rendered.size_bytes / 1e6:.1f} MB with "
                f"{rendered.n_audio} playable recordings in {result.timings_s.get('total', 0):.1f} s", err=True)
     if json_path is not None:
-        click.echo(f"JSON description: {json_path.resolve()}", err=True)
-    click.echo(str(result.html_path.resolve()), err=to_stdout)
+        click.echo(printable(f"JSON description: {json_path.resolve()}"), err=True)
+    click.echo(printable(str(result.html_path.resolve())), err=to_stdout)
     if strict and result.strict_problems:
         for f in result.strict_problems:
-            click.echo(f"kwscope: strict: {f.title} ({f.detail})", err=True)
+            click.echo(printable(f"kwscope: strict: {f.title} ({f.detail})"), err=True)  # names from the data
         sys.exit(1)
 
 

@@ -10,6 +10,10 @@ from ._base import PlotError, grid_shape
 from ._style import (label_colors)
 
 
+#: Most panels (labels) a per-label grid or row of violins draws: the first this many of the
+#: mapping (callers put the labels that matter first), the title saying how many were left out.
+MAX_PANELS = 60
+
 FREQ_LABEL = "Frequency (Hz)"
 TIME_LABEL = "Time (s)"
 
@@ -23,6 +27,17 @@ def _check_labels_mapping(name: str, m) -> list[str]:
         raise PlotError(f"{name} must be a non-empty mapping of label to values, got {type(m).__name__}"
                         + (" (empty)" if isinstance(m, Mapping) else ""))
     return [str(k) for k in m]
+
+
+def _cap_panels(m, max_panels: int | None, title: str) -> tuple[dict, str]:
+    """The first ``max_panels`` items of ``m`` and the title, which names how many were left out."""
+    items = [(str(k), v) for k, v in m.items()]
+    limit = MAX_PANELS if max_panels is None else int(max_panels)
+    if limit < 1:
+        raise PlotError(f"max_panels={max_panels!r} must be at least 1")
+    if len(items) <= limit:
+        return dict(items), title
+    return dict(items[:limit]), f"{title} (the first {limit:,} of {len(items):,} labels)"
 
 
 def _grid_axes(fig, n: int, ncols: int | None, *, sharex=True, sharey=True):

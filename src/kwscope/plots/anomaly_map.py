@@ -52,6 +52,40 @@ def _reasons_list(reasons, n: int) -> list[str] | None:
     return out
 
 
+#: Color of the one trace holding the labels beyond ``legend_labels``.
+OTHER_COLOR = "#b0b0b0"
+
+
+def _label_groups(labels: list[str], legend_labels: Sequence[str] | None) -> tuple[dict[str, np.ndarray], str | None]:
+    """``(trace name -> point indices, name of the shared trace or None)``: one trace a label
+    (sorted), or one a label of ``legend_labels`` and one shared "+ K more labels" for the rest."""
+    codes, uniques = _factorize(labels)
+    keep = None if legend_labels is None else {str(lb) for lb in legend_labels}
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    out: dict[str, np.ndarray] = {}
+    rest: list[np.ndarray] = []
+    for k, idx in zip(np.unique(codes), np.split(order, bounds)):
+        if keep is None or uniques[k] in keep:
+            out[uniques[k]] = idx
+        else:
+            rest.append(idx)
+    out = dict(sorted(out.items()))
+    other = None
+    if rest:
+        other = f"+ {len(rest):,} more label{'' if len(rest) == 1 else 's'}"
+        while other in out:  # a label of that very text keeps its own trace
+            other += " "
+        out[other] = np.sort(np.concatenate(rest))
+    return out, other
+
+
+def _factorize(labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(lb, len(index)) for lb in labels), dtype=np.int64, count=len(labels))
+    return codes, list(index)
+
+
 def _short_path(path: str) -> str:
     """``label/file.wav`` for a point's caption: the file name and the folder that names the label."""
     parts = path.replace(os.sep, "/").rsplit("/", 2)
@@ -64,7 +98,7 @@ def plot_anomaly_map(coords, *, labels: Sequence[str], paths: Sequence[str],
                      scores: Sequence[float] | None = None, color_by: str = "label",
                      title: str | None = None, colors: Mapping[str, str] | None = None,
                      axis_titles: Sequence[str] = ("PC 1", "PC 2", "PC 3"), annotate_top: int = 5,
-                     backend: str = "matplotlib"):
+                     legend_labels: Sequence[str] | None = None, backend: str = "matplotlib"):
     """Recordings as points in 3-D (e.g. PCA of their standardized spectra): outliers stand apart.
 
     Parameters
@@ -86,6 +120,11 @@ def plot_anomaly_map(coords, *, labels: Sequence[str], paths: Sequence[str],
         Titles of the three axes.
     annotate_top : int
         matplotlib only: write the file name beside the ``annotate_top`` highest-scoring points.
+    legend_labels : Sequence[str], optional
+        With ``color_by="label"``: the labels that get a trace (a color and a legend entry) of their
+        own; the points of every other label share one gray trace named "+ K more labels" (each
+        point's hover still names its label). Default: every label has its own, which for
+        thousands of labels means thousands of traces.
     backend : {"matplotlib", "plotly"}
 
     Returns
@@ -118,11 +157,14 @@ def plot_anomaly_map(coords, *, labels: Sequence[str], paths: Sequence[str],
             raise PlotError(f"scores has {score_a.size} entries but coords has {n} points")
     if color_by == "score" and score_a is None:
         raise PlotError("color_by='score' needs scores")
-    cmap = _colors_for(labels_l, colors)
+    groups, other = _label_groups(labels_l, legend_labels)
+    cmap = _colors_for([g for g in groups if g != other], colors)
+    if other is not None:
+        cmap[other] = OTHER_COLOR
     title = title or f"Anomaly map ({n:,} recordings" + (", colored by score)" if color_by == "score" else ")")
     if backend == "plotly":
         return _plotly_anomaly(xyz, labels_l, paths_l, speakers_l, reasons_l, score_a, color_by, cmap,
-                               title, axis_titles)
+                               title, axis_titles, groups)
     with mpl_style():
         fig = mpl_figure(10, 7.2)
         ax = fig.add_subplot(projection="3d")
@@ -133,9 +175,8 @@ def plot_anomaly_map(coords, *, labels: Sequence[str], paths: Sequence[str],
             cb = fig.colorbar(sc, ax=ax, shrink=0.6, pad=0.08)
             cb.set_label("Anomaly score")
         else:
-            lab = np.asarray(labels_l, dtype=object)
-            for label in sorted(set(labels_l)):
-                pts = xyz[lab == label]
+            for label, idx in groups.items():
+                pts = xyz[idx]
                 ax.scatter(*pts.T, color=cmap[label], s=12, alpha=0.8, depthshade=False, label=label,
                            edgecolors="none")
             ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title="Label", markerscale=1.6,
@@ -153,7 +194,7 @@ def plot_anomaly_map(coords, *, labels: Sequence[str], paths: Sequence[str],
     return fig
 
 
-def _plotly_anomaly(xyz, labels, paths, speakers, reasons, scores, color_by, cmap, title, axis_titles):
+def _plotly_anomaly(xyz, labels, paths, speakers, reasons, scores, color_by, cmap, title, axis_titles, groups):
     import plotly.graph_objects as go
 
     n = xyz.shape[0]
@@ -180,10 +221,8 @@ def _plotly_anomaly(xyz, labels, paths, speakers, reasons, scores, color_by, cma
                     "colorbar": {"title": {"text": "Anomaly score", "side": "right"}, "len": 0.7}},
             **common)]
     else:
-        lab = np.asarray(labels, dtype=object)
         traces = []
-        for label in sorted(set(labels)):
-            idx = np.flatnonzero(lab == label)
+        for label, idx in groups.items():
             traces.append(go.Scatter3d(
                 x=xyz[idx, 0], y=xyz[idx, 1], z=xyz[idx, 2], name=label,
                 text=[hover_text(i) for i in idx], customdata=[custom[i] for i in idx],

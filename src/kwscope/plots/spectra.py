@@ -11,12 +11,14 @@ import numpy as np
 from ._base import PlotError, as_2d, check_backend, edges_from_centers, grid_shape
 from ._style import (PLOTLY_SPEC_SCALE, SPEC_CMAP,
                      mpl_figure, mpl_style, plotly_layout)
-from ._grid import (FREQ_LABEL, TIME_LABEL, _check_labels_mapping, _colors_for, _grid_axes, _plotly_grid)
+from ._grid import (FREQ_LABEL, TIME_LABEL, _cap_panels, _check_labels_mapping, _colors_for, _grid_axes,
+                    _plotly_grid)
 
 
 def plot_mean_fft_grid(freqs_hz, means: Mapping[str, np.ndarray], *, title: str | None = None,
                        ncols: int | None = None, colors: Mapping[str, str] | None = None,
-                       value_label: str = "Mean magnitude", backend: str = "matplotlib"):
+                       value_label: str = "Mean magnitude", max_panels: int | None = None,
+                       backend: str = "matplotlib"):
     """Mean FFT of each label, one small plot per label on shared axes.
 
     Parameters
@@ -29,6 +31,9 @@ def plot_mean_fft_grid(freqs_hz, means: Mapping[str, np.ndarray], *, title: str 
         Columns of the grid (default: up to 5).
     value_label : str
         The y axis title.
+    max_panels : int, optional
+        Most panels drawn: the first of ``means`` (default :data:`~kwscope.plots._grid.MAX_PANELS`);
+        the title says how many labels were left out.
     backend : {"matplotlib", "plotly"}
 
     Returns
@@ -37,7 +42,9 @@ def plot_mean_fft_grid(freqs_hz, means: Mapping[str, np.ndarray], *, title: str 
         One panel per label: x "Frequency (Hz)", y ``value_label``.
     """
     check_backend(backend)
-    labels = _check_labels_mapping("means", means)
+    _check_labels_mapping("means", means)
+    means, title = _cap_panels(means, max_panels, title or "Mean FFT per label")
+    labels = list(means)
     freqs = np.asarray(freqs_hz, dtype=np.float64).ravel()
     curves = []
     for label, m in zip(labels, means.values()):
@@ -46,7 +53,6 @@ def plot_mean_fft_grid(freqs_hz, means: Mapping[str, np.ndarray], *, title: str 
             raise PlotError(f"means[{label!r}] has {m.size} values but freqs_hz has {freqs.size}")
         curves.append(m)
     cmap = _colors_for(labels, colors)
-    title = title or "Mean FFT per label"
     if backend == "plotly":
         import plotly.graph_objects as go
 
@@ -84,7 +90,7 @@ def plot_mean_fft_grid(freqs_hz, means: Mapping[str, np.ndarray], *, title: str 
 
 def plot_mean_spectrogram_grid(times_s, freqs_hz, means: Mapping[str, np.ndarray], *, title: str | None = None,
                                ncols: int | None = None, value_label: str = "mean log power (ln PSD)",
-                               backend: str = "matplotlib"):
+                               max_panels: int | None = None, backend: str = "matplotlib"):
     """Mean spectrogram of each label, one image per label, on one shared color scale.
 
     Parameters
@@ -99,6 +105,8 @@ def plot_mean_spectrogram_grid(times_s, freqs_hz, means: Mapping[str, np.ndarray
         Columns of the grid (default: up to 5).
     value_label : str
         The colorbar title.
+    max_panels : int, optional
+        Most images drawn, as in :func:`plot_mean_fft_grid`.
     backend : {"matplotlib", "plotly"}
 
     Returns
@@ -108,7 +116,9 @@ def plot_mean_spectrogram_grid(times_s, freqs_hz, means: Mapping[str, np.ndarray
         the 1st to 99.5th percentile over all labels, so one loud label does not wash out the rest.
     """
     check_backend(backend)
-    labels = _check_labels_mapping("means", means)
+    _check_labels_mapping("means", means)
+    means, title = _cap_panels(means, max_panels, title or "Mean spectrogram per label")
+    labels = list(means)
     times = np.asarray(times_s, dtype=np.float64).ravel()
     freqs = np.asarray(freqs_hz, dtype=np.float64).ravel()
     images = []
@@ -123,7 +133,6 @@ def plot_mean_spectrogram_grid(times_s, freqs_hz, means: Mapping[str, np.ndarray
     vmin, vmax = (np.percentile(finite, [1, 99.5]) if finite.size else (0.0, 1.0))
     if vmax <= vmin:
         vmax = vmin + 1.0
-    title = title or "Mean spectrogram per label"
     if backend == "plotly":
         import plotly.graph_objects as go
 
@@ -167,7 +176,7 @@ def plot_mean_spectrogram_grid(times_s, freqs_hz, means: Mapping[str, np.ndarray
 
 def plot_violins(values: Mapping[float, Mapping[str, np.ndarray]], *, title: str | None = None,
                  colors: Mapping[str, str] | None = None, value_label: str = "log power (ln PSD)",
-                 backend: str = "matplotlib"):
+                 max_panels: int | None = None, backend: str = "matplotlib"):
     """Distribution of one frequency component per label: one row of violins per frequency.
 
     Parameters
@@ -179,6 +188,9 @@ def plot_violins(values: Mapping[float, Mapping[str, np.ndarray]], *, title: str
         Label -> color.
     value_label : str
         The y axis title.
+    max_panels : int, optional
+        Most labels (violins a row) drawn: the first of each mapping (default
+        :data:`~kwscope.plots._grid.MAX_PANELS`); the title says how many were left out.
     backend : {"matplotlib", "plotly"}
 
     Returns
@@ -193,20 +205,24 @@ def plot_violins(values: Mapping[float, Mapping[str, np.ndarray]], *, title: str
         raise PlotError("values must be a non-empty mapping of frequency (Hz) to {label: values}")
     rows = []
     all_labels: list[str] = []
+    title = title or "Frequency components per label"
     for hz, per_label in values.items():
         try:
             hz_f = float(hz)
         except (TypeError, ValueError):
             raise PlotError(f"values key {hz!r} must be a frequency in Hz") from None
-        labels = _check_labels_mapping(f"values[{hz!r}]", per_label)
+        _check_labels_mapping(f"values[{hz!r}]", per_label)
+        per_label, capped = _cap_panels(per_label, max_panels, title)
+        labels = list(per_label)
         arrays = []
         for label, v in zip(labels, per_label.values()):
             a = np.asarray(v, dtype=np.float64).ravel()
             arrays.append(a[np.isfinite(a)])
         rows.append((hz_f, labels, arrays))
-        all_labels += [lb for lb in labels if lb not in all_labels]
+        seen = set(all_labels)
+        all_labels += [lb for lb in labels if lb not in seen]
+    title = capped
     cmap = _colors_for(all_labels, colors)
-    title = title or "Frequency components per label"
     if backend == "plotly":
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots

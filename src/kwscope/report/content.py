@@ -51,8 +51,12 @@ def axis(axes: Mapping[str, Any], *names: str):
     return None
 
 
-def speech_labels(per_label: Mapping[str, Any], labels: Sequence[str]) -> dict[str, Any]:
-    order = [lb for lb in labels if lb in per_label] + sorted(lb for lb in per_label if lb not in labels)
+def speech_labels(per_label: Mapping[str, Any], labels: Sequence[str], view=None) -> dict[str, Any]:
+    """``per_label`` in the order of ``labels``, then its other labels sorted; with a capped
+    :class:`~.labels.LabelView`, only the labels shown."""
+    order = [lb for lb in labels if lb in per_label]
+    if view is None or not view.capped:
+        order += sorted(lb for lb in per_label if lb not in set(labels))
     return {lb: per_label[lb] for lb in order}
 
 
@@ -60,9 +64,16 @@ def figure_tasks(ctx: PageContext, clips: Mapping[str, tuple[np.ndarray, int]]) 
     x, s, plan, opt = ctx.x, ctx.summary, ctx.plan, ctx.options
     tasks: dict[str, FigureTask] = {}
     colors = ctx.colors
+    view = ctx.labels  # per-label figures draw these labels (the largest, up to a limit)
+    shown = view.shown
     if s.recordings_per_label:
-        tasks["label-counts"] = FigureTask("plot_label_counts", (dict(s.recordings_per_label),),
-                                           {"colors": colors}, fmt="json")
+        counts = {lb: s.recordings_per_label[lb] for lb in shown if lb in s.recordings_per_label}
+        kw: dict[str, Any] = {"colors": {lb: colors[lb] for lb in counts if lb in colors}}
+        if view.capped:
+            total = sum(s.recordings_per_label.values())
+            kw["title"] = (f"Recordings per label ({view.shown_text()}; {view.more_text()} not drawn; "
+                           f"{total:,} recordings in all)")
+        tasks["label-counts"] = FigureTask("plot_label_counts", (counts,), kw, fmt="json")
     hist = (s.lengths or {}).get("histogram") or {}
     if hist.get("counts"):
         tasks["lengths"] = FigureTask("plot_length_histogram", (hist["edges_s"], hist["counts"]),
@@ -86,25 +97,28 @@ def figure_tasks(ctx: PageContext, clips: Mapping[str, tuple[np.ndarray, int]]) 
     freqs = axis(fft_axes, "freqs_hz", "freqs")
     if fft_means and freqs is not None:
         # Interactive: 256 bands a label is a few kB of JSON, and cheaper than drawing a PNG grid.
-        tasks["mean-fft"] = FigureTask("plot_mean_fft_grid", (freqs, speech_labels(fft_means, s.labels)),
+        tasks["mean-fft"] = FigureTask("plot_mean_fft_grid", (freqs, speech_labels(fft_means, shown, view)),
                                        {"colors": colors}, fmt="json")
     spec_means, spec_axes = split_mapping(getattr(x, "mean_logspec", None))
     t_ax, f_ax = axis(spec_axes, "times_s", "times"), axis(spec_axes, "freqs_hz", "freqs")
     if spec_means and t_ax is not None and f_ax is not None:
         tasks["mean-spec"] = FigureTask("plot_mean_spectrogram_grid",
-                                        (t_ax, f_ax, speech_labels(spec_means, s.labels)), {}, dpi=opt.dpi)
-    violins = getattr(x, "violins", None) or {}
+                                        (t_ax, f_ax, speech_labels(spec_means, shown, view)), {}, dpi=opt.dpi)
+    violins = {hz: speech_labels(per, shown, view) for hz, per in (getattr(x, "violins", None) or {}).items()}
     n_labels = max(1, max((len(per) for per in violins.values()), default=1))
     per_violin = max(400, opt.max_violin_values // n_labels)
     vals = {float(hz): {str(lb): thin(np.asarray(v, dtype=np.float32), per_violin, opt.seed) for lb, v in per.items()}
             for hz, per in violins.items() if per}
     if vals:
-        vals = {hz: speech_labels(per, s.labels) for hz, per in vals.items()}
         tasks["violins"] = FigureTask("plot_violins", (vals,), {"colors": colors}, fmt="json")
     map_args = map_arguments(ctx)
     if map_args is not None:
+        if view.capped:  # one trace (and legend entry) a shown label; the rest share one
+            map_args["legend_labels"] = list(shown)
+        used = set(map_args["labels"])
         tasks["anomaly-map"] = FigureTask("plot_anomaly_map", (map_args.pop("coords"),),
-                                          {**map_args, "colors": colors}, fmt="json")
+                                          {**map_args, "colors": {lb: c for lb, c in colors.items() if lb in used}},
+                                          fmt="json")
     return tasks
 
 

@@ -273,6 +273,7 @@ def _describe(exploration, ctx: PageContext, plan: ReportPlan, opt: ReportOption
         "title": title,
         "data": label,
         "sections": list(SECTION_IDS),
+        "labels": ctx.labels.to_dict(),  # which labels the per-label views show
         "examples": dict(plan.examples),
         "showcase": plan.showcase,
         "embedded_audio": [{"path": e["path"], "role": e["role"]} for e in ctx.embedded],

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .figures import FigureError
+from .labels import LabelView, label_view
 from .media import png_data_uri
 from .plan import ReportOptions, ReportPlan, broken_files, reasons_text
 
@@ -68,6 +69,8 @@ class PageContext:
         self.map_paths: set[str] = set()  # paths of the anomaly map's points
         self.broken = broken_files(exploration)  # every unreadable file, with its reason
         self.encoded: dict[str, str] = {}  # path -> data URI, kept across size-limit attempts
+        s = self.summary
+        self.labels: LabelView = plan.labels or label_view(s.labels, s.recordings_per_label, options.max_labels)
 
     # -- labels and players
     def chip(self, label: Any) -> str:

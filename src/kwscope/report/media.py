@@ -85,8 +85,10 @@ def png_data_uri(png: bytes) -> str:
 
 
 def script_json(text: str) -> str:
-    """Make JSON text safe inside ``<script type="application/json">`` (no ``</script>`` or ``<!--``)."""
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    """Make JSON text safe inside ``<script type="application/json">``: every ``<`` becomes the JSON
+    escape ``\\u003c``, so no ``</script>`` or ``<!--`` from the data can end or bend the element,
+    and the text stays JSON that parses to the same values (``<`` only occurs inside strings)."""
+    return text.replace("<", "\\u003c")
 
 
 def html_json(obj: Any) -> str:

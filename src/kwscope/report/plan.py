@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .labels import LabelView, label_view
+
 #: ``--strict`` counts outliers scoring this or more: the anomaly score gives a clear defect
 #: (clipping, near-silence, a noise burst, hum, a wrong length or rate) 10 or more, while a
 #: recording that is merely unusual scores its robust z-score (capped at 10).
@@ -67,6 +69,8 @@ class ReportOptions:
     max_duplicate_groups, worst_per_flag, max_broken_listed
         Rows shown in those tables (all of them are in the JSON). ``max_broken_listed`` only
         bites on absurd datasets: the page names every broken file up to it.
+    max_labels
+        Labels the per-label views show (the largest; the rest summed up, see :mod:`.labels`).
     """
 
     title: str | None = None
@@ -85,6 +89,7 @@ class ReportOptions:
     max_duplicate_groups: int = 100
     worst_per_flag: int = 5
     max_broken_listed: int = 100_000
+    max_labels: int = 40
 
 
 @dataclass
@@ -97,6 +102,7 @@ class ReportPlan:
     map_rows: np.ndarray  # positional rows of ``profiles`` drawn in the map
     map_total: int  # rows that have map coordinates
     map_sampled: bool  # True when map_rows is a sample
+    labels: LabelView | None = None  # the labels the per-label views show
 
     def clip_paths(self) -> list[str]:
         return [p for p, _ in self.audio_order]
@@ -286,10 +292,11 @@ def plan_report(exploration, options: ReportOptions | None = None) -> ReportPlan
     dup_paths = {str(p) for d in duplicates for p in (d.get("paths") or [])}
     dominant = (summary.lengths or {}).get("dominant_duration_s")
 
+    view = label_view(summary.labels, summary.recordings_per_label, opt.max_labels)
     examples: dict[str, str] = {}
-    for label in summary.labels:
-        rows = ok[ok["label"].astype(str) == label] if len(ok) else ok
-        path = _typical_clip(rows, dominant, flagged | dup_paths)
+    by_label = dict(list(ok.groupby(ok["label"].astype(str), sort=False))) if len(ok) else {}
+    for label in view.shown:  # the labels shown: a card each, not one per word of a 5,000-word set
+        path = _typical_clip(by_label.get(label, ok.iloc[:0]), dominant, flagged | dup_paths)
         if path is not None:
             examples[label] = path
 
@@ -325,7 +332,7 @@ def plan_report(exploration, options: ReportOptions | None = None) -> ReportPlan
 
     if showcase:
         add(showcase, "showcase")
-    for label in summary.labels:
+    for label in view.shown:
         if label in examples:
             add(examples[label], "example")
     for a in anomalies[: opt.top]:
@@ -379,7 +386,7 @@ def plan_report(exploration, options: ReportOptions | None = None) -> ReportPlan
                 picks.append(rng.choice(idx, size=min(q, idx.size), replace=False))
         map_rows, sampled = np.sort(np.concatenate([must] + picks)), True
     return ReportPlan(examples=examples, showcase=showcase, audio_order=order, map_rows=map_rows,
-                      map_total=map_total, map_sampled=sampled)
+                      map_total=map_total, map_sampled=sampled, labels=view)
 
 
 # --------------------------------------------------------------------------- findings
@@ -451,9 +458,12 @@ def find_problems(exploration, options: ReportOptions | None = None, *, baseline
     above = anomalies_above(exploration, opt)
     if above:
         thr = _threshold(exploration, opt)
-        names = ", ".join(str(a.get("path")) for a in above[:3]) + (" ..." if len(above) > 3 else "")
-        out.append(Finding("anomalies", "warn", len(above),
-                           f"{_plural(len(above), 'outlier')}" + (f" scoring {thr:g} or more" if thr is not None else ""),
+        # Counted over every file's score, not over the ranked list, which stops at --top.
+        score = pd.to_numeric(_col(_profiles(exploration), "anomaly_score"), errors="coerce")
+        n = max(len(above), int((score >= thr).sum()) if thr is not None else 0)
+        names = ", ".join(str(a.get("path")) for a in above[:3]) + (" ..." if n > 3 else "")
+        out.append(Finding("anomalies", "warn", n,
+                           f"{_plural(n, 'outlier')}" + (f" scoring {thr:g} or more" if thr is not None else ""),
                            names, "outliers", True, "files"))
     counts, _, _ = quality_view(exploration)
     nice = {"clipping": "clipped", "near_silent": "near-silent", "noise_only": "holding only noise",

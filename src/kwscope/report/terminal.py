@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from ..analysis.summary import DatasetSummary
+if TYPE_CHECKING:  # printable() serves the CLI's error line: keep this module free of pandas
+    from ..analysis.summary import DatasetSummary
 
 __all__ = ["table", "format_summary", "format_layout", "printable"]
 
@@ -12,6 +13,7 @@ __all__ = ["table", "format_summary", "format_layout", "printable"]
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> str:
     """A simple aligned text table; numbers right-aligned."""
     rows = [[_cell(c) for c in r] for r in rows]
+    headers = [_cell(h) for h in headers]  # split names and the like come from the data too
     widths = [len(h) for h in headers]
     for r in rows:
         for i, c in enumerate(r):
@@ -69,8 +71,11 @@ def format_layout(info: dict) -> list[str]:
     return lines
 
 
-def format_summary(s: DatasetSummary, *, max_broken: int = 20) -> str:
-    """The human form of ``kwscope stats``."""
+def format_summary(s: "DatasetSummary", *, max_broken: int = 20, max_labels: int = 50) -> str:
+    """The human form of ``kwscope stats``: the per-label table lists the ``max_labels`` largest
+    labels and sums up the rest in one row (every label is in ``--json``)."""
+    from .labels import label_view
+
     out = [
         f"Dataset {printable(s.root)}  (layout: {printable(s.layout)})",
         *format_layout(s.layout_info),
@@ -80,17 +85,25 @@ def format_summary(s: DatasetSummary, *, max_broken: int = 20) -> str:
     ]
     splits = sorted({sp for d in s.split_by_label.values() for sp in d})
     rows = []
-    for label in s.labels:
+    view = label_view(s.labels, s.recordings_per_label, max_labels)
+    for label in view.shown:
         per = s.split_by_label.get(label, {})
         rows.append([label, s.recordings_per_label[label], s.speakers["per_label"].get(label, "-")]
                     + [per.get(sp, 0) for sp in splits])
-    out.append(table(["label", "recordings", "speakers"] + splits, rows, title="Recordings per label"))
+    title = "Recordings per label"
+    if view.capped:
+        rest = [lb for lb in s.labels if lb not in set(view.shown)]
+        rows.append([view.more_text(), view.files_more, "-"]
+                    + [sum(s.split_by_label.get(lb, {}).get(sp, 0) for lb in rest) for sp in splits])
+        title += f" ({view.shown_text()}, the rest in the last row; every label in --json)"
+    out.append(table(["label", "recordings", "speakers"] + splits, rows, title=title))
     if s.background_noise["n_files"]:
         out.append(f"(+ {s.background_noise['n_files']} background-noise files, "
                    f"{s.background_noise['duration_s']:.1f} s; not a label)")
     if s.long_recordings.get("n_files"):
-        out.append(f"(+ {s.long_recordings['n_files']} long recordings, {s.long_recordings['duration_s'] / 60:.1f} min, "
-                   f"{s.long_recordings['why']}; a category of their own, not a label)")
+        out.append(printable(f"(+ {s.long_recordings['n_files']} long recordings, "
+                             f"{s.long_recordings['duration_s'] / 60:.1f} min, {s.long_recordings['why']}; "
+                             "a category of their own, not a label)"))
     L = s.lengths
     out.append("")
     if L["dominant_duration_s"] is not None:
@@ -101,16 +114,17 @@ def format_summary(s: DatasetSummary, *, max_broken: int = 20) -> str:
             f"{L['n_longer']:,} longer; {L['n_shorter_than_1s']:,} shorter than 1 s; "
             f"min {L['min_s']:.3f} s, median {L['median_s']:.3f} s, max {L['max_s']:.3f} s"
         )
-    out.append("Sample rates: " + ", ".join(f"{k} Hz: {v:,}" for k, v in s.sample_rates.items()))
-    out.append("Formats: " + ", ".join(f"{k}: {v:,}" for k, v in s.formats.items()))
-    out.append("Channels: " + ", ".join(f"{k}: {v:,}" for k, v in s.channels.items()))
+    # One line each, made of values read from the files: escaped as a whole.
+    out.append(printable("Sample rates: " + ", ".join(f"{k} Hz: {v:,}" for k, v in s.sample_rates.items())))
+    out.append(printable("Formats: " + ", ".join(f"{k}: {v:,}" for k, v in s.formats.items())))
+    out.append(printable("Channels: " + ", ".join(f"{k}: {v:,}" for k, v in s.channels.items())))
     fm = s.format_mismatches
     if fm.get("n_files"):
-        shown = "; ".join(f"{printable(f['path'])} ({f['note']})" for f in fm["files"][:3])
-        out.append(f"Extension disagrees with content: {fm['n_files']:,} files (read by content): {shown}"
-                   + (" ..." if fm["n_files"] > 3 else ""))
+        shown = "; ".join(f"{f['path']} ({f['note']})" for f in fm["files"][:3])
+        out.append(printable(f"Extension disagrees with content: {fm['n_files']:,} files (read by content): {shown}"
+                             + (" ..." if fm["n_files"] > 3 else "")))
     if s.splits:
-        out.append("Splits: " + ", ".join(f"{k}: {v:,}" for k, v in s.splits.items()))
+        out.append(printable("Splits: " + ", ".join(f"{k}: {v:,}" for k, v in s.splits.items())))
     sp = s.speakers
     if sp["known"]:
         c = sp["clips_per_speaker"]

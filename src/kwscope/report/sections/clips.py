@@ -21,7 +21,7 @@ def clip_meta(ctx: PageContext, path: str) -> dict[str, Any]:
 
 def examples_section(ctx: PageContext, clips, n: int) -> str:
     cards, tabs = [], []
-    for i, label in enumerate(ctx.summary.labels):
+    for i, label in enumerate(ctx.labels.shown):
         path = ctx.plan.examples.get(label)
         active = " active" if i == 0 else ""
         card_id = f"example-{i}"
@@ -63,6 +63,9 @@ def examples_section(ctx: PageContext, clips, n: int) -> str:
              "<i>Mel</i>: the same on the mel scale, which gives low frequencies more room, as the ear does; "
              "in dB below the loudest cell. <i>MFCC</i>: the mel spectrum compressed to 13 coefficients per frame "
              "(the classic speech feature), and their second-order change over time.")
+    if ctx.labels.capped:
+        lead += (f' <span class="note">(Cards for {esc(ctx.labels.shown_text())}; '
+                 f"{esc(ctx.labels.more_text())} have none.)</span>")
     body = (f'<div class="ex-tabs" role="tablist">{"".join(tabs)}</div>'
             f'<div class="examples" id="examples-gallery">{"".join(cards)}</div>')
     return section("examples", "One recording per label", body, lead=lead, howto=howto, number=n)

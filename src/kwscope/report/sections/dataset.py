@@ -47,7 +47,8 @@ def overview_section(ctx: PageContext, n: int) -> str:
         ("Files", fmt_int(s.n_files)),
         ("Readable", fmt_int(s.n_files - len(ctx.broken))),
         ("Broken", f'<b style="color:var(--bad)">{fmt_int(len(ctx.broken))}</b>' if ctx.broken else "0"),
-        ("Labels", f"{len(s.labels)}: " + " ".join(ctx.chip(lb) for lb in s.labels)),
+        ("Labels", f"{fmt_int(len(s.labels))}: " + " ".join(ctx.chip(lb) for lb in ctx.labels.shown)
+         + (f' <span class="note">{esc(ctx.labels.more_text())}</span>' if ctx.labels.capped else "")),
         ("Speakers", fmt_int(sp.get("n_speakers")) if sp.get("known") else "unknown in this layout"),
         ("Total duration", fmt_duration(s.total_duration_s)),
         ("Sample rates", rates),
@@ -90,15 +91,26 @@ def labels_section(ctx: PageContext, n: int) -> str:
     total = sum(s.recordings_per_label.values()) or 1
     biggest = max(s.recordings_per_label.values() or [1])
     rows = []
-    for lb in s.labels:
+    view = ctx.labels
+    for lb in view.shown:
         c = s.recordings_per_label.get(lb, 0)
         bar = (f'<div class="sharebar"><div class="bar" style="--c:{esc(ctx.colors.get(lb, "#999"))};'
                f'width:{100 * c / biggest:.1f}%"></div><span>{100 * c / total:.1f}%</span></div>')
         rows.append([ctx.chip(lb), fmt_int(c), bar, fmt_int(per_sp.get(lb, "–"))]
                     + [fmt_int(s.split_by_label.get(lb, {}).get(sp, 0)) for sp in splits])
+    if view.capped:  # one row for the labels left out, so that the column sums stay whole
+        rest = [lb for lb in s.labels if lb not in set(view.shown)]
+        c = view.files_more
+        rows.append([f"<i>{esc(view.more_text())}</i>", fmt_int(c), f'<div class="sharebar"><span>'
+                     f"{100 * c / total:.1f}%</span></div>", "–"]
+                    + [fmt_int(sum(s.split_by_label.get(lb, {}).get(sp, 0) for lb in rest)) for sp in splits])
     headers = ["label", "recordings", "share", "speakers"] + [f"{sp}" for sp in splits]
     numeric = [1, 3] + list(range(4, 4 + len(splits)))
     body = ctx.figure("label-counts", alt="Recordings per label (bar chart)")
+    if view.capped:
+        body += (f'<p class="note">Shown: {esc(view.shown_text())}, by recordings; the other '
+                 f"{fmt_int(view.n_more)} are summed in the last row. Every label is in the JSON description "
+                 "(<code>summary.recordings_per_label</code>, <code>--json</code>).</p>")
     body += table(headers, rows, numeric=numeric, scroll=len(rows) > 20)
     noise = s.background_noise or {}
     if noise.get("n_files"):

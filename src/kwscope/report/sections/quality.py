@@ -13,6 +13,9 @@ def mean_spectra_section(ctx: PageContext, n: int) -> str:
     sel = getattr(getattr(ctx.x, "mean_fft", None), "selection", None)
     if sel:
         body += f'<p class="note">Averaged over {esc(sel)}.</p>'
+    if ctx.labels.capped:
+        body += (f'<p class="note">Panels for {esc(ctx.labels.shown_text())}; '
+                 f"{esc(ctx.labels.more_text())} are not drawn.</p>")
     lead = ("The average spectrum and the average spectrogram of each label: what the words have in common "
             "across speakers.")
     howto = ("FFT panels: frequency across, mean magnitude up (hover for values); peaks are the bands where the "
@@ -26,6 +29,9 @@ def violins_section(ctx: PageContext, n: int) -> str:
     hz = [float(h) for h in (getattr(ctx.x, "violins", None) or {})]
     which = ", ".join(f"{h:,.0f}" for h in hz) or "–"
     body = ctx.figure("violins", alt="Violin plots of frequency components per label")
+    if ctx.labels.capped:
+        body += (f'<p class="note">Violins for {esc(ctx.labels.shown_text())}; '
+                 f"{esc(ctx.labels.more_text())} are not drawn.</p>")
     lead = (f"How the log-spectrogram value at a few frequencies ({which} Hz) is distributed within each label, "
             "over a sample of recordings per label.")
     howto = ("Each violin is the spread of values of one label (wider = more frequent values), with its box, "
@@ -48,6 +54,9 @@ def map_section(ctx: PageContext, n: int) -> str:
                      "Other points show their file name on hover."]
         else:
             parts = ["No recording of this map is embedded in the page, so clicking a point only names it."]
+        if ctx.labels.capped:
+            parts.append(f"The legend has {esc(ctx.labels.shown_text())}; the points of the other "
+                         f"{fmt_int(ctx.labels.n_more)} labels share one gray entry (hover names each one's label).")
         if plan.map_sampled:
             parts.append(f"The map draws {fmt_int(shown)} of {fmt_int(plan.map_total)} recordings: every "
                          "outlier and every playable point, plus a sample of the rest of each label in proportion "
