@@ -169,7 +169,9 @@ def test_variable_length_mmap_view(tmp_path):
 @pytest.mark.slow
 def test_mmap_loads_a_100k_clip_store_in_constant_memory(tmp_path):
     """A 100,000-clip logspec store (3.2 GB of float16, a sparse file here) is loaded and read end
-    to end with ``mmap=True`` in a process whose peak RSS stays far below the store's size."""
+    to end with ``mmap=True`` in a process whose own (anonymous) memory stays far below the store's
+    size. Peak RSS is not the measure: it also counts the store's pages mapped from the page cache,
+    which the kernel shares and evicts at will (it read 1 GiB under one run and 300 MiB under another)."""
     from kwscope.features.workspace import _npy_header
 
     data = _dataset(tmp_path / "d", n=4)
@@ -188,18 +190,25 @@ def test_mmap_loads_a_100k_clip_store_in_constant_memory(tmp_path):
     info.update(n_rows=n, shape=[n, 99, 161], loaded_shape=[n, 99, 161])
     (out / "store.json").write_text(json.dumps(info))
     script = f"""
-import resource, numpy as np, kwscope
+import numpy as np, kwscope
+
+def anon_mib():  # memory the process owns; mapped file pages are the page cache's, shared, evictable
+    for line in open("/proc/self/status"):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) // 1024
+
 X, manifest = kwscope.load_features({str(out)!r}, mmap=True)
-total = 0.0
+total, peak = 0.0, anon_mib()
 for start, block in X.batches():
     total += float(block[:, 0, 0].sum())
+    peak = max(peak, anon_mib())
 assert len(X) == {n} and X.shape == ({n}, 99, 161)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+print(peak)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     peak_mib = int(done.stdout.split()[-1])
-    assert peak_mib < 400, f"peak RSS {peak_mib} MiB reading a {n * 99 * 161 * 2 / 2**30:.1f} GiB store"
+    assert peak_mib < 400, f"peak anonymous RSS {peak_mib} MiB reading a {n * 99 * 161 * 2 / 2**30:.1f} GiB store"
 
 
 def _as_format_1(out: Path) -> np.ndarray:
