@@ -7,15 +7,20 @@ a traceback unless ``KWSCOPE_DEBUG=1`` is set.
 
 from __future__ import annotations
 
-import functools
-import importlib
-import os
 import sys
 
-import click
+try:  # a Ctrl-C while the command starts ends as one line too, not an import traceback
+    import functools
+    import importlib
+    import os
 
-from ..errors import KwscopeError
-from ..report.terminal import printable
+    import click
+
+    from ..errors import KwscopeError
+    from ..report.terminal import printable
+except KeyboardInterrupt:
+    sys.stderr.write("kwscope: interrupted\n")
+    raise SystemExit(130) from None
 
 # command name -> module under kwscope.cli defining a click command named `command`
 _COMMANDS = {

@@ -11,8 +11,9 @@ the kernel to kill them with their own parent, the fork server (``PR_SET_PDEATHS
 
 Why Ctrl-C printed tracebacks: the terminal sends SIGINT to every process of the group; the fork
 server, still importing its preloads, and the workers, each raised ``KeyboardInterrupt`` and
-printed it. The fork server is now started with SIGINT ignored (inherited across its exec, and
-by the workers it forks); the main process alone handles Ctrl-C and stops the pool.
+printed it. The fork server is now started with SIGINT blocked (a mask inherited across its exec,
+and by the workers it forks, which also ignore it); the main process alone handles Ctrl-C and
+stops the pool.
 """
 
 from __future__ import annotations
@@ -65,19 +66,23 @@ def capped_workers(requested: int | None, *, announce: bool = True) -> int:
     return given
 
 
-class _SigintIgnored:
-    """SIGINT ignored in this process for the duration (when possible: main thread only)."""
+class _SigintBlocked:
+    """SIGINT held back in this thread for the duration, then delivered (a Ctrl-C is not lost).
+
+    A process started meanwhile inherits the blocked mask across its exec: the fork server never
+    sees a Ctrl-C, not even while it imports its preloads, and nor do the workers it forks.
+    """
 
     def __enter__(self):
         try:
-            self.old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:  # not the main thread: leave signals alone
-            self.old = None
+            self.was = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        except (AttributeError, OSError, ValueError):  # no pthread_sigmask here
+            self.was = None
         return self
 
     def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
+        if self.was is not None and signal.SIGINT not in self.was:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         return False
 
 
@@ -89,11 +94,13 @@ def start_fork_server(preload: Sequence[str]) -> bool:
     import multiprocessing as mp
 
     try:
-        from multiprocessing import forkserver
+        from multiprocessing import forkserver, resource_tracker
 
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(list(preload))
-        with _SigintIgnored():  # the disposition is inherited by the server and its children
+        # The resource tracker first: starting, it unblocks SIGINT itself (it ignores it anyway).
+        resource_tracker.ensure_running()
+        with _SigintBlocked():  # the mask is inherited by the server and its children
             forkserver.ensure_running()
     except Exception:  # noqa: BLE001 - no fork server on this platform
         return False
