@@ -10,7 +10,7 @@ tree (the command and its workers), the page size and the recordings it plays. T
 
 Usage::
 
-    python benchmarks/bench_many_labels.py [--labels 1000] [--files 5] [--workers N] [--corpus DIR]
+    python benchmarks/bench_many_labels.py [--labels 1000] [--files 5] [--workers N] [--corpus DIR] [--json]
 
 The corpus goes to the temp folder (``kwscope-labels-1000x5``) and is reused when complete.
 """
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--files", type=int, default=5, help="files a label")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--corpus", default=None, help="corpus folder (default: in the temp folder)")
+    parser.add_argument("--json", action="store_true", help="also write the JSON description (--json)")
     args = parser.parse_args(argv)
     corpus = Path(args.corpus or Path(tempfile.gettempdir()) / f"kwscope-labels-{args.labels}x{args.files}")
     build_label_corpus(corpus, args.labels, args.files)
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     cmd = kwscope_cmd("report", str(corpus), "-o", str(page), "--no-cache", "--no-progress")
     if args.workers:
         cmd += ["--workers", str(args.workers)]
+    if args.json:
+        cmd += ["--json", str(work / "report.json")]
     load = os.getloadavg()
     m = run_measured(cmd, interval_s=0.05)
     if m.returncode != 0:
@@ -82,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wall time:   {m.wall_s:8.1f} s  (cpu {m.cpu_s:.1f} s)")
     print(f"peak RSS:    {m.peak_rss_mib:8.0f} MiB (the command and its workers; target < 1024)")
     print(f"page:        {size / 1e6:8.1f} MB (target < 30), {playable.group(1) if playable else '?'} playable recordings")
+    if args.json:
+        print(f"JSON:        {(work / 'report.json').stat().st_size / 1e6:8.1f} MB")
+        (work / "report.json").unlink()
     print(f"load avg:    {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before the run (cores: {os.cpu_count()})")
     page.unlink()
     work.rmdir()

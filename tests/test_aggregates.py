@@ -156,3 +156,28 @@ def test_exploration_is_json_and_renders(tone_set):
     assert len(doc["profiles"]["path"]) == 12
     for obj in (ex, ex.mean_fft, ex.mean_logspec, ex.anomaly_report(), ex.duplicate_report):
         assert "<" in obj._repr_html_()
+
+
+def test_accumulator_keeps_one_spectrogram_sum_a_label_when_lengths_agree(tmp_path):
+    # Before: two 99 x 161 float64 sums a label (1-s clips, all clips) whatever the data: 255 kB a
+    # label, 255 MB for a 1,000-word set. A label of 1-s clips only now keeps one, and the mean
+    # of a label with both kinds still averages the right clips.
+    from kwscope.analysis.aggregates import AggregateAccumulator
+    from kwscope.analysis.profiles import ProfileConfig, ProfileTask, profile_chunk
+
+    rows = [("a", 1.0, 300.0), ("a", 1.0, 320.0), ("b", 1.0, 700.0), ("c", 1.0, 900.0), ("c", 0.5, 1200.0)]
+    paths = []
+    for i, (lab, secs, hz) in enumerate(rows):
+        paths.append(f"{lab}/s{i}_nohash_0.wav")
+        write_wav(tmp_path / paths[-1], tone(hz, seconds=secs))
+    cfg = ProfileConfig()
+    n = len(rows)
+    task = ProfileTask(0, str(tmp_path), tuple(paths), tuple(r[0] for r in rows), (True,) * n, (True,) * n,
+                       (None,) * n, cfg)
+    acc = AggregateAccumulator(cfg)
+    acc.add(profile_chunk(task))
+    assert set(acc.spec_1s) == {"a", "b", "c"} and set(acc.spec_other) == {"c"}  # 4 sums, not 6
+    assert acc.selection() == EXACT_1S
+    ml = acc.mean_logspec()
+    assert ml.n_by_label == {"a": 2, "b": 1, "c": 1}
+    np.testing.assert_allclose(ml.by_label["c"], acc.spec_1s["c"].astype(np.float32), rtol=1e-6)

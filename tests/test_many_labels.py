@@ -110,3 +110,22 @@ def test_stats_table_lists_the_largest_labels_and_one_row_for_the_rest(tmp_path)
     assert re.search(r"^\+ 5 more labels \(15 files\)\s+15\b", text, re.M)
     res = CliRunner().invoke(main, ["stats", str(tmp_path), "--json"])
     assert len(json.loads(res.stdout)["recordings_per_label"]) == 15
+
+
+def test_json_keeps_every_label_count_but_a_bounded_number_of_spectrograms(tmp_path):
+    # Before: `report --json` on 1,000 labels x 5 files wrote 287 MB (each label's 99 x 161 mean
+    # log spectrogram and its violin values) and peaked at 3 GB.
+    from kwscope.analysis.aggregates import MeanLogSpectrogram, violins_to_dict
+
+    labels = [f"w{i:03d}" for i in range(120)]
+    n_by = {lb: 1 + (i % 7) for i, lb in enumerate(labels)}
+    ml = MeanLogSpectrogram(np.arange(99) * 0.01, np.arange(161) * 50.0,
+                            {lb: np.zeros((99, 161), np.float32) for lb in labels}, n_by, "exactly-1-s clips")
+    d = ml.to_dict()
+    assert len(d["n_by_label"]) == 120 and len(d["by_label"]) == 50
+    want = sorted(labels, key=lambda lb: (-n_by[lb], lb))[:50]
+    assert set(d["by_label"]) == set(want) and d["by_label_shown"] == "the 50 labels with most clips, of 120"
+    v, shown = violins_to_dict({1000.0: {lb: np.ones(5, np.float32) for lb in labels}}, n_by)
+    assert set(v) == {"1000"} and set(v["1000"]) == set(want) and shown.startswith("the 50 labels")
+    assert MeanLogSpectrogram(ml.times_s, ml.freqs_hz, {"a": np.zeros((99, 161))}, {"a": 1},
+                              "x").to_dict()["by_label_shown"] == "all 1 label"

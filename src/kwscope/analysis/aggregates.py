@@ -35,6 +35,7 @@ __all__ = [
     "AggregateAccumulator",
     "label_counts",
     "length_distribution",
+    "violins_to_dict",
     "speaker_stats",
 ]
 
@@ -107,9 +108,19 @@ class MeanLogSpectrogram:
     selection: str
     resampled: str = f"clips at other rates are resampled to {LOGSPEC_SR} Hz (soxr HQ)"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, max_labels: int = 50) -> dict[str, Any]:
+        """JSON-able; ``by_label`` holds the ``max_labels`` labels with most clips (16,000 numbers
+        a label: a 1,000-word set wrote 287 MB of JSON), ``n_by_label`` every label, and
+        ``by_label_shown`` says which were kept."""
+        keep = sorted(self.by_label, key=lambda k: (-int(self.n_by_label.get(k, 0)), k))[:max(0, int(max_labels))]
+        kept = set(keep)
+        n = len(self.by_label)
+        shown = (f"all {n:,} label{'' if n == 1 else 's'}" if len(keep) == len(self.by_label) else
+                 f"the {len(keep):,} labels with most clips, of {len(self.by_label):,}")
         return {"times_s": [float(t) for t in self.times_s], "freqs_hz": [float(f) for f in self.freqs_hz],
-                "by_label": {k: np.round(a.astype(np.float64), 4).tolist() for k, a in self.by_label.items()},
+                "by_label": {k: np.round(a.astype(np.float64), 4).tolist() for k, a in self.by_label.items()
+                             if k in kept},
+                "by_label_shown": shown,
                 "n_by_label": dict(self.n_by_label), "selection": self.selection, "resampled": self.resampled}
 
     def _repr_html_(self) -> str:
@@ -122,7 +133,11 @@ class MeanLogSpectrogram:
 class AggregateAccumulator:
     """Adds the per-chunk partial sums and violin candidates of the profile pass.
 
-    Memory: ``labels x (bins + 2 x 99 x 161)`` float64 plus ``violin_clips`` clips a label.
+    Per label it keeps the sums over its exactly-1-s clips and over its other clips, each only
+    when the label has such clips (the mean over all clips is their sum): a dataset of 1-s clips,
+    or of clips of every length, holds one ``99 x 161`` float64 sum a label, not two — with
+    thousands of labels that is the difference between 130 and 260 MB a thousand labels.
+    Plus ``bins`` floats twice and ``violin_clips`` clips a label.
     """
 
     def __init__(self, config: ProfileConfig):
@@ -131,21 +146,29 @@ class AggregateAccumulator:
         self.n_all: dict[str, int] = {}
         self.fft_1s: dict[str, np.ndarray] = {}
         self.fft_all: dict[str, np.ndarray] = {}
-        self.spec_1s: dict[str, np.ndarray] = {}
-        self.spec_all: dict[str, np.ndarray] = {}
+        self.spec_1s: dict[str, np.ndarray] = {}  # sum of the label's exactly-1-s clips
+        self.spec_other: dict[str, np.ndarray] = {}  # sum of its other clips
         # label -> list of (key, values per hz); kept to the violin_clips smallest keys
         self._violin: dict[str, list[tuple[int, list[np.ndarray]]]] = {}
 
+    @staticmethod
+    def _add(store: dict[str, np.ndarray], lab: str, part: np.ndarray) -> None:
+        if lab in store:
+            store[lab] += part
+        else:
+            store[lab] = part.astype(np.float64)  # a copy: the chunk's arrays are not kept
+
     def add(self, result: ChunkResult) -> None:
         for j, lab in enumerate(result.labels.tolist()):
-            for store, part in ((self.fft_1s, result.fft_1s), (self.fft_all, result.fft_all),
-                                (self.spec_1s, result.spec_1s), (self.spec_all, result.spec_all)):
-                if lab in store:
-                    store[lab] += part[j]
-                else:
-                    store[lab] = part[j].astype(np.float64).copy()
-            self.n_1s[lab] = self.n_1s.get(lab, 0) + int(result.n_1s[j])
-            self.n_all[lab] = self.n_all.get(lab, 0) + int(result.n_all[j])
+            n1, na = int(result.n_1s[j]), int(result.n_all[j])
+            self._add(self.fft_1s, lab, result.fft_1s[j])
+            self._add(self.fft_all, lab, result.fft_all[j])
+            if n1 and result.spec_1s.size:
+                self._add(self.spec_1s, lab, result.spec_1s[j])
+            if na > n1 and result.spec_all.size:
+                self._add(self.spec_other, lab, result.spec_all[j] - result.spec_1s[j])
+            self.n_1s[lab] = self.n_1s.get(lab, 0) + n1
+            self.n_all[lab] = self.n_all.get(lab, 0) + na
         n_hz = len(self.config.violin_hz)
         names = result.labels.tolist()
         for c, (j, key) in enumerate(zip(result.v_labels.tolist(), result.v_keys.tolist())):
@@ -168,10 +191,20 @@ class AggregateAccumulator:
         return MeanSpectrum(self.config.spectrum_freqs_hz, by_label,
                             {lab: int(counts[lab]) for lab in by_label}, self.selection())
 
+    def _spec_sum(self, lab: str, exact: bool) -> np.ndarray | None:
+        one, other = self.spec_1s.get(lab), self.spec_other.get(lab)
+        if exact or other is None:
+            return one
+        return other if one is None else one + other
+
     def mean_logspec(self) -> MeanLogSpectrogram:
         exact = self.selection() == EXACT_1S
-        sums, counts = (self.spec_1s, self.n_1s) if exact else (self.spec_all, self.n_all)
-        by_label = {lab: (sums[lab] / counts[lab]).astype(np.float32) for lab in sorted(sums) if counts[lab]}
+        counts = self.n_1s if exact else self.n_all
+        by_label = {}
+        for lab in sorted(counts):
+            total = self._spec_sum(lab, exact) if counts[lab] else None
+            if total is not None:
+                by_label[lab] = (total / counts[lab]).astype(np.float32)
         times = np.arange(160, LOGSPEC_SR - 160 + 1, 160) / LOGSPEC_SR  # scipy's frame centres
         freqs = np.arange(161) * (LOGSPEC_SR / 320)
         return MeanLogSpectrogram(times, freqs, by_label, {lab: int(counts[lab]) for lab in by_label},
@@ -187,6 +220,19 @@ class AggregateAccumulator:
                 parts = [vals[h] for _, vals in bucket]
                 out[float(hz)][lab] = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
         return out
+
+
+def violins_to_dict(violins: dict[float, dict[str, np.ndarray]], n_by_label: dict[str, int], *,
+                    max_labels: int = 50) -> tuple[dict[str, Any], str]:
+    """The violins as JSON, ``({"1000": {label: values}}, which labels)``, for the ``max_labels``
+    labels with most clips: every label's values would grow the JSON with the label count."""
+    labels = sorted({lab for d in violins.values() for lab in d})
+    keep = set(sorted(labels, key=lambda k: (-int(n_by_label.get(k, 0)), k))[:max(0, int(max_labels))])
+    out = {f"{hz:g}": {lab: np.round(v.astype(np.float64), 4) for lab, v in d.items() if lab in keep}
+           for hz, d in violins.items()}
+    shown = (f"all {len(labels):,} label{'' if len(labels) == 1 else 's'}" if len(keep) == len(labels) else
+             f"the {len(keep):,} labels with most clips, of {len(labels):,}")
+    return out, shown
 
 
 def label_counts(profiles: pd.DataFrame) -> dict[str, int]:

@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .aggregates import MeanLogSpectrogram, MeanSpectrum
+from .aggregates import MeanLogSpectrogram, MeanSpectrum, violins_to_dict
 from .anomalies import AnomalyReport
 from .duplicates import DuplicateReport
 from .summary import DatasetSummary
@@ -143,14 +143,15 @@ class Exploration:
 
     def to_dict(self) -> dict[str, Any]:
         prof = self.profiles
+        violins = violins_to_dict(self.violins, self.mean_logspec.n_by_label or self.label_counts)
         columns = {c: prof[c].astype(object).where(prof[c].notna(), None).tolist() for c in prof.columns}
         return _jsonable({
             "summary": self.summary.to_dict(),
             "profiles": columns,
             "mean_fft": self.mean_fft.to_dict(),
             "mean_logspec": self.mean_logspec.to_dict(),
-            "violins": {f"{hz:g}": {lab: np.round(v.astype(np.float64), 4) for lab, v in d.items()}
-                        for hz, d in self.violins.items()},
+            "violins": violins[0],
+            "violins_shown": violins[1],
             "anomalies": self.anomalies,
             "duplicates": self.duplicates,
             "duplicate_counts": ({} if self.duplicate_report is None else _duplicate_counts(self.duplicate_report)),

@@ -29,17 +29,17 @@ def split_mapping(obj: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
             obj = dict(vars(obj))
     axes, per_label = {}, {}
     if isinstance(obj.get("by_label"), Mapping):
-        per_label = {str(lb): np.asarray(a, dtype=float) for lb, a in obj["by_label"].items()}
+        per_label = {str(lb): np.asarray(a) for lb, a in obj["by_label"].items()}
     for k, v in obj.items():
         if k == "by_label":
             continue
         if isinstance(v, Mapping) and v and all(isinstance(a, (np.ndarray, list)) for a in v.values()):
             if not per_label:
-                per_label = {str(lb): np.asarray(a, dtype=float) for lb, a in v.items()}
+                per_label = {str(lb): np.asarray(a) for lb, a in v.items()}
         else:
             axes[str(k)] = v
     if not per_label:  # a plain {label: array} mapping with the axes beside it
-        per_label = {str(k): np.asarray(v, dtype=float) for k, v in obj.items()
+        per_label = {str(k): np.asarray(v) for k, v in obj.items()
                      if isinstance(v, (np.ndarray, list)) and k not in ("freqs_hz", "times_s", "freqs", "times")}
     return per_label, axes
 
