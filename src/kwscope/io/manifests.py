@@ -8,6 +8,7 @@ ones resolve against the manifest's folder, and a missing file is an error row, 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -97,14 +98,17 @@ def _read_table(path: Path) -> tuple[list[str], list[dict]]:
     name = path.name
     suffix = path.suffix.lower()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        # newline="": a quoted CSV field may hold CR LF (a label, a file name); the csv module
+        # splits the records itself
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
     except UnicodeDecodeError:
         raise ManifestError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise ManifestError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if suffix in (".csv", ".tsv"):
         # TSVs (Common Voice) quote nothing: sentences with quotes stay as written.
-        reader = csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ",",
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",",
                                 quoting=csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL)
         try:
             rows = list(reader)
