@@ -22,6 +22,20 @@ except KeyboardInterrupt:
     sys.stderr.write("kwscope: interrupted\n")
     raise SystemExit(130) from None
 
+def check_output_file(path) -> None:
+    """Refuse, before any work, an output file whose folder is missing, not a folder or not writable
+    (one line, exit 2; these ended as "internal error" after the whole run)."""
+    from pathlib import Path
+
+    parent = Path(path).expanduser().absolute().parent
+    if not parent.exists():
+        raise KwscopeError(f"{printable(str(path))}: the output folder {printable(str(parent))} does not exist")
+    if not parent.is_dir():
+        raise KwscopeError(f"{printable(str(path))}: {printable(str(parent))} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise KwscopeError(f"{printable(str(path))}: the output folder {printable(str(parent))} is not writable")
+
+
 # command name -> module under kwscope.cli defining a click command named `command`
 _COMMANDS = {
     "demo": "demo",

@@ -18,6 +18,9 @@ from . import data_argument, layout_option, strict_option
 @strict_option
 def command(data, output, layout, validation_percentage, testing_percentage, strict):
     """Index DATA: one row a recording (headers only), written to a Parquet manifest."""
+    from . import check_output_file
+
+    check_output_file(output)
     df = index_dataset(data, layout=layout, validation_percentage=validation_percentage,
                        testing_percentage=testing_percentage)
     write_manifest(df, output)

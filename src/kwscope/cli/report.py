@@ -62,7 +62,10 @@ def run_report(data, output, *, json_out, layout, workers, scheduler, cache, no_
     from ..report.terminal import printable
     from ..settings import RunSettings, default_cache_dir
 
+    from . import check_output_file
+
     out = Path(output)
+    check_output_file(out)
     json_path = None
     if json_out == "":
         json_path = out.with_suffix(".json")
