@@ -13,16 +13,17 @@ from kwscope.cli import main
 DEMO = Path(__file__).resolve().parents[1] / "src" / "kwscope" / "demo" / "data"
 
 
-@pytest.mark.parametrize("command", ["index", "report"])
-def test_an_output_into_a_missing_folder_is_a_one_line_error_before_any_work(tmp_path, command):
-    target = tmp_path / "missing" / ("m.parquet" if command == "index" else "r.html")
-    res = CliRunner().invoke(main, [command, str(DEMO), "-o", str(target)])
+def test_an_index_into_a_missing_folder_is_a_one_line_error_before_any_work(tmp_path):
+    target = tmp_path / "missing" / "m.parquet"
+    res = CliRunner().invoke(main, ["index", str(DEMO), "-o", str(target)])
     assert res.exit_code == 2, res.output
     assert res.stderr.startswith("kwscope: error:") and res.stderr.strip().count("\n") == 0, res.stderr
     assert "does not exist" in res.stderr and "internal error" not in res.stderr
 
 
-def test_an_output_under_a_file_is_a_one_line_error(tmp_path):
+@pytest.mark.parametrize("command", ["index", "report"])
+def test_an_output_under_a_file_is_a_one_line_error(tmp_path, command):
     (tmp_path / "afile").write_text("x")
-    res = CliRunner().invoke(main, ["index", str(DEMO), "-o", str(tmp_path / "afile" / "m.parquet")])
-    assert res.exit_code == 2 and "is not a folder" in res.stderr, res.output
+    res = CliRunner().invoke(main, [command, str(DEMO), "-o", str(tmp_path / "afile" / "sub" / "out.html")])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("kwscope: error:") and res.stderr.strip().count("\n") == 0, res.stderr

@@ -22,12 +22,19 @@ except KeyboardInterrupt:
     sys.stderr.write("kwscope: interrupted\n")
     raise SystemExit(130) from None
 
-def check_output_file(path) -> None:
-    """Refuse, before any work, an output file whose folder is missing, not a folder or not writable
-    (one line, exit 2; these ended as "internal error" after the whole run)."""
+def check_output_file(path, *, create: bool = False) -> None:
+    """Refuse, before any work, an output file whose folder is missing (made instead with
+    ``create``), not a folder or not writable (one line, exit 2; these ended as "internal error"
+    after the whole run)."""
     from pathlib import Path
 
     parent = Path(path).expanduser().absolute().parent
+    if create and not parent.exists():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KwscopeError(f"{printable(str(path))}: cannot make the output folder "
+                               f"{printable(str(parent))} ({exc.strerror or exc})") from None
     if not parent.exists():
         raise KwscopeError(f"{printable(str(path))}: the output folder {printable(str(parent))} does not exist")
     if not parent.is_dir():

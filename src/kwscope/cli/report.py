@@ -65,7 +65,7 @@ def run_report(data, output, *, json_out, layout, workers, scheduler, cache, no_
     from . import check_output_file
 
     out = Path(output)
-    check_output_file(out)
+    check_output_file(out, create=True)  # the report has always made its folder
     json_path = None
     if json_out == "":
         json_path = out.with_suffix(".json")
