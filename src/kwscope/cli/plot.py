@@ -10,6 +10,7 @@ from ..io.audio import display_path, probe, read_clip
 from ..plots import CLIP_VIEWS, PlotError, save_figure
 from ..plots.export import HTML_FORMATS, MATPLOTLIB_FORMATS
 from ..report.terminal import printable
+from . import check_output_file
 
 #: The longest stretch a figure draws, in seconds: an 8-hour file asked up to 11 GiB in 6 of the
 #: 7 views. Longer recordings are drawn from their start, and the title says so.
@@ -47,9 +48,7 @@ def _backend_for(output: str) -> str:
 def command(kind, file, output, target_sr, title):
     """Draw one view (KIND) of one recording (FILE) and write it to OUTPUT; prints the path written."""
     backend = _backend_for(output)
-    out_dir = Path(output).parent
-    if not out_dir.is_dir():
-        raise PlotError(f"{output}: the output folder {display_path(out_dir)} does not exist")
+    check_output_file(output)
     # Decode at most MAX_PLOT_SECONDS: the header gives the rate, so memory is bounded before reading.
     info = probe(file)
     clip = read_clip(file, max_samples=max(1, int(MAX_PLOT_SECONDS * info.sample_rate)))
@@ -62,7 +61,9 @@ def command(kind, file, output, target_sr, title):
     else:
         _set_title(fig, f"{_current_title(fig)} — {name}")
     if clip.truncated:
-        _set_title(fig, f"{_current_title(fig)} (first {MAX_PLOT_SECONDS:.0f} s of {_length(info.duration_s)})")
+        from ..analysis.anomalies import length_text  # only for a long file: pandas stays out of start-up
+
+        _set_title(fig, f"{_current_title(fig)} (first {MAX_PLOT_SECONDS:.0f} s of {length_text(info.duration_s)})")
     path = save_figure(fig, output, title=f"{name}: {kind}")
     click.echo(printable(display_path(path)))
 
@@ -81,10 +82,3 @@ def _set_title(fig, text: str) -> None:
         import html
 
         fig.update_layout(title_text=f"<b>{html.escape(text)}</b>")
-
-
-def _length(seconds: float) -> str:
-    """``"8.0 h"``, ``"12.5 min"`` or ``"75 s"``."""
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.1f} min" if seconds >= 600 else f"{seconds:.0f} s"
