@@ -4,7 +4,7 @@
 
 Every contender reads the WAV files itself (reading counts) from a warm page cache, with the
 same frame settings where it computes filterbanks: 16 kHz, 20 ms Hann windows every 10 ms, 40 mel
-bands, log. Each runs as a process of its own; its peak RSS is that process's (kwscope: summed
+bands, log. Each runs as a process of its own, after every dirty page was written back (``sync``, not timed); its peak RSS is that process's (kwscope: summed
 over its process tree, sampled every 20 ms).
 
 - peers (benchmark-only: ``pip install 'kwscope[bench]'``):
@@ -181,7 +181,15 @@ def _contender(name: str, files: list[str], scratch: Path) -> dict:
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _settle() -> None:
+    """Write back every dirty page before a contender starts (not timed): the contenders that keep
+    their features write 1.8-3.6 GiB, and without this the next one paid for that writeback (a
+    logspec store measured 42 s after the keep-features loop, 22 s on its own)."""
+    os.sync()
+
+
 def _run_contender(name: str, list_file: Path, scratch: Path) -> dict:
+    _settle()
     cmd = [sys.executable, __file__, "--contender", name, "--files-from", str(list_file), "--scratch", str(scratch)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
@@ -274,6 +282,7 @@ def main() -> None:
                 if args.workers:
                     cmd += ["--workers", str(args.workers)]
                 print(f"kwscope features --kind {kind} --dtype {dtype} ...", flush=True)
+                _settle()
                 m = run_measured(cmd)
                 if m.returncode:
                     sys.exit(f"kwscope failed:\n{m.output}")
@@ -281,6 +290,7 @@ def main() -> None:
                              "output": m.output, "load": _load(),
                              "bytes": (out / "features.npy").stat().st_size}
                 if key == "logspec-float32":
+                    _settle()
                     done = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, str(out)], capture_output=True,
                                           text=True, check=True)
                     seconds, peak, rows = done.stdout.split()

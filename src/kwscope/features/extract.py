@@ -23,6 +23,7 @@ import numpy as np
 
 from ..engine import run_chunks
 from ..settings import RunSettings
+from .listing import list_files
 from .pipeline import FeatureStats, PipelineConfig
 from .store import (
     ERRORS_FILE, FEATURES_FILE, LOAD_FORMULA, MANIFEST_FILE, PARTS_DIR, STATS_FILE, STORE_FILE, WORK_DIR,
@@ -112,7 +113,6 @@ def extract_features(
     DatasetError, LayoutError
         DATA is not a usable dataset folder.
     """
-    from ..io.index import index_dataset
     from ..io.urls import resolve_data
 
     settings = settings or RunSettings()
@@ -132,9 +132,9 @@ def extract_features(
     if scheduler is None and settings.workers != 1:
         _warm_up_workers()
     started = time.perf_counter()
-    # Only listed here: the workers open every file anyway, and read its header then.
-    index = index_dataset(source, layout=layout, validation_percentage=validation_percentage,
-                          testing_percentage=testing_percentage, probe_headers=False)
+    # Only listed here (hashed on the pool): the workers open every file anyway, and read its header then.
+    index = list_files(source, settings, layout=layout, validation_percentage=validation_percentage,
+                       testing_percentage=testing_percentage)
     plan = _Plan.of(index, cfg)
     seconds = {"index": time.perf_counter() - started}
 

@@ -67,6 +67,7 @@ def index_dataset(
     testing_percentage: float = 10.0,
     probe_headers: bool = True,
     stat: bool = True,
+    content_hashes: bool = True,
 ) -> pd.DataFrame:
     """Index a dataset: one manifest row a recording, reading headers only.
 
@@ -91,6 +92,10 @@ def index_dataset(
     stat
         Read each file's size and mtime (the default; what caches key on). With
         ``probe_headers=False`` and ``stat=False`` only the folder walk and the layout remain.
+    content_hashes
+        With ``stat``, also read each file's :func:`~kwscope.io.scan.content_hash` (the default).
+        False leaves the column empty, for a caller that hashes the files elsewhere (``features``
+        does it on its worker pool).
 
     Returns
     -------
@@ -136,7 +141,7 @@ def index_dataset(
         if not fs.isdir(root_str):
             raise DatasetError(f"{data}: no such folder")
         entries = _folder_entries(data, fs, root_str, spec, **common)
-    df = _build(entries, fs, probe_headers=probe_headers, stat=stat)
+    df = _build(entries, fs, probe_headers=probe_headers, stat=stat, content_hashes=content_hashes)
     if spec.task:
         from .challenge import apply_task
 
@@ -349,7 +354,7 @@ def _rows_entries(rows, spec: LayoutSpec, kind: str, **common) -> _Entries:
     return e
 
 
-def _build(e: _Entries, fs, *, probe_headers: bool, stat: bool) -> pd.DataFrame:
+def _build(e: _Entries, fs, *, probe_headers: bool, stat: bool, content_hashes: bool = True) -> pd.DataFrame:
     """Read sizes and headers, set long recordings apart, and make the frame."""
     n = len(e.rels)
     sizes: list = [None] * n
@@ -368,7 +373,8 @@ def _build(e: _Entries, fs, *, probe_headers: bool, stat: bool) -> pd.DataFrame:
             if manifest and sizes[i] is None and not os.path.exists(full):
                 reasons[i] = "file not found (listed in the manifest)"
                 continue
-            hashes[i] = content_hash(fs, full)
+            if content_hashes:
+                hashes[i] = content_hash(fs, full)
         if probe_headers:
             try:
                 infos[i] = probe(full)
