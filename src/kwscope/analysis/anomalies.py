@@ -346,7 +346,10 @@ def score_anomalies(
     outliers : list of dict
         ``{"path", "label", "speaker", "split", "score", "reasons", "flags"}``, highest score first.
     quality : dict
-        ``{"counts": {flag: n}, "worst": {flag: [{"path", "label", "value"}, ...]}, "thresholds"}``.
+        ``{"counts": {flag: n}, "worst": {flag: [{"path", "label", "value"}, ...]}, "thresholds",
+        "n_checked", "n_flagged", "n_flags"}``: ``counts`` are recordings per flag; ``n_flagged``
+        the recordings with at least one flag; ``n_flags`` the flags raised in all (a recording
+        can have several, so ``n_flags >= n_flagged``).
     """
     cfg = config or AnomalyConfig()
     speech = ((profiles["status"] == "ok") & (profiles["category"] == "speech")).to_numpy()
@@ -381,8 +384,14 @@ def score_anomalies(
         outliers.append({"path": str(row["path"]), "label": _opt(row["label"]), "speaker": _opt(row["speaker"]),
                          "split": _opt(row["split"]), "score": round(float(scores[i]), 3), "reasons": reasons,
                          "flags": names})
+    any_flag = np.zeros(len(profiles), bool)
+    for name in QUALITY_FLAGS:
+        any_flag |= flags[name]["mask"]
+    # Recordings and flags are two counts: a recording with two flags is one recording flagged.
     quality: dict[str, Any] = {"counts": {}, "worst": {}, "thresholds": cfg.to_dict(),
-                               "context": asdict(ctx), "n_checked": int(speech.sum())}
+                               "context": asdict(ctx), "n_checked": int(speech.sum()),
+                               "n_flagged": int(any_flag.sum()),
+                               "n_flags": int(sum(int(flags[name]["mask"].sum()) for name in QUALITY_FLAGS))}
     for name in QUALITY_FLAGS:
         f = flags[name]
         idx = np.flatnonzero(f["mask"])
