@@ -266,7 +266,7 @@ def _explore(data, settings: RunSettings, *, violin_hz, top, anomaly_config, max
         summary=summary,
         profiles=prof,
         mean_fft=agg.mean_fft(),
-        mean_logspec=agg.mean_logspec(),
+        mean_logspec=agg.mean_logspec(release=True),  # the sums become the means: no copy
         violins=agg.violins(),
         anomalies=outliers,
         duplicates=dup_report.groups,
