@@ -135,9 +135,12 @@ class AggregateAccumulator:
 
     Per label it keeps the sums over its exactly-1-s clips and over its other clips, each only
     when the label has such clips (the mean over all clips is their sum): a dataset of 1-s clips,
-    or of clips of every length, holds one ``99 x 161`` float64 sum a label, not two — with
-    thousands of labels that is the difference between 130 and 260 MB a thousand labels.
-    Plus ``bins`` floats twice and ``violin_clips`` clips a label.
+    or of clips of every length, holds one ``99 x 161`` sum a label, not two. The spectrogram
+    sums are float32 (63.8 kB a label; the chunks' partial sums, float64, are added to them in
+    chunk order, so a run is still reproducible), and ``mean_logspec(release=True)`` divides them
+    in place into the means: 64 MB held for a thousand labels, where float64 sums and a float32
+    copy of the means took 191 MB at once. Plus ``bins`` floats twice (float64) and
+    ``violin_clips`` clips a label.
     """
 
     def __init__(self, config: ProfileConfig):
@@ -152,11 +155,11 @@ class AggregateAccumulator:
         self._violin: dict[str, list[tuple[int, list[np.ndarray]]]] = {}
 
     @staticmethod
-    def _add(store: dict[str, np.ndarray], lab: str, part: np.ndarray) -> None:
+    def _add(store: dict[str, np.ndarray], lab: str, part: np.ndarray, dtype=np.float64) -> None:
         if lab in store:
             store[lab] += part
         else:
-            store[lab] = part.astype(np.float64)  # a copy: the chunk's arrays are not kept
+            store[lab] = part.astype(dtype)  # a copy: the chunk's arrays are not kept
 
     def add(self, result: ChunkResult) -> None:
         for j, lab in enumerate(result.labels.tolist()):
@@ -164,9 +167,9 @@ class AggregateAccumulator:
             self._add(self.fft_1s, lab, result.fft_1s[j])
             self._add(self.fft_all, lab, result.fft_all[j])
             if n1 and result.spec_1s.size:
-                self._add(self.spec_1s, lab, result.spec_1s[j])
+                self._add(self.spec_1s, lab, result.spec_1s[j], np.float32)
             if na > n1 and result.spec_all.size:
-                self._add(self.spec_other, lab, result.spec_all[j] - result.spec_1s[j])
+                self._add(self.spec_other, lab, result.spec_all[j] - result.spec_1s[j], np.float32)
             self.n_1s[lab] = self.n_1s.get(lab, 0) + n1
             self.n_all[lab] = self.n_all.get(lab, 0) + na
         n_hz = len(self.config.violin_hz)
@@ -191,20 +194,36 @@ class AggregateAccumulator:
         return MeanSpectrum(self.config.spectrum_freqs_hz, by_label,
                             {lab: int(counts[lab]) for lab in by_label}, self.selection())
 
-    def _spec_sum(self, lab: str, exact: bool) -> np.ndarray | None:
-        one, other = self.spec_1s.get(lab), self.spec_other.get(lab)
+    def _spec_sum(self, lab: str, exact: bool, release: bool) -> np.ndarray | None:
+        get = dict.pop if release else dict.get
+        one, other = get(self.spec_1s, lab, None), get(self.spec_other, lab, None)
         if exact or other is None:
             return one
-        return other if one is None else one + other
+        if one is None:
+            return other
+        if release:
+            one += other
+            return one
+        return one + other
 
-    def mean_logspec(self) -> MeanLogSpectrogram:
+    def mean_logspec(self, *, release: bool = False) -> MeanLogSpectrogram:
+        """The mean log spectrogram per label; ``release``: the sums become the means in place
+        and this accumulator forgets them (no copy a label; a second call has no spectrograms)."""
         exact = self.selection() == EXACT_1S
         counts = self.n_1s if exact else self.n_all
         by_label = {}
         for lab in sorted(counts):
-            total = self._spec_sum(lab, exact) if counts[lab] else None
-            if total is not None:
-                by_label[lab] = (total / counts[lab]).astype(np.float32)
+            total = self._spec_sum(lab, exact, release) if counts[lab] else None
+            if total is None:
+                continue
+            if release:
+                total /= np.float32(counts[lab])
+                by_label[lab] = total
+            else:
+                by_label[lab] = (total / np.float32(counts[lab])).astype(np.float32)
+        if release:
+            self.spec_1s.clear()
+            self.spec_other.clear()
         times = np.arange(160, LOGSPEC_SR - 160 + 1, 160) / LOGSPEC_SR  # scipy's frame centres
         freqs = np.arange(161) * (LOGSPEC_SR / 320)
         return MeanLogSpectrogram(times, freqs, by_label, {lab: int(counts[lab]) for lab in by_label},

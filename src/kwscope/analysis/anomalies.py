@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..io.challenge import SILENCE_LABEL
 from .pca import StreamingPCA  # re-exported: it was defined here
 
 __all__ = [
@@ -55,6 +56,20 @@ __all__ = [
 #: Flags in the order they are reported, with the profile column that measures each.
 QUALITY_FLAGS = ("clipping", "near_silent", "noise_only", "noise_burst", "hum", "too_short", "too_long",
                  "wrong_sample_rate", "dc_offset", "low_snr")
+
+#: Labels whose clips are meant to hold no speech (``--task tf-challenge``'s ``_silence_``, a
+#: dataset's own ``silence`` folder; compared case-insensitively). Their clips are silent, or
+#: background noise at any volume, by design: the flags of :data:`EXPECTED_OF_SILENCE` and the
+#: "far from the dataset's spectra" reason are not raised on them (clipping, hum, a wrong length
+#: or rate, a DC offset, and the distance from their own label's spectrum still are).
+SILENCE_LABELS = frozenset({SILENCE_LABEL, "silence"})
+EXPECTED_OF_SILENCE = ("near_silent", "noise_only", "noise_burst", "low_snr")
+
+
+def silence_rows(profiles: pd.DataFrame) -> np.ndarray:
+    """True for the rows of a label in :data:`SILENCE_LABELS`, shape ``(n,)``."""
+    labels = profiles["label"].astype("string").str.strip().str.lower()
+    return labels.isin(SILENCE_LABELS).fillna(False).to_numpy(bool)
 
 
 @dataclass(frozen=True)
@@ -245,7 +260,8 @@ def quality_flags(profiles: pd.DataFrame, context: DatasetContext, config: Anoma
     -------
     dict
         ``{flag: {"mask": bool (n,), "severity": float (n,), "value": float (n,)}}`` for
-        :data:`QUALITY_FLAGS`; rows that are not readable speech are never flagged.
+        :data:`QUALITY_FLAGS`; rows that are not readable speech are never flagged, rows of a
+        silence label (:data:`SILENCE_LABELS`) never by :data:`EXPECTED_OF_SILENCE`.
     """
     c = config
     n = len(profiles)
@@ -253,11 +269,14 @@ def quality_flags(profiles: pd.DataFrame, context: DatasetContext, config: Anoma
         "clip_ratio", "peak_dbfs", "burst_s", "duration_s", "hum_prominence_db", "hum_fraction",
         "sample_rate", "dc_offset", "snr_db", "n_segments", "hum_steadiness_db", "hum_jitter_hz")}
     speech = ((profiles["status"] == "ok") & (profiles["category"] == "speech")).to_numpy()
+    silence = silence_rows(profiles)
     with np.errstate(invalid="ignore"):
         out: dict[str, dict[str, Any]] = {}
 
         def put(name, mask, severity, value):
             mask = np.asarray(mask, bool) & speech
+            if name in EXPECTED_OF_SILENCE:
+                mask &= ~silence
             out[name] = {"mask": mask, "severity": np.where(mask, severity, 0.0), "value": value}
 
         put("clipping", col["clip_ratio"] >= c.clip_ratio,
@@ -346,7 +365,10 @@ def score_anomalies(
     outliers : list of dict
         ``{"path", "label", "speaker", "split", "score", "reasons", "flags"}``, highest score first.
     quality : dict
-        ``{"counts": {flag: n}, "worst": {flag: [{"path", "label", "value"}, ...]}, "thresholds"}``.
+        ``{"counts": {flag: n}, "worst": {flag: [{"path", "label", "value"}, ...]}, "thresholds",
+        "n_checked", "n_flagged", "n_flags"}``: ``counts`` are recordings per flag; ``n_flagged``
+        the recordings with at least one flag; ``n_flags`` the flags raised in all (a recording
+        can have several, so ``n_flags >= n_flagged``).
     """
     cfg = config or AnomalyConfig()
     speech = ((profiles["status"] == "ok") & (profiles["category"] == "speech")).to_numpy()
@@ -358,7 +380,7 @@ def score_anomalies(
     stat = np.fmax(np.nan_to_num(pca_z, nan=0.0), np.nan_to_num(label_z, nan=0.0))
     scores = np.where(speech, severity + np.clip(stat, 0, 10), np.nan)
     far_label = speech & (np.nan_to_num(label_z, nan=0.0) >= cfg.outlier_z)
-    far_pca = speech & (np.nan_to_num(pca_z, nan=0.0) >= cfg.pca_outlier_z)
+    far_pca = speech & ~silence_rows(profiles) & (np.nan_to_num(pca_z, nan=0.0) >= cfg.pca_outlier_z)
     has_reason = far_label | far_pca
     for f in flags.values():
         has_reason |= f["mask"]
@@ -381,8 +403,14 @@ def score_anomalies(
         outliers.append({"path": str(row["path"]), "label": _opt(row["label"]), "speaker": _opt(row["speaker"]),
                          "split": _opt(row["split"]), "score": round(float(scores[i]), 3), "reasons": reasons,
                          "flags": names})
+    any_flag = np.zeros(len(profiles), bool)
+    for name in QUALITY_FLAGS:
+        any_flag |= flags[name]["mask"]
+    # Recordings and flags are two counts: a recording with two flags is one recording flagged.
     quality: dict[str, Any] = {"counts": {}, "worst": {}, "thresholds": cfg.to_dict(),
-                               "context": asdict(ctx), "n_checked": int(speech.sum())}
+                               "context": asdict(ctx), "n_checked": int(speech.sum()),
+                               "n_flagged": int(any_flag.sum()),
+                               "n_flags": int(sum(int(flags[name]["mask"].sum()) for name in QUALITY_FLAGS))}
     for name in QUALITY_FLAGS:
         f = flags[name]
         idx = np.flatnonzero(f["mask"])

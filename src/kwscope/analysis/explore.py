@@ -217,16 +217,24 @@ def _explore(data, settings: RunSettings, *, violin_hz, top, anomaly_config, max
                         "components": pca.components_.astype(np.float32)}
         dup_report = finder.find(spill, paths, labels, splits, max_pairs=max_pairs)
 
-    if manifest["sample_rate"].isna().all() and len(manifest):  # a scan-only manifest: fill it in
+    unprobed = manifest["sample_rate"].isna().to_numpy() & (manifest["status"] == "ok").to_numpy()
+    if unprobed.any():
+        # A scan-only manifest: fill its headers in from the pass (only where missing: its
+        # tf-challenge _silence_ rows come with theirs, and filling only when every header was
+        # missing left NA lengths that crashed the summary).
         manifest = manifest.copy()
-        ok_rows = status == "ok"
+        fill = unprobed & (status == "ok")
         sr_col = scalars[:, SCALAR_COLUMNS.index("sample_rate")]
         dur = scalars[:, SCALAR_COLUMNS.index("duration_s")]
         manifest["status"], manifest["error"] = status, errors
-        manifest["sample_rate"] = pd.array(np.where(ok_rows, sr_col, np.nan), dtype="Float64").astype("Int64")
-        manifest["duration_s"] = np.where(ok_rows, dur, np.nan)
-        manifest["n_samples"] = pd.array(np.where(ok_rows, np.round(dur * sr_col), np.nan),
-                                         dtype="Float64").astype("Int64")
+        sr = manifest["sample_rate"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        d = manifest["duration_s"].to_numpy(dtype=float, na_value=np.nan).copy()
+        ns = manifest["n_samples"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        sr[unprobed], d[unprobed], ns[unprobed] = np.nan, np.nan, np.nan
+        sr[fill], d[fill], ns[fill] = sr_col[fill], dur[fill], np.round(dur * sr_col)[fill]
+        manifest["sample_rate"] = pd.array(sr, dtype="Float64").astype("Int64")
+        manifest["duration_s"] = d
+        manifest["n_samples"] = pd.array(ns, dtype="Float64").astype("Int64")
     summary = summarize(manifest)
     pca_z = robust_z(pca_d)
     label_z = np.full(n, np.nan)
@@ -258,7 +266,7 @@ def _explore(data, settings: RunSettings, *, violin_hz, top, anomaly_config, max
         summary=summary,
         profiles=prof,
         mean_fft=agg.mean_fft(),
-        mean_logspec=agg.mean_logspec(),
+        mean_logspec=agg.mean_logspec(release=True),  # the sums become the means: no copy
         violins=agg.violins(),
         anomalies=outliers,
         duplicates=dup_report.groups,

@@ -48,7 +48,10 @@ class _Plan:
         fit = (split == "train").to_numpy(bool) if has_split else np.ones(len(ok), bool)
         digest = hashlib.sha256()
         digest.update(json.dumps({"layout": index.attrs.get("layout")}).encode())
+        # The content hash too: a file rewritten with its size and mtime kept (`cp -p`, `rsync -t`)
+        # is a changed file, as the index and profile caches see it.
         cols = ["path", "split", "status", "size_bytes", "mtime_ns"] + (["source", "source_row"] if in_shards else [])
+        cols += [c for c in ("content_hash",) if c in index.columns]
         listing = index[cols].astype(object).where(index[cols].notna(), None)
         digest.update(json.dumps(listing.to_numpy().tolist(), default=int).encode())
         return cls(index, ok, fit, digest.hexdigest())
@@ -69,7 +72,11 @@ def _mismatch(info: dict, cfg: PipelineConfig, plan: _Plan) -> str | None:
         return (f"it holds features of another pipeline config (hash {str(info.get('config_hash'))[:12]}, "
                 f"this one {cfg.config_hash()[:12]})")
     if info.get("plan", {}).get("fingerprint") != plan.fingerprint:
-        return "DATA changed since it was written (files added, removed or modified, or another layout)"
+        if not info.get("plan", {}).get("content_hashed", False):
+            return ("it was written by an older kwscope, whose plan did not record the files' content "
+                    "hashes, so a file changed since cannot be told apart")
+        return ("DATA changed since it was written (files added, removed or modified -- a file's content "
+                "too, with its size and mtime kept -- or another layout)")
     return None
 
 
@@ -125,6 +132,7 @@ def _claim(out: Path, cfg: PipelineConfig, plan: _Plan, chunk_size: int) -> None
         "data": {"root": plan.index.attrs.get("root"), "layout": plan.index.attrs.get("layout"),
                  "layout_evidence": plan.index.attrs.get("layout_evidence", "")},
         "plan": {"chunk_size": int(chunk_size), "fingerprint": plan.fingerprint,
+                 "content_hashed": True,
                  "n_listed": len(plan.index), "n_planned": len(plan.ok)},
         "created_unix": time.time(),
     }

@@ -26,7 +26,7 @@ from .audio import AudioError, probe
 from .detect import Detection, detect_layout, find_dataset_folder, long_recordings
 from .formats import AUDIO_EXTENSIONS
 from .layouts import FileKeys, make_layout
-from .manifests import MANIFEST_SUFFIXES, is_manifest_file, read_manifest_rows, read_parquet_rows
+from .manifests import MANIFEST_SUFFIXES, is_manifest_file, manifest_category, read_manifest_rows, read_parquet_rows
 from .parquet import find_shards
 from .patterns import is_pattern
 from .scan import (DatasetError, RemoteRoot, bytes_hash, content_hash, open_location, scan_audio_files, scan_folder,
@@ -309,13 +309,13 @@ def _own_manifest_rows(path: Path, attrs: dict):
 
     df = read_manifest(path)
     col = {c: df[c].astype(object).where(df[c].notna(), None).tolist() if c in df.columns else None
-           for c in ("label", "speaker", "take", "split", "source", "source_row")}
+           for c in ("label", "speaker", "take", "split", "source", "source_row", "category")}
     sources = col["source"] if col["source"] and any(col["source"]) else None
     return ManifestRows(Path(attrs["root"]), df["path"].astype(str).tolist(),
                         _clean({c: col[c] for c in ("label", "speaker", "take", "split")}), [None] * len(df),
                         sources=[s or "" for s in sources] if sources else None,
                         source_rows=[int(r) if r is not None else -1 for r in col["source_row"]] if sources else None,
-                        audio_column=attrs.get("audio_column"),
+                        audio_column=attrs.get("audio_column"), categories=col["category"],
                         evidence=f"kwscope manifest {path.name}: {len(df):,} rows of {attrs['root']}")
 
 
@@ -345,7 +345,8 @@ def _rows_entries(rows, spec: LayoutSpec, kind: str, **common) -> _Entries:
         speaker = v["speaker"][i] if v["speaker"] is not None else (pk.speaker if pk else None)
         take = v["take"][i] if v["take"] is not None else (pk.take if pk else None)
         split = v["split"][i] if v["split"] is not None else (pk.split if pk else None)
-        category = pk.category if pk else "speech"
+        given = rows.categories[i] if rows.categories is not None else None
+        category = manifest_category(given, label) or (pk.category if pk else "speech")
         keys.append(FileKeys(label, speaker, take, split, category))
     e = _Entries(str(rows.root), list(rows.paths), keys, list(rows.reasons), rows.sources, rows.source_rows,
                  rows.mtimes, attrs={"data_kind": kind, "audio_column": rows.audio_column})

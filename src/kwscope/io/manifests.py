@@ -14,12 +14,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .layouts import BACKGROUND_NOISE
 from .patterns import LayoutError, normalize_split
 from .spec import LayoutSpec
 from .urls import is_url
 
-__all__ = ["MANIFEST_SUFFIXES", "COLUMN_NAMES", "ManifestRows", "is_manifest_file", "read_manifest_rows",
-           "read_parquet_rows"]
+__all__ = ["MANIFEST_SUFFIXES", "COLUMN_NAMES", "CATEGORIES", "ManifestRows", "is_manifest_file",
+           "read_manifest_rows", "read_parquet_rows", "manifest_category"]
 
 #: File suffixes DATA may have to be read as a manifest.
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
@@ -31,6 +32,24 @@ COLUMN_NAMES = {
     "split": ("split", "set", "subset", "partition"),
     "take": ("take", "utterance_id", "utterance", "take_id"),
 }
+
+
+#: The values of the ``category`` column of kwscope's own manifests, taken from a manifest as they
+#: are; any other value there (a user's own column of that name) is not read as one.
+CATEGORIES = ("speech", "background_noise", "long_recording")
+
+
+def manifest_category(given, label: str | None) -> str | None:
+    """A manifest row's category: its ``category`` column when that holds one of
+    :data:`CATEGORIES`, else ``background_noise`` for the label ``_background_noise_`` (as the
+    folder layouts read that folder), else None (the layout of its path decides, or speech)."""
+    if isinstance(given, str) and given.strip() in CATEGORIES:
+        return given.strip()
+    return "background_noise" if label == BACKGROUND_NOISE else None
+
+
+def _category_column(columns: list[str]) -> str | None:
+    return next((c for c in columns if c.strip().lower() == "category"), None)
 
 
 class ManifestError(LayoutError):
@@ -53,6 +72,7 @@ class ManifestRows:
     mtimes: list[int | None] | None = None  # of the shard, for byte rows
     evidence: str = ""
     notes: list[str] = field(default_factory=list)
+    categories: list | None = None  # the ``category`` column as written (see manifest_category)
 
 
 def is_manifest_file(path: Path) -> bool:
@@ -194,7 +214,9 @@ def read_manifest_rows(path: Path, spec: LayoutSpec) -> ManifestRows:
         notes.append(f"split {file_split} from the manifest's name")
     found = ", ".join(f"{role}={col}" for role, col in chosen.items())
     evidence = f"manifest {path.name}: {len(rows):,} rows; columns {found}"
-    return ManifestRows(root, paths, _clean(values), reasons, evidence=evidence, notes=notes)
+    cat_col = _category_column(columns)
+    categories = [r.get(cat_col) for r in rows] if cat_col else None
+    return ManifestRows(root, paths, _clean(values), reasons, evidence=evidence, notes=notes, categories=categories)
 
 
 _SPLIT_STEMS = {"train", "training", "dev", "valid", "validation", "val", "test", "testing", "eval"}
@@ -244,6 +266,7 @@ def read_parquet_rows(root: Path, shards: list[str], spec: LayoutSpec) -> Manife
     paths, reasons, sources, source_rows, mtimes = [], [], [], [], []
     values: dict[str, list | None] = {"label": [], "speaker": [], "take": [], "split": []}
     have = {role: False for role in values}
+    categories: list = []
     audio_column = None
     used: dict[str, str] = {}
     for shard in parts:
@@ -289,6 +312,8 @@ def read_parquet_rows(root: Path, shards: list[str], spec: LayoutSpec) -> Manife
                 values[role].extend([shard.split] * shard.n_rows)
             else:
                 values[role].extend([None] * shard.n_rows)
+        cat_col = _category_column(list(shard.columns))
+        categories.extend(shard.columns[cat_col] if cat_col else [None] * shard.n_rows)
     _unique_names(paths, sources, source_rows)
     values = _clean({role: (vals if have[role] else None) for role, vals in values.items()})
     n_bytes = sum(1 for s in sources if s)
@@ -300,7 +325,8 @@ def read_parquet_rows(root: Path, shards: list[str], spec: LayoutSpec) -> Manife
     if any(p.split for p in parts) and "split" not in used:
         notes.append("splits from the shard names (" + ", ".join(sorted({p.split for p in parts if p.split})) + ")")
     return ManifestRows(root, paths, values, reasons, sources if n_bytes else None,
-                        source_rows if n_bytes else None, audio_column, mtimes, evidence, notes)
+                        source_rows if n_bytes else None, audio_column, mtimes, evidence, notes,
+                        categories if any(c is not None for c in categories) else None)
 
 
 def _unique_names(paths: list[str], sources: list[str], rows: list[int]) -> None:

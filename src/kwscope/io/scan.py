@@ -5,6 +5,7 @@ walked and why (links out of DATA, loops, hidden files), and each file's size an
 from __future__ import annotations
 
 import hashlib
+import heapq
 import os
 import stat
 from dataclasses import dataclass, field
@@ -91,19 +92,31 @@ MAX_DEPTH = 64
 
 
 def _scan_local(root: str, include_hidden: bool) -> FolderScan:
-    """Walk a local folder with ``os.scandir`` (one ``stat`` only for links and odd entries)."""
+    """Walk a local folder with ``os.scandir`` (one ``stat`` only for links and odd entries).
+
+    Each real folder is walked once: a link inside DATA to a folder also reached another way
+    would list its recordings twice. Of the paths to one folder the walk keeps the shallowest,
+    a real path before a link at the same depth, then the first by name (folders are taken in
+    that order, from a heap); the others are listed in ``skipped``."""
     out = FolderScan()
     real_root = os.path.realpath(root)
-    stack = [(root, "", (real_root,))]  # folder, its path relative to root, real paths of it and its parents
-    while stack:
-        folder, rel_dir, chain = stack.pop()
+    walked: dict[str, str] = {}  # the real path of each folder walked -> the path it was walked as
+    # (depth, entered by a link, its path relative to root, the folder, real paths of it and its parents)
+    heap: list = [(0, False, "", root, (real_root,))]
+    while heap:
+        _, link, rel_dir, folder, chain = heapq.heappop(heap)
+        first = walked.setdefault(chain[-1], rel_dir)
+        if first != rel_dir:
+            how = "via a link" if link else "which a link leads to"
+            out.skipped.append((display_path(rel_dir), f"same folder as {display_path(first or './')}, {how}; "
+                                                      "not walked twice"))
+            continue
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             out.skipped.append((display_path(rel_dir or "./"), f"folder cannot be read ({exc.strerror or exc})"))
             continue
-        subfolders = []
         for entry in entries:
             name, rel = entry.name, rel_dir + entry.name
             try:
@@ -120,8 +133,9 @@ def _scan_local(root: str, include_hidden: bool) -> FolderScan:
                 if _is_audio_name(name):
                     out.problems.append((display_path(rel), "is a directory, not a recording"))
                     continue
-                real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(chain[-1], name)
-                if entry.is_symlink():
+                link = entry.is_symlink()
+                real = os.path.realpath(entry.path) if link else os.path.join(chain[-1], name)
+                if link:
                     if not _inside(real, real_root):
                         out.skipped.append((display_path(rel + "/"), "a link to a folder outside DATA "
                                                                     f"({display_path(real)}), not followed"))
@@ -133,7 +147,7 @@ def _scan_local(root: str, include_hidden: bool) -> FolderScan:
                 if len(chain) > MAX_DEPTH:
                     out.skipped.append((display_path(rel + "/"), f"deeper than {MAX_DEPTH} folders, not walked"))
                     continue
-                subfolders.append((entry.path, rel + "/", chain + (real,)))
+                heapq.heappush(heap, (len(chain), link, rel + "/", entry.path, chain + (real,)))
                 continue
             if not _is_audio_name(name):
                 continue
@@ -151,7 +165,6 @@ def _scan_local(root: str, include_hidden: bool) -> FolderScan:
                 out.problems.append((display_path(rel), f"not a regular file ({file_kind(mode)}), not opened"))
                 continue
             out.found.append(rel)
-        stack.extend(reversed(subfolders))
     return out
 
 
@@ -162,7 +175,8 @@ def scan_folder(root: str | os.PathLike, *, fs=None, include_hidden: bool = Fals
     regular files are recordings: a named pipe, socket or device named like one is a problem
     (opening a pipe would wait forever). Links to files are kept (and fail at read time if
     dangling or looping); links to folders are followed when they stay inside DATA and do not
-    lead back to a folder above them, and listed in ``skipped`` otherwise. Hidden entries (a
+    lead back to a folder above them, and listed in ``skipped`` otherwise; each real folder is
+    walked once (by its shallowest path), the other paths to it listed in ``skipped``. Hidden entries (a
     name starting with ``.``: macOS AppleDouble ``._*`` files, ``.git``) are left out and
     counted unless ``include_hidden``.
     """

@@ -4,7 +4,7 @@ lengths, splits and speaker leakage."""
 from __future__ import annotations
 
 from ..markup import PageContext, esc, fmt_duration, fmt_int, fmt_num, kv, section, stat, table
-from ..plan import Finding
+from ..plan import Finding, quality_view
 
 
 def findings_section(ctx: PageContext, findings: list[Finding]) -> str:
@@ -19,16 +19,30 @@ def findings_section(ctx: PageContext, findings: list[Finding]) -> str:
     for f in findings:
         if f.kind.startswith("quality:"):
             if f is quality[0]:  # the quality flags read best as one line
-                n = sum(q.count for q in quality)
-                what = "; ".join(esc(q.title) for q in quality)
-                items.append(item("warn", f"{fmt_int(n)} quality flag{'s' if n != 1 else ''} raised",
-                                  what + " — listen to the worst ones", "quality", False))
+                items.append(item("warn", _quality_headline(ctx, quality),
+                                  "; ".join(esc(q.title) for q in quality) + " — listen to the worst ones",
+                                  "quality", False))
             continue
         items.append(item(f.severity, esc(f.title), esc(f.detail), f.section, f.strict))
     body = f'<ul class="finding-list">{"".join(items)}</ul>'
     lead = ("What kwscope found, worst first. Problems marked <i>strict</i> make "
             "<code>kwscope report --strict</code> exit with status 1, so CI can stop on them.")
     return section("findings", "Findings", body, lead=lead)
+
+
+def _quality_headline(ctx: PageContext, quality: list[Finding]) -> str:
+    """"N recordings flagged (M flags)": recordings counted once however many flags they have;
+    only the flags are counted when the analysis did not count the recordings (an older cache)."""
+    n_flags = sum(q.count for q in quality)
+    _, _, extra = quality_view(ctx.x)
+    try:
+        n_flagged = int(extra["n_flagged"])
+    except (KeyError, TypeError, ValueError):
+        return f"{fmt_int(n_flags)} quality flag{'s' if n_flags != 1 else ''} raised"
+    head = f"{fmt_int(n_flagged)} recording{'s' if n_flagged != 1 else ''} flagged"
+    if n_flags != n_flagged:
+        head += f" ({fmt_int(n_flags)} flag{'s' if n_flags != 1 else ''}: some recordings have several)"
+    return head
 
 
 def overview_section(ctx: PageContext, n: int) -> str:

@@ -169,6 +169,11 @@ def quality_section(ctx: PageContext, n: int) -> str:
                   _FLAG_TEXT.get(f, (f.replace("_", " "), ""))[0], "warn" if counts[f] else "ok")
             for f in order)
         body = f'<div class="stat-grid">{cards}</div>'
+        if isinstance(extra.get("n_flagged"), int) and extra["n_flagged"]:
+            n_flags = extra.get("n_flags", sum(counts.values()))
+            body += (f'<p class="note">{fmt_int(extra["n_flagged"])} of {fmt_int(n_ok)} recordings have at '
+                     f'least one flag; {fmt_int(n_flags)} flags in all (a recording with two flags is in two '
+                     'cards).</p>')
         rows = []
         for flag in order:
             if not counts[flag]:
