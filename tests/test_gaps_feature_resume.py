@@ -96,3 +96,29 @@ def test_store_of_an_older_kwscope_without_content_hashes_is_refused_with_the_re
     (out / "store.json").write_text(json.dumps(info))
     with pytest.raises(StoreError, match="older kwscope.*content hashes.*--overwrite"):
         extract_features(data, out, settings=_settings())
+
+
+def test_silence_rows_of_a_noise_file_rewritten_with_size_and_mtime_kept_are_a_change(tmp_path):
+    """--task tf-challenge: a _silence_ row is a slice of a background recording, whose row (and
+    content hash) is in the store's key with the rest."""
+    data = tmp_path / "d"
+    t = np.arange(SR) / SR
+    for w, word in enumerate(("yes", "no")):
+        for i in range(4):
+            write_wav(data / word / f"s{i}{w}_nohash_0.wav",
+                      (0.2 * np.sin(2 * np.pi * (300 + 150 * w + 40 * i) * t)).astype(np.float32))
+    rng = np.random.default_rng(0)
+    noise = data / "_background_noise_" / "white_noise.wav"
+    write_wav(noise, (0.1 * rng.standard_normal(3 * SR)).astype(np.float32))
+    (data / "kwscope.yaml").write_text("task: {name: tf-challenge, silence_percentage: 50}\n")
+    settings = RunSettings(workers=1, progress=False)
+    out = tmp_path / "out"
+    extract_features(data, out, settings=settings)
+    manifest = load_features(out, normalize=False)[1]
+    assert (manifest["label"] == "_silence_").any()
+    st = noise.stat()
+    write_wav(noise, (0.5 * rng.standard_normal(3 * SR)).astype(np.float32))
+    os.utime(noise, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert noise.stat().st_size == st.st_size
+    with pytest.raises(StoreError, match="DATA changed"):
+        extract_features(data, out, settings=settings)
