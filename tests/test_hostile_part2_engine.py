@@ -5,8 +5,12 @@ kill themselves when they read a file named to do so."""
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +131,52 @@ def test_a_machine_that_kills_every_worker_stops_with_one_line(tmp_path):
                         workers=2, progress=False))
     msg = str(err.value)
     assert f"{MAX_DEATHS_IN_A_ROW} times in a row" in msg and "signal 9" in msg and "\n" not in msg
+
+
+# --- the OOM killer, from outside, during a real run of the command line ---------------------
+
+def _session(sid: int) -> list[tuple[int, int]]:
+    """(pid, ppid) of the live processes of session ``sid`` (ours: started with a new session)."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == sid:
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+            found.append((int(d), int(fields[1])))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_anomalies_survives_a_worker_killed_from_outside(fsdd_dir):
+    proc = subprocess.Popen([sys.executable, "-m", "kwscope", "anomalies", str(fsdd_dir), "--workers", "2",
+                             "--json"], start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killed = None
+    try:
+        deadline = time.monotonic() + 120
+        while killed is None and time.monotonic() < deadline and proc.poll() is None:
+            procs = _session(proc.pid)
+            children = {pid for pid, ppid in procs if ppid == proc.pid}
+            workers = [pid for pid, ppid in procs if ppid in children]  # the fork server's children
+            if workers:
+                time.sleep(0.5)  # at work on a chunk
+                os.kill(workers[0], signal.SIGKILL)
+                killed = workers[0]
+            time.sleep(0.02)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid, _ in _session(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+    if killed is None:
+        pytest.skip("the run ended before its workers were seen")
+    assert proc.returncode == 0, err.decode()[-2000:]
+    doc = json.loads(out)
+    n_files = len(list(fsdd_dir.glob("*.wav")))
+    assert doc["n_checked"] + len(doc["broken_files"]) == n_files  # nothing lost to the kill
+    assert not [b for b in doc["broken_files"] if "worker process" in b["error"]]
