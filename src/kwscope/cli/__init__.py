@@ -7,12 +7,30 @@ a traceback unless ``KWSCOPE_DEBUG=1`` is set.
 
 from __future__ import annotations
 
+import _signal  # the C module, at once: ``signal`` itself imports enum, re, ...
+import os
 import sys
+
+
+def _interrupted_while_starting(signum, frame):  # pragma: no cover - runs in a child process
+    os.write(2, b"kwscope: interrupted\n")
+    os._exit(130)
+
+
+def _started_as_the_command() -> bool:
+    """True in the ``kwscope`` launcher (not for a program or a test that imports this module)."""
+    return os.path.basename(getattr(sys.modules.get("__main__"), "__file__", None) or "") in ("kwscope", "kwscope.exe")
+
+
+# A Ctrl-C while the command line starts (its imports take a good part of a second) ends as one
+# line: until a command runs, SIGINT says so and exits 130 (``python -m kwscope`` installs the
+# same handler in ``__main__``); then Python's own is back, so that a run's cleanup runs.
+if _started_as_the_command() and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+    _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
 try:  # a Ctrl-C while the command starts ends as one line too, not an import traceback
     import functools
     import importlib
-    import os
 
     import click
 
@@ -79,6 +97,8 @@ class _LazyGroup(click.Group):
         return module.command
 
     def invoke(self, ctx):
+        if getattr(_signal.getsignal(_signal.SIGINT), "__name__", "") == "_interrupted_while_starting":
+            _signal.signal(_signal.SIGINT, _signal.default_int_handler)  # a run's Ctrl-C: its cleanup runs
         try:
             return super().invoke(ctx)
         except KwscopeError as exc:
