@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from .audio import AudioError, probe
 from .detect import Detection, detect_layout, find_dataset_folder, long_recordings
 from .formats import AUDIO_EXTENSIONS
-from .layouts import FileKeys, make_layout
+from .layouts import FileKeys, check_split_percentages, make_layout
 from .manifests import MANIFEST_SUFFIXES, is_manifest_file, read_manifest_rows, read_parquet_rows
 from .parquet import find_shards
 from .patterns import is_pattern
@@ -108,8 +108,10 @@ def index_dataset(
     DatasetError
         When ``data`` is missing, neither a folder nor a manifest, or holds no recordings.
     LayoutError
-        For an unknown layout name, a bad pattern, layout file or manifest.
+        For an unknown layout name, a bad pattern, layout file or manifest, or split
+        percentages that leave no training split (:func:`~kwscope.io.layouts.check_split_percentages`).
     """
+    check_split_percentages(validation_percentage, testing_percentage)  # before any work
     spec = as_spec(layout)
     fs, root_str = open_location(data)
     common = dict(validation_percentage=validation_percentage, testing_percentage=testing_percentage)
