@@ -29,12 +29,13 @@ if _started_as_the_command() and _signal.getsignal(_signal.SIGINT) is _signal.de
     _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
 try:  # a Ctrl-C while the command starts ends as one line too, not an import traceback
+    import contextlib
     import functools
     import importlib
 
     import click
 
-    from ..errors import KwscopeError
+    from ..errors import KwscopeError, no_room
     from ..report.terminal import printable
 except KeyboardInterrupt:
     sys.stderr.write("kwscope: interrupted\n")
@@ -59,6 +60,39 @@ def check_output_file(path, *, create: bool = False) -> None:
         raise KwscopeError(f"{printable(str(path))}: {printable(str(parent))} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise KwscopeError(f"{printable(str(path))}: the output folder {printable(str(parent))} is not writable")
+
+
+def check_free_space(path, need_bytes: int, what: str) -> None:
+    """Refuse, before any work, an output whose folder has less free space than ``need_bytes``
+    (an estimate of what ``what`` takes), with both numbers (one line, exit 2)."""
+    from pathlib import Path
+
+    parent = Path(path).expanduser().absolute().parent
+    try:
+        st = os.statvfs(parent)
+    except (OSError, AttributeError):  # no statvfs here: the write itself will tell
+        return
+    free = st.f_bavail * st.f_frsize
+    if free < need_bytes:
+        raise KwscopeError(f"{printable(str(path))}: no space left on device for {what}: {_mib(free)} free in "
+                           f"{printable(str(parent))}, about {_mib(need_bytes)} needed")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Around the write of an output file: a disk found full, a quota or the file size limit
+    reached become one line naming the file (exit 2), not "internal error" after all the work.
+    The writer itself leaves no partial file (it writes a temporary name, then renames)."""
+    try:
+        yield
+    except OSError as exc:
+        if no_room(exc) is None:
+            raise
+        raise KwscopeError(f"{printable(str(path))}: cannot write it: {no_room(exc)}") from None
 
 
 # command name -> module under kwscope.cli defining a click command named `command`

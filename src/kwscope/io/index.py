@@ -468,8 +468,15 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> None:
     meta[b"kwscope"] = json.dumps(df.attrs, default=str).encode()
     table = table.replace_schema_metadata(meta)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a Ctrl-C: no partial file left behind
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
