@@ -58,3 +58,27 @@ def test_ctrl_c_while_kwscope_starts_is_one_line(how, fsdd_dir):
             assert (rc, err) == (130, "kwscope: interrupted\n"), (delay_s, err)
         outcomes.append(rc)
     assert 130 in outcomes  # the Ctrl-C did reach kwscope (not every run ended before or after it)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups")
+def test_ctrl_c_at_any_moment_of_a_short_run_is_one_line_or_a_whole_result(tmp_path):
+    """A SIGINT as Python exits (the command done) ended the process by the signal (status -2),
+    with no word; now the command's own status stands, or it is the one line."""
+    from conftest import tone, write_wav
+
+    for i in range(6):
+        write_wav(tmp_path / ("yes", "no")[i % 2] / f"{i:08x}_nohash_0.wav", tone(seconds=0.2))
+    cmd = [sys.executable, "-m", "kwscope", "stats", str(tmp_path), "--json"]
+    seen = set()
+    for delay_s in [0.07 * k for k in range(1, 26)]:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        time.sleep(delay_s)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode == 0:
+            assert out.decode().strip().endswith("}") and err == b"", (delay_s, err)  # the whole document
+        else:
+            assert (proc.returncode, err.decode()) == (130, "kwscope: interrupted\n"), (delay_s, err)
+        seen.add(proc.returncode)
+    assert seen == {0, 130}  # the delays span the run: some interrupted, some done

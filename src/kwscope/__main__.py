@@ -10,6 +10,12 @@ import os
 
 
 def _interrupted_while_starting(signum, frame):  # pragma: no cover - runs in a child process
+    try:  # what a finished command printed is not lost (a Ctrl-C as Python exits)
+        import sys
+
+        sys.stdout.flush()
+    except BaseException:  # noqa: BLE001 - interrupted inside a write: nothing more to save
+        pass
     os.write(2, b"kwscope: interrupted\n")
     os._exit(130)
 

@@ -13,6 +13,10 @@ import sys
 
 
 def _interrupted_while_starting(signum, frame):  # pragma: no cover - runs in a child process
+    try:  # what a finished command printed is not lost (a Ctrl-C as Python exits)
+        sys.stdout.flush()
+    except BaseException:  # noqa: BLE001 - interrupted inside a write: nothing more to save
+        pass
     os.write(2, b"kwscope: interrupted\n")
     os._exit(130)
 
@@ -24,9 +28,20 @@ def _started_as_the_command() -> bool:
 
 # A Ctrl-C while the command line starts (its imports take a good part of a second) ends as one
 # line: until a command runs, SIGINT says so and exits 130 (``python -m kwscope`` installs the
-# same handler in ``__main__``); then Python's own is back, so that a run's cleanup runs.
-if _started_as_the_command() and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
-    _signal.signal(_signal.SIGINT, _interrupted_while_starting)
+# same handler in ``__main__``); while it runs, Python's own is back, so that a run's cleanup
+# runs (and ends as the same line, below); once it has run, the first again, while Python exits.
+def _deaf_while_exiting() -> None:
+    """The last exit callback: from here Python tears itself down, and a SIGINT (its handler
+    gone) would end the process by the signal instead of the status the command chose."""
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+
+
+if _started_as_the_command() or getattr(_signal.getsignal(_signal.SIGINT), "__name__", "") == "_interrupted_while_starting":
+    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+        _signal.signal(_signal.SIGINT, _interrupted_while_starting)
+    import atexit  # a C module too
+
+    atexit.register(_deaf_while_exiting)  # registered first: called last
 
 try:  # a Ctrl-C while the command starts ends as one line too, not an import traceback
     import contextlib
@@ -131,8 +146,17 @@ class _LazyGroup(click.Group):
         return module.command
 
     def invoke(self, ctx):
-        if getattr(_signal.getsignal(_signal.SIGINT), "__name__", "") == "_interrupted_while_starting":
+        handler = _signal.getsignal(_signal.SIGINT)
+        ours = getattr(handler, "__name__", "") == "_interrupted_while_starting"
+        if ours:
             _signal.signal(_signal.SIGINT, _signal.default_int_handler)  # a run's Ctrl-C: its cleanup runs
+        try:
+            return self._invoke(ctx)
+        finally:
+            if ours:  # the run is over: a Ctrl-C while Python exits is the one line too
+                _signal.signal(_signal.SIGINT, handler)
+
+    def _invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except KwscopeError as exc:

@@ -109,6 +109,19 @@ def _ended(proc, reader) -> int | None:
     return proc.exitcode
 
 
+def _receive(proc, reader):
+    """The next message from ``proc``, or None at its death (EOF); on any other way out (Ctrl-C,
+    a caller that stops) the process is killed, not left to run."""
+    try:
+        return reader.recv()
+    except (EOFError, OSError):
+        return None
+    except BaseException:
+        proc.kill()
+        _ended(proc, reader)
+        raise
+
+
 # --------------------------------------------------------------------------- the parent's side
 
 def rerun_alone(fn: Callable[[Any], Any], chunks: Sequence[tuple[int, Any]], *, ctx, workers: int,
@@ -126,10 +139,7 @@ def rerun_alone(fn: Callable[[Any], Any], chunks: Sequence[tuple[int, Any]], *, 
                 running[reader] = (proc, i, chunk)
             for reader in wait_ready(list(running)):
                 proc, i, chunk = running.pop(reader)
-                try:
-                    message = reader.recv()
-                except (EOFError, OSError):
-                    message = None
+                message = _receive(proc, reader)
                 exitcode = _ended(proc, reader)
                 if message is None:
                     how = death_text(exitcode)
@@ -185,10 +195,7 @@ _DIED = object()
 def _run_one(fn, chunk, *, ctx, deaths: Deaths):
     """``run_isolating(fn, chunk)`` in a fresh process: its result, or ``_DIED``."""
     proc, reader = _start(ctx, _solo_main, fn, chunk)
-    try:
-        message = reader.recv()
-    except (EOFError, OSError):
-        message = None
+    message = _receive(proc, reader)
     exitcode = _ended(proc, reader)
     if message is None:
         deaths.died(death_text(exitcode))
@@ -207,21 +214,17 @@ def _probe(fn, chunk, *, ctx, deaths: Deaths) -> dict[int, str]:
     while start < n:
         proc, reader = _start(ctx, _probe_main, fn, chunk, start)
         current, ended = None, False
-        try:
-            while True:
-                message = reader.recv()
-                if message[0] == "start":
-                    current = message[1]
-                elif message[0] in ("raised", "fine"):
-                    if message[0] == "raised":
-                        failed[message[1]] = message[2]
-                    deaths.progress()
-                    current, start = None, message[1] + 1
-                else:
-                    ended = True
-                    break
-        except (EOFError, OSError):
-            pass
+        while (message := _receive(proc, reader)) is not None:
+            if message[0] == "start":
+                current = message[1]
+            elif message[0] in ("raised", "fine"):
+                if message[0] == "raised":
+                    failed[message[1]] = message[2]
+                deaths.progress()
+                current, start = None, message[1] + 1
+            else:
+                ended = True
+                break
         exitcode = _ended(proc, reader)
         if ended:
             break
