@@ -128,3 +128,23 @@ def test_a_latin1_kwscope_yaml_is_one_line_with_the_byte_and_offset(tmp_path, wh
         assert layout_file.name in res.stderr and "internal error" not in res.stderr, res.stderr
         assert f"is not UTF-8 text (byte 0xe9 at offset {offset})" in res.stderr, res.stderr
     assert not (tmp_path / "m.parquet").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_features_meeting_a_full_disk_stops_in_one_line_and_resumes(tmp_path, workers):
+    """numpy's short write carries no errno ("510000 requested and 200000 written"): it was taken
+    for the files' own failure, every file of every chunk was listed as failing, and the run
+    published a complete store of 0 clips. Now it stops; the rerun with room finishes the store."""
+    from kwscope.features.store import load_features
+
+    data = _dataset(tmp_path / "d", n=24)
+    args = ["features", str(data), "-o", str(tmp_path / "o"), "--duration", "none", "--chunk-size", "8",
+            "--workers", workers]
+    res = _kwscope(args, 200_000)  # a chunk's part file: 8 clips x 49 frames x 161 bins x 4 bytes, 252 KB
+    _one_line(res, str(tmp_path / "o"), "cannot write it: no space left on device or under the file size limit")
+    assert not (tmp_path / "o" / "errors.parquet").exists() and not (tmp_path / "o" / "manifest.parquet").exists()
+    done = subprocess.run([sys.executable, "-m", "kwscope", *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "24 clips" in done.stderr, done.stderr
+    X, manifest = load_features(tmp_path / "o")
+    assert len(X) == 24 and len(manifest) == 24

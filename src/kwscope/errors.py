@@ -21,5 +21,10 @@ _NO_ROOM = {
 
 def no_room(exc: BaseException) -> str | None:
     """The reason, when ``exc`` says a write found no room (a full disk, a quota, the file size
-    limit: ``ENOSPC``, ``EDQUOT``, ``EFBIG``); else None."""
-    return _NO_ROOM.get(exc.errno) if isinstance(exc, OSError) else None
+    limit: ``ENOSPC``, ``EDQUOT``, ``EFBIG``, or numpy's short write, which has no errno:
+    ``"530173 requested and 74968 written"``); else None."""
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno is None and " requested and " in str(exc) and str(exc).endswith(" written"):
+        return "no space left on device or under the file size limit (a short write)"
+    return _NO_ROOM.get(exc.errno)

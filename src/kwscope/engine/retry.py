@@ -17,7 +17,7 @@ The protocol a chunk implements to get this:
 
 A chunk without the protocol, or a failure that no single file explains and that repeats, raises
 as before; so does a failure of the machine rather than of a file (a full disk or quota, a file
-size limit, a read-only disk: ``ENOSPC``, ``EDQUOT``, ``EFBIG``, ``EROFS``), which no file-by-file
+size limit, a read-only disk: ``ENOSPC``, ``EDQUOT``, ``EFBIG``, ``EROFS``, numpy's short writes), which no file-by-file
 rerun could mend and which must not be recorded as the files' own errors. It runs in the worker (local pool, this process, or Dask alike), so the retry costs no
 round trip, and only chunks that failed pay for it.
 """
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import errno
 from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
+
+from ..errors import no_room
 
 __all__ = ["PerFileChunk", "run_isolating", "failure_reason", "of_the_machine", "MACHINE_ERRNOS"]
 
@@ -49,9 +51,9 @@ MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS
 
 
 def of_the_machine(exc: BaseException) -> bool:
-    """True for an error that says the disk is full, a quota or file-size limit is reached, or the
-    disk is read-only."""
-    return isinstance(exc, OSError) and exc.errno in MACHINE_ERRNOS
+    """True for an error that says the disk is full, a quota or file-size limit is reached (numpy's
+    short writes included, which carry no errno), or the disk is read-only."""
+    return isinstance(exc, OSError) and (exc.errno in MACHINE_ERRNOS or no_room(exc) is not None)
 
 
 #: How long a reason may be, in characters (a message quoting a whole array stays one short line).
