@@ -52,6 +52,12 @@ def _die_if_asked(path: str) -> None:
     if once.exists():  # killed the first time only (memory pressure that passes)
         once.unlink()
         os.kill(os.getpid(), signal.SIGKILL)
+    times = Path(path + ".kills")
+    if times.exists():  # killed this many more times, then no more
+        left = int(times.read_text())
+        if left > 0:
+            times.write_text(str(left - 1))
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def count_frames(chunk: FrameChunk) -> list[tuple[str, int | None, str]]:
@@ -105,6 +111,16 @@ def test_worker_killed_once_reruns_its_chunk_whole(tmp_path):
     by_path = _rows([FrameChunk(tuple(paths[i:i + 2])) for i in range(0, 8, 2)])
     assert all(v == (1600, "") for v in by_path.values())  # nothing lost
     assert not Path(paths[5] + ".kill-once").exists()  # it was killed, once
+
+
+def test_a_file_killed_by_chance_in_its_probe_is_not_blamed(tmp_path):
+    """Killed in the pool, alone, and in the file-by-file probe, but not when tried once more:
+    chance (the OOM killer choosing that moment), not the file."""
+    paths = _clips(tmp_path, [f"ok{i}.wav" for i in range(6)])
+    Path(paths[4] + ".kills").write_text("3")
+    by_path = _rows([FrameChunk(tuple(paths[i:i + 3])) for i in range(0, 6, 3)])
+    assert all(v == (1600, "") for v in by_path.values())
+    assert Path(paths[4] + ".kills").read_text() == "0"  # it was killed three times
 
 
 def test_two_killers_and_a_raising_file_in_one_chunk(tmp_path):

@@ -6,10 +6,10 @@ A ``ProcessPoolExecutor`` whose worker dies is broken for good: every task in fl
 hands the chunks that were in flight here and carries on with a fresh pool. Each such chunk is
 rerun alone, in a fresh process of its own (several at once, one process a chunk), so that a
 death names its chunk. A chunk that dies alone is read file by file in a probe process that says
-which file it starts and which it finished: the file it died on is marked failed ("the worker
-process died (signal 9) while reading it"), the probe restarts after it, and the chunk runs once
-more without the files that killed (the :class:`~kwscope.engine.retry.PerFileChunk` protocol;
-``one_file`` probes write nothing). A chunk without the protocol ends the run with one line.
+which file it starts and which it finished: the file it died on, if it kills once more alone, is
+marked failed ("the worker process died (signal 9) while reading it"), the probe restarts after
+it, and the chunk runs once more without the files that killed (the
+:class:`~kwscope.engine.retry.PerFileChunk` protocol; ``one_file`` probes write nothing). A chunk without the protocol ends the run with one line.
 
 Deaths are capped: after :data:`MAX_DEATHS_IN_A_ROW` deaths with no task or file finishing in
 between (a machine that kills every worker), or :data:`MAX_DEATHS` in all, the run stops with one
@@ -28,10 +28,11 @@ from .workers import init_worker
 
 __all__ = ["Deaths", "rerun_alone", "MAX_DEATHS", "MAX_DEATHS_IN_A_ROW", "death_text"]
 
-#: Deaths of worker processes in a row, with no task or file finished between them, that stop a run.
-MAX_DEATHS_IN_A_ROW = 5
+#: Deaths of worker processes in a row, with no task or file finished between them, that stop a
+#: run (a file that kills costs up to four: the pool, its chunk alone, the probe, the check).
+MAX_DEATHS_IN_A_ROW = 8
 #: Deaths of worker processes in one run that stop it.
-MAX_DEATHS = 64
+MAX_DEATHS = 200
 
 
 def death_text(exitcode: int | None) -> str:
@@ -231,7 +232,9 @@ def _probe(fn, chunk, *, ctx, deaths: Deaths) -> dict[int, str]:
         how = death_text(exitcode)
         deaths.died(how)
         if current is not None:
-            failed[current] = f"the worker process {how} while reading it"
+            # Once more alone before it is blamed: the OOM killer may have hit the probe by chance.
+            if _run_one(fn, chunk.one_file(current), ctx=ctx, deaths=deaths) is _DIED:
+                failed[current] = f"the worker process {how} while reading it"
             start = current + 1
         # else it died between files: on from the first file not finished (the caps stop a loop)
     return failed
