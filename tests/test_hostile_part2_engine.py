@@ -184,11 +184,16 @@ def test_anomalies_survives_a_worker_killed_from_outside(fsdd_dir):
                 killed = workers[0]
             time.sleep(0.02)
         out, err = proc.communicate(timeout=300)
+        deadline = time.monotonic() + 10
+        while _session(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = _session(proc.pid)
     finally:
         proc.kill()
         proc.wait()
         for pid, _ in _session(proc.pid):
             os.kill(pid, signal.SIGKILL)
+    assert left == []  # no worker, probe or fork server outlives the run
     if killed is None:
         pytest.skip("the run ended before its workers were seen")
     assert proc.returncode == 0, err.decode()[-2000:]
