@@ -50,7 +50,10 @@ def command(data, out, validation_percentage, testing_percentage, seed, ignore_o
     root = Path(plan.root)
     into_data = _same(out, data) or _same(out, root)
     target = root if into_data else Path(out)
-    written = write_split_lists(plan, target)
+    from . import writing
+
+    with writing(target):  # a full disk: one line naming the folder
+        written = write_split_lists(plan, target)
     used = str(manifest.attrs.get("layout", ""))
     if into_data and used in _READS_LISTS_IN_DATA:
         use = f"kwscope stats {data} --strict (the {used} layout reads the lists in {target})"
