@@ -26,17 +26,18 @@ def _started_as_the_command() -> bool:
     return os.path.basename(getattr(sys.modules.get("__main__"), "__file__", None) or "") in ("kwscope", "kwscope.exe")
 
 
-# A Ctrl-C while the command line starts (its imports take a good part of a second) ends as one
-# line: until a command runs, SIGINT says so and exits 130 (``python -m kwscope`` installs the
-# same handler in ``__main__``); while it runs, Python's own is back, so that a run's cleanup
-# runs (and ends as the same line, below); once it has run, the first again, while Python exits.
 def _deaf_while_exiting() -> None:
     """The last exit callback: from here Python tears itself down, and a SIGINT (its handler
     gone) would end the process by the signal instead of the status the command chose."""
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
 
 
-if _started_as_the_command() or getattr(_signal.getsignal(_signal.SIGINT), "__name__", "") == "_interrupted_while_starting":
+# A Ctrl-C while the command line starts (its imports take a good part of a second) ends as one
+# line: until a command runs, SIGINT says so and exits 130 (``python -m kwscope`` installs the
+# same handler in ``__main__``); while it runs, Python's own is back, so that a run's cleanup
+# runs (and ends as the same line, below); once it has run, the first again, while Python exits.
+_ours_at_start = getattr(_signal.getsignal(_signal.SIGINT), "__name__", "") == "_interrupted_while_starting"
+if _started_as_the_command() or _ours_at_start:  # (python -m kwscope: installed by __main__)
     if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
         _signal.signal(_signal.SIGINT, _interrupted_while_starting)
     import atexit  # a C module too
