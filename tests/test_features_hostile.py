@@ -258,9 +258,9 @@ def test_every_clip_of_a_chunk_failing_its_features_keeps_the_others(tmp_path):
 
 
 @pytest.mark.parametrize("flags, words", [
-    (("--validation-percentage", "150"), ("validation_percentage=150", "0 <= value < 100")),
-    (("--testing-percentage", "-10"), ("testing_percentage=-10", "0 <= value < 100")),
-    (("--validation-percentage", "60", "--testing-percentage", "40"), ("= 100 must be under 100",)),
+    (("--validation-percentage", "150"), ("--validation-percentage 150", "must be under 100")),
+    (("--testing-percentage", "-10"), ("--testing-percentage -10", "0 or more")),
+    (("--validation-percentage", "60", "--testing-percentage", "40"), ("= 100 must stay under 100",)),
 ])
 def test_impossible_split_percentages_are_refused_not_an_empty_statistics_store(tmp_path, flags, words):
     """``--validation-percentage 150`` / ``-10`` were accepted and ended in a misleading "no

@@ -7,9 +7,9 @@ The data flows through the subpackages in one direction (``docs/architecture.md`
 ``report`` -> ``cli``; ``settings`` (how a run works) and ``errors`` are used by all.
 """
 
-from __future__ import annotations
-
-import importlib
+# No import here, not even ``__future__``: the command line's Ctrl-C handler (kwscope.cli) is
+# installed once this package is imported, and every import before it widens the moment in
+# which a Ctrl-C prints Python's traceback.
 
 __version__ = "0.1.0"
 
@@ -43,6 +43,8 @@ __all__ = sorted(_API) + ["__version__"]
 
 def __getattr__(name: str):
     if name in _API:
+        import importlib
+
         module = importlib.import_module(f".{_API[name]}", __name__)
         return getattr(module, name)
     raise AttributeError(f"module 'kwscope' has no attribute {name!r}")

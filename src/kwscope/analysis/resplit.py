@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import KwscopeError
+from ..io.layouts import check_split_percentages
 from ..io.sources import NoiseSlice
 from ..io.spec import SPLIT_LIST_FILES
 
-__all__ = ["SPLITS", "SplitError", "SplitPlan", "check_percentages", "plan_split", "write_split_lists"]
+__all__ = ["SPLITS", "SplitError", "SplitPlan", "plan_split", "write_split_lists"]
 
 SPLITS = ("train", "validation", "test")
 #: A kept official assignment may take a split this many percentage points over its share of a label.
@@ -84,16 +85,6 @@ class SplitPlan:
         return d
 
 
-def check_percentages(validation_percentage: float, testing_percentage: float) -> None:
-    """Raise :class:`SplitError` (one line) unless 0 <= v, 0 <= t and v + t < 100."""
-    for name, value in (("--validation-percentage", validation_percentage), ("--testing-percentage", testing_percentage)):
-        if not np.isfinite(value) or value < 0:
-            raise SplitError(f"{name} {value:g} must be a percentage of files, 0 or more")
-    if validation_percentage + testing_percentage >= 100:
-        raise SplitError(f"--validation-percentage {validation_percentage:g} + --testing-percentage "
-                         f"{testing_percentage:g} must stay under 100 (train needs the rest)")
-
-
 def plan_split(manifest: pd.DataFrame, *, validation_percentage: float = 10.0, testing_percentage: float = 10.0,
                seed: int = 0, keep_official: bool = True) -> SplitPlan:
     """The speaker-disjoint split of the manifest's speech recordings (see the module's text).
@@ -103,10 +94,13 @@ def plan_split(manifest: pd.DataFrame, *, validation_percentage: float = 10.0, t
 
     Raises
     ------
+    LayoutError
+        For percentages outside ``0 <= v, t`` and ``v + t < 100``
+        (:func:`kwscope.io.layouts.check_split_percentages`, the one check of every command).
     SplitError
-        For percentages outside ``0 <= v, t`` and ``v + t < 100``, or no labelled speech recordings.
+        For no labelled speech recordings.
     """
-    check_percentages(validation_percentage, testing_percentage)
+    check_split_percentages(validation_percentage, testing_percentage)
     pct = {"train": 100.0 - validation_percentage - testing_percentage, "validation": float(validation_percentage),
            "test": float(testing_percentage)}
     sources = manifest["source"].fillna("").astype(str) if "source" in manifest.columns else None

@@ -7,16 +7,51 @@ a traceback unless ``KWSCOPE_DEBUG=1`` is set.
 
 from __future__ import annotations
 
+import _signal  # the C module, at once: ``signal`` itself imports enum, re, ...
+import os
 import sys
 
+
+def _interrupted_while_starting(signum, frame):  # pragma: no cover - runs in a child process
+    try:  # what a finished command printed is not lost (a Ctrl-C as Python exits)
+        sys.stdout.flush()
+    except BaseException:  # noqa: BLE001 - interrupted inside a write: nothing more to save
+        pass
+    os.write(2, b"kwscope: interrupted\n")
+    os._exit(130)
+
+
+def _started_as_the_command() -> bool:
+    """True in the ``kwscope`` launcher (not for a program or a test that imports this module)."""
+    return os.path.basename(getattr(sys.modules.get("__main__"), "__file__", None) or "") in ("kwscope", "kwscope.exe")
+
+
+def _deaf_while_exiting() -> None:
+    """The last exit callback: from here Python tears itself down, and a SIGINT (its handler
+    gone) would end the process by the signal instead of the status the command chose."""
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+
+
+# A Ctrl-C while the command line starts (its imports take a good part of a second) ends as one
+# line: until a command runs, SIGINT says so and exits 130 (``python -m kwscope`` installs the
+# same handler in ``__main__``); while it runs, Python's own is back, so that a run's cleanup
+# runs (and ends as the same line, below); once it has run, the first again, while Python exits.
+_ours_at_start = getattr(_signal.getsignal(_signal.SIGINT), "__name__", "") == "_interrupted_while_starting"
+if _started_as_the_command() or _ours_at_start:  # (python -m kwscope: installed by __main__)
+    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+        _signal.signal(_signal.SIGINT, _interrupted_while_starting)
+    import atexit  # a C module too
+
+    atexit.register(_deaf_while_exiting)  # registered first: called last
+
 try:  # a Ctrl-C while the command starts ends as one line too, not an import traceback
+    import contextlib
     import functools
     import importlib
-    import os
 
     import click
 
-    from ..errors import KwscopeError
+    from ..errors import KwscopeError, no_room
     from ..report.terminal import printable
 except KeyboardInterrupt:
     sys.stderr.write("kwscope: interrupted\n")
@@ -41,6 +76,39 @@ def check_output_file(path, *, create: bool = False) -> None:
         raise KwscopeError(f"{printable(str(path))}: {printable(str(parent))} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise KwscopeError(f"{printable(str(path))}: the output folder {printable(str(parent))} is not writable")
+
+
+def check_free_space(path, need_bytes: int, what: str) -> None:
+    """Refuse, before any work, an output whose folder has less free space than ``need_bytes``
+    (an estimate of what ``what`` takes), with both numbers (one line, exit 2)."""
+    from pathlib import Path
+
+    parent = Path(path).expanduser().absolute().parent
+    try:
+        st = os.statvfs(parent)
+    except (OSError, AttributeError):  # no statvfs here: the write itself will tell
+        return
+    free = st.f_bavail * st.f_frsize
+    if free < need_bytes:
+        raise KwscopeError(f"{printable(str(path))}: no space left on device for {what}: {_mib(free)} free in "
+                           f"{printable(str(parent))}, about {_mib(need_bytes)} needed")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Around the write of an output file: a disk found full, a quota or the file size limit
+    reached become one line naming the file (exit 2), not "internal error" after all the work.
+    The writer itself leaves no partial file (it writes a temporary name, then renames)."""
+    try:
+        yield
+    except OSError as exc:
+        if no_room(exc) is None:
+            raise
+        raise KwscopeError(f"{printable(str(path))}: cannot write it: {no_room(exc)}") from None
 
 
 # command name -> module under kwscope.cli defining a click command named `command`
@@ -79,6 +147,17 @@ class _LazyGroup(click.Group):
         return module.command
 
     def invoke(self, ctx):
+        handler = _signal.getsignal(_signal.SIGINT)
+        ours = getattr(handler, "__name__", "") == "_interrupted_while_starting"
+        if ours:
+            _signal.signal(_signal.SIGINT, _signal.default_int_handler)  # a run's Ctrl-C: its cleanup runs
+        try:
+            return self._invoke(ctx)
+        finally:
+            if ours:  # the run is over: a Ctrl-C while Python exits is the one line too
+                _signal.signal(_signal.SIGINT, handler)
+
+    def _invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except KwscopeError as exc:

@@ -92,10 +92,13 @@ def command(data, out, kind, config_path, sample_rate, duration, vad, stack, dty
     if overrides:
         config = config.replace(**overrides)
     settings = RunSettings(workers=workers, scheduler=scheduler, layout=layout, chunk_size=chunk_size)
-    result = extract_features(
-        data, out, config=config, settings=settings, overwrite=overwrite,
-        validation_percentage=validation_percentage, testing_percentage=testing_percentage,
-    )
+    from . import writing
+
+    with writing(out):  # a full disk met mid-run: one line (the store resumes when rerun with room)
+        result = extract_features(
+            data, out, config=config, settings=settings, overwrite=overwrite,
+            validation_percentage=validation_percentage, testing_percentage=testing_percentage,
+        )
     shape = " x ".join(f"{d:,}" for d in result.shape)
     what = "already complete" if result.up_to_date else "written"
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())

@@ -62,10 +62,15 @@ def run_report(data, output, *, json_out, layout, workers, scheduler, cache, no_
     from ..report.terminal import printable
     from ..settings import RunSettings, default_cache_dir
 
-    from . import check_output_file
+    from . import check_free_space, check_output_file
 
     out = Path(output)
     check_output_file(out, create=True)  # the report has always made its folder
+    # A full disk said before the work: a page is at most ReportOptions.size_limit_bytes (audio
+    # is dropped to fit; FSDD's measured 7.4 MB). The JSON's size (1.8 KB a file on FSDD) is
+    # checked when it is known, before it is written (kwscope.report.build.write_atomic).
+    limit = ReportOptions().size_limit_bytes
+    check_free_space(out, limit, f"the report page (up to {limit / 1e6:.0f} MB)")
     json_path = None
     if json_out == "":
         json_path = out.with_suffix(".json")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from ..analysis.resplit import SPLITS, check_percentages, plan_split, write_split_lists
+from ..analysis.resplit import SPLITS, plan_split, write_split_lists
 from ..io.index import index_dataset
+from ..io.layouts import check_split_percentages
 from ..io.spec import LayoutSpec
 from ..report.terminal import printable, table
 from . import data_argument, layout_option
@@ -37,7 +38,7 @@ _SHOWN_MOVES = 20
 def command(data, out, validation_percentage, testing_percentage, seed, ignore_official, layout, as_json):
     """Split DATA's speakers into train/validation/test, none on two sides, balanced across labels,
     keeping the official split of every speaker it did not leak; write the Speech Commands lists."""
-    check_percentages(validation_percentage, testing_percentage)
+    check_split_percentages(validation_percentage, testing_percentage)  # before any work
     ignored_task = ""
     if isinstance(layout, LayoutSpec) and layout.task:
         # A task picks its _unknown_ clips per split: the split must list every recording first.
@@ -49,7 +50,10 @@ def command(data, out, validation_percentage, testing_percentage, seed, ignore_o
     root = Path(plan.root)
     into_data = _same(out, data) or _same(out, root)
     target = root if into_data else Path(out)
-    written = write_split_lists(plan, target)
+    from . import writing
+
+    with writing(target):  # a full disk: one line naming the folder
+        written = write_split_lists(plan, target)
     used = str(manifest.attrs.get("layout", ""))
     if into_data and used in _READS_LISTS_IN_DATA:
         use = f"kwscope stats {data} --strict (the {used} layout reads the lists in {target})"

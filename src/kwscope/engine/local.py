@@ -5,6 +5,9 @@ Every task runs through :func:`kwscope.engine.retry.run_isolating` (a chunk that
 file by file). The pool's workers are capped at the cores and memory available, ignore Ctrl-C and
 exit with the main process (:mod:`kwscope.engine.workers`); a run stopped early (Ctrl-C, an error,
 a caller that stops iterating) cancels the tasks not started and stops the workers at once.
+A worker killed outright (SIGKILL, a segfault) breaks the pool: the chunks in flight are rerun
+alone and, if one kills again, file by file (:mod:`kwscope.engine.recovery`), then a fresh pool
+takes the rest.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import functools
 import multiprocessing as mp
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
+from .recovery import Deaths, rerun_alone
 from .retry import run_isolating
 from .workers import capped_workers, init_worker, start_fork_server
 
@@ -52,27 +57,57 @@ def run_local(
         limit = max_in_flight or 2 * workers
         start_fork_server(POOL_PRELOAD)
         ctx = mp.get_context("forkserver")
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
-                                   initargs=(os.getpid(),))
-        finished = False
+        todo: Iterator[tuple[int, T]] = iter(enumerate(chunks))
+        deaths = Deaths()
+        while True:
+            # A pass on a pool until the chunks run out, or a worker dies (the pool is then broken).
+            in_flight = yield from _pool_pass(task, todo, ctx=ctx, workers=workers, limit=limit, bar=bar,
+                                              sizes=sizes, deaths=deaths)
+            if in_flight is None:
+                return
+            deaths.died("died")
+            # Each chunk that was in flight alone, in a fresh process; then a fresh pool for the rest.
+            for i, result in rerun_alone(fn, [(i, chunks[i]) for i in in_flight], ctx=ctx, workers=workers,
+                                         deaths=deaths):
+                bar.update(sizes[i])
+                yield result
+
+
+def _pool_pass(task, todo: Iterator, *, ctx, workers: int, limit: int, bar, sizes, deaths: Deaths):
+    """Run ``todo``'s chunks on a fresh pool, yielding their results; return None when all ran,
+    or the (sorted) indices of the chunks in flight when a worker process died."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
+                               initargs=(os.getpid(),))
+    finished = False
+    pending: dict[Any, int] = {}
+    unsent: list[int] = []  # a chunk taken from ``todo`` that a broken pool refused
+    try:
         try:
-            pending: dict[Any, int] = {}
-            todo: Iterator[tuple[int, T]] = iter(enumerate(chunks))
-            _fill(pool, task, todo, pending, limit)
+            _fill(pool, task, todo, pending, limit, unsent)
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                broken = False
                 for fut in done:
-                    i = pending.pop(fut)
+                    if isinstance(fut.exception(), BrokenProcessPool):  # a worker died
+                        broken = True
+                        continue
                     result = fut.result()
+                    i = pending.pop(fut)
+                    deaths.progress()
                     bar.update(sizes[i])
                     yield result
-                _fill(pool, task, todo, pending, limit)
-            finished = True
-        finally:
-            if finished:
-                pool.shutdown(wait=True)
-            else:
-                _stop(pool)
+                if broken:
+                    raise BrokenProcessPool
+                _fill(pool, task, todo, pending, limit, unsent)
+        except BrokenProcessPool:
+            return sorted([*pending.values(), *unsent])
+        finished = True
+        return None
+    finally:
+        if finished:
+            pool.shutdown(wait=True)
+        else:
+            _stop(pool)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -91,10 +126,14 @@ def _stop(pool: ProcessPoolExecutor) -> None:
             pass
 
 
-def _fill(pool, fn, todo: Iterator, pending: dict, limit: int) -> None:
+def _fill(pool, fn, todo: Iterator, pending: dict, limit: int, unsent: list) -> None:
     while len(pending) < limit:
         try:
             i, chunk = next(todo)
         except StopIteration:
             return
-        pending[pool.submit(fn, chunk)] = i
+        try:
+            pending[pool.submit(fn, chunk)] = i
+        except BrokenProcessPool:
+            unsent.append(i)
+            raise

@@ -16,15 +16,20 @@ The protocol a chunk implements to get this:
   not read but reported as unreadable for that reason, in the task's usual way.
 
 A chunk without the protocol, or a failure that no single file explains and that repeats, raises
-as before. It runs in the worker (local pool, this process, or Dask alike), so the retry costs no
+as before; so does a failure of the machine rather than of a file (a full disk or quota, a file
+size limit, a read-only disk: ``ENOSPC``, ``EDQUOT``, ``EFBIG``, ``EROFS``, numpy's short writes), which no file-by-file
+rerun could mend and which must not be recorded as the files' own errors. It runs in the worker (local pool, this process, or Dask alike), so the retry costs no
 round trip, and only chunks that failed pay for it.
 """
 
 from __future__ import annotations
 
+import errno
 from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["PerFileChunk", "run_isolating", "failure_reason"]
+from ..errors import no_room
+
+__all__ = ["PerFileChunk", "run_isolating", "failure_reason", "of_the_machine", "MACHINE_ERRNOS"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,6 +44,16 @@ class PerFileChunk(Protocol):
     def one_file(self, i: int) -> Any: ...
 
     def with_failed(self, failed: dict[int, str]) -> Any: ...
+
+
+#: OSErrors of the machine, not of a file: raised as they are, never isolated file by file.
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def of_the_machine(exc: BaseException) -> bool:
+    """True for an error that says the disk is full, a quota or file-size limit is reached (numpy's
+    short writes included, which carry no errno), or the disk is read-only."""
+    return isinstance(exc, OSError) and (exc.errno in MACHINE_ERRNOS or no_room(exc) is not None)
 
 
 #: How long a reason may be, in characters (a message quoting a whole array stays one short line).
@@ -60,7 +75,7 @@ def run_isolating(fn: Callable[[T], R], chunk: T) -> R:
     try:
         return fn(chunk)
     except Exception as exc:  # noqa: BLE001 - any failure of a task is a candidate for isolation
-        if not isinstance(chunk, PerFileChunk):
+        if not isinstance(chunk, PerFileChunk) or of_the_machine(exc):
             raise
         first = exc
     n = chunk.n_files()
@@ -79,6 +94,8 @@ def run_isolating(fn: Callable[[T], R], chunk: T) -> R:
         try:
             return fn(chunk)
         except Exception as exc:  # noqa: BLE001
+            if of_the_machine(exc):
+                raise
             failed = {i: f"failed with the other files of its chunk: {failure_reason(exc)}" for i in range(n)}
     try:
         return fn(chunk.with_failed(failed))

@@ -9,8 +9,9 @@ Callers must not depend on completion order: each result should carry its chunk 
 One bad file never stops a run: a chunk whose task raises is rerun file by file where it runs,
 and returns its ordinary result with the files that raise reported among its per-file errors,
 if the chunk implements :class:`kwscope.engine.retry.PerFileChunk` (``n_files``, ``one_file``,
-``with_failed``). Local workers are capped at the cores and memory available and end with the
-process that started them (:mod:`kwscope.engine.workers`).
+``with_failed``). A local worker killed outright (the OOM killer, a segfault) costs the file it
+died on, not the run (:mod:`kwscope.engine.recovery`). Local workers are capped at the cores and
+memory available and end with the process that started them (:mod:`kwscope.engine.workers`).
 """
 
 from __future__ import annotations

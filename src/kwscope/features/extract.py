@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..engine import run_chunks
+from ..io.layouts import check_split_percentages
 from ..settings import RunSettings
 from .listing import list_files
 from .pipeline import FeatureStats, PipelineConfig
@@ -125,7 +126,7 @@ def extract_features(
         raise StoreError(f"chunk_size={chunk_size!r} must be a positive integer")
     if "://" in os.fspath(out):
         raise StoreError(f"{out}: the feature store must be a folder path (local or shared), not a URL")
-    _check_percentages(validation_percentage, testing_percentage)
+    check_split_percentages(validation_percentage, testing_percentage)  # before any work
     out = Path(os.path.abspath(out))  # workers (Dask's too) may run in another directory
     _check_writable(out)  # before the listing: a wrong OUT is said at once, not after the work
     source = resolve_data(data, distributed=bool(scheduler))
@@ -158,16 +159,6 @@ def extract_features(
             _claim(out, cfg, plan, chunk_size or _default_chunk_size(cfg, plan))
             info = read_store_info(out)
         return _run(out, info, cfg, plan, settings, seconds=seconds)
-
-
-def _check_percentages(validation: float, testing: float) -> None:
-    """The hash split's percentages: 0 <= each, and their sum < 100 (some clips must train)."""
-    for name, value in (("validation_percentage", validation), ("testing_percentage", testing)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 100:
-            raise StoreError(f"{name}={value!r} must be a percentage, 0 <= value < 100")
-    if validation + testing >= 100:
-        raise StoreError(f"validation_percentage + testing_percentage = {validation + testing:g} must be "
-                         "under 100 (the rest trains the normalization statistics)")
 
 
 def _check_writable(out: Path) -> None:

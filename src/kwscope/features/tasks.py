@@ -1,10 +1,17 @@
 """The feature extraction's worker task: read a chunk's files, compute their raw features (steps
 1-4), write them once into their row slots (or the chunk's part file), then the chunk's statistics
-and skipped files -- written so that an interrupted task is simply run again."""
+and skipped files -- written so that an interrupted task is simply run again.
+
+A task implements the engine's per-file retry (:class:`kwscope.engine.retry.PerFileChunk`): when
+it raises on something no file's own error path caught, or its worker process is killed on one
+file, the engine probes its files one at a time (``one_file``: a probe that computes and writes
+nothing) and runs it once more with the culprits listed as skipped (``with_failed``).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -40,12 +47,35 @@ class _RawTask:
     sources: tuple[str, ...] = ()
     source_rows: tuple[int, ...] = ()
     audio_column: str = "audio"
+    # Why each file failed when the engine reran the chunk without it ("" for a file to read;
+    # empty when none failed), and whether this is the engine's probe of one file (writes nothing).
+    failed: tuple[str, ...] = ()
+    probe: bool = False
 
-    def locations(self) -> list:
-        """Where each file's audio is: a path, AudioBytes, or the AudioError saying why not."""
+    # The engine's per-file retry contract (kwscope.engine.retry.PerFileChunk).
+    def n_files(self) -> int:
+        return len(self.paths)
+
+    def one_file(self, i: int) -> "_RawTask":
+        one = slice(i, i + 1)
+        return dataclasses.replace(self, paths=self.paths[one], fit=self.fit[one], sources=self.sources[one],
+                                   source_rows=self.source_rows[one], failed=self.failed[one], probe=True)
+
+    def with_failed(self, failed: dict[int, str]) -> "_RawTask":
+        reasons = list(self.failed) or [""] * len(self.paths)
+        for i, reason in failed.items():
+            reasons[i] = reason
+        return dataclasses.replace(self, failed=tuple(reasons))
+
+    def locations(self, rows: list[int] | None = None) -> list:
+        """Where files ``rows`` (default: all) have their audio: a path, AudioBytes, or the
+        AudioError saying why not."""
+        rows = list(range(len(self.paths))) if rows is None else rows
+        paths = [self.paths[i] for i in rows]
         if not self.sources:
-            return [locate(self.root, p) for p in self.paths]
-        return open_rows(self.root, self.paths, self.sources, self.source_rows, column=self.audio_column)
+            return [locate(self.root, p) for p in paths]
+        return open_rows(self.root, paths, [self.sources[i] for i in rows], [self.source_rows[i] for i in rows],
+                         column=self.audio_column)
 
 
 def _meta_path(work: str, k: int) -> str:
@@ -165,7 +195,10 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         prepared: list[np.ndarray] = []
         headers = _Headers(n)
         batch = np.empty((n, length), np.float32) if length is not None else None
-        for i, location in enumerate(task.locations()):  # a shard's rows of the chunk are read together
+        # Files the engine found failing the whole chunk (an exception, a killed worker) are not read.
+        errors += [(i, "features", reason) for i, reason in enumerate(task.failed) if reason]
+        rows = [i for i in range(n) if not (task.failed and task.failed[i])]
+        for i, location in zip(rows, task.locations(rows)):  # a shard's rows of the chunk are read together
             try:
                 x = read_file(pipe, location, headers, i, None if batch is None else batch[len(ok)])
             except FileSkipped as skip:
@@ -194,6 +227,8 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         if stats.sum is None:
             stats = FeatureStats(0, 0, np.zeros(cfg.n_coeffs), np.zeros(cfg.n_coeffs))
         errors.sort()
+        if task.probe:  # the engine's probe of one file: computed, nothing written
+            return task.chunk, len(ok), len(errors)
         data = np.ascontiguousarray(feats)
         if task.slots is not None:
             _pwrite_all(task.slots, data, task.offset)

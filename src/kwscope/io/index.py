@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from .audio import AudioError, probe
 from .detect import Detection, detect_layout, find_dataset_folder, long_recordings
 from .formats import AUDIO_EXTENSIONS
-from .layouts import FileKeys, make_layout
+from .layouts import FileKeys, check_split_percentages, make_layout
 from .manifests import MANIFEST_SUFFIXES, is_manifest_file, manifest_category, read_manifest_rows, read_parquet_rows
 from .parquet import find_shards
 from .patterns import is_pattern
@@ -113,8 +113,10 @@ def index_dataset(
     DatasetError
         When ``data`` is missing, neither a folder nor a manifest, or holds no recordings.
     LayoutError
-        For an unknown layout name, a bad pattern, layout file or manifest.
+        For an unknown layout name, a bad pattern, layout file or manifest, or split
+        percentages that leave no training split (:func:`~kwscope.io.layouts.check_split_percentages`).
     """
+    check_split_percentages(validation_percentage, testing_percentage)  # before any work
     spec = as_spec(layout)
     fs, root_str = open_location(data)
     common = dict(validation_percentage=validation_percentage, testing_percentage=testing_percentage)
@@ -473,8 +475,15 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> None:
     meta[b"kwscope"] = json.dumps(df.attrs, default=str).encode()
     table = table.replace_schema_metadata(meta)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a Ctrl-C: no partial file left behind
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:

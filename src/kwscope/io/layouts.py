@@ -28,6 +28,7 @@ __all__ = [
     "LayoutError",
     "FileKeys",
     "hash_split",
+    "check_split_percentages",
     "Layout",
     "PatternLayout",
     "make_layout",
@@ -53,6 +54,33 @@ class FileKeys:
     take: int | None
     split: str | None  # "train", "validation", "test" or None (not part of a split)
     category: str  # "speech", "background_noise" or "long_recording"
+
+
+def check_split_percentages(validation_percentage, testing_percentage) -> None:
+    """Refuse split percentages that leave no training split, before any work.
+
+    The one check of ``--validation-percentage`` / ``--testing-percentage`` (index, features,
+    split, the Python API alike): each a number, ``0 <= value``, and ``v + t < 100`` (percent
+    of files). Accepted, 150 or -10 ended in a misleading "no training clip could be read".
+
+    Raises
+    ------
+    LayoutError
+        One line naming the setting, its value and the rule.
+    """
+    values = (("--validation-percentage", validation_percentage), ("--testing-percentage", testing_percentage))
+    for name, value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+                or value in (float("inf"), float("-inf")):
+            raise LayoutError(f"{name} {value!r} must be a number: a percentage of files")
+        if value < 0:
+            raise LayoutError(f"{name} {value:g} must be a percentage of files, 0 or more")
+        if value >= 100:
+            raise LayoutError(f"{name} {value:g} must be under 100 (a percentage of files; train needs the rest)")
+    if validation_percentage + testing_percentage >= 100:
+        raise LayoutError(f"--validation-percentage {validation_percentage:g} + --testing-percentage "
+                          f"{testing_percentage:g} = {validation_percentage + testing_percentage:g} must stay "
+                          "under 100 (train needs the rest)")
 
 
 def hash_split(name: str, *, validation_percentage: float = 10.0, testing_percentage: float = 10.0) -> str:

@@ -186,6 +186,10 @@ def parse_columns(text: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(out.items())
 
 
+#: The largest kwscope.yaml read, in bytes (label renames of thousands of labels fit many times).
+_MAX_LAYOUT_FILE_BYTES = 4 << 20
+
+
 def read_layout_file(path: str | os.PathLike) -> LayoutSpec:
     """Read a ``kwscope.yaml`` (``yaml.safe_load``: plain data only, nothing executed).
 
@@ -196,11 +200,18 @@ def read_layout_file(path: str | os.PathLike) -> LayoutSpec:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_LAYOUT_FILE_BYTES + 1)
     except OSError as exc:
         raise LayoutError(f"{path}: cannot read the layout file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise LayoutError(f"{path}: the layout file is not UTF-8 text") from None
+    if len(data) > _MAX_LAYOUT_FILE_BYTES:
+        raise LayoutError(f"{path}: not a layout file (over {_MAX_LAYOUT_FILE_BYTES >> 20} MiB; a kwscope.yaml "
+                          "is a short YAML file)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LayoutError(f"{path}: the layout file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                          f"{exc.start}); a kwscope.yaml is YAML text") from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

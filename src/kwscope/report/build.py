@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..errors import KwscopeError, no_room
 from ..io.audio import AudioError, read_audio
 from ..io.sources import open_rows
 from ..settings import RunSettings
@@ -53,23 +54,46 @@ class ReportResult:
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write text to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    """Write text to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    A disk without room for it (free space short of its size, or the write failing with
+    ``ENOSPC``, ``EDQUOT`` or ``EFBIG``) is a one-line :class:`~kwscope.errors.KwscopeError`
+    naming the file; no partial file is left, and a page there before is kept as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
+    try:
+        st = os.statvfs(path.parent)
+        free = st.f_bavail * st.f_frsize
+    except (OSError, AttributeError):
+        free = None
+    if free is not None and free < len(data):
+        raise KwscopeError(f"{_shown(path)}: cannot write it: no space left on device ({len(data) / 2**20:,.1f} MiB "
+                           f"to write, {free / 2**20:,.1f} MiB free)")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             tmp.unlink()
         except OSError:
             pass
+        if no_room(exc):
+            raise KwscopeError(f"{_shown(path)}: cannot write it: {no_room(exc)} "
+                               f"({len(data) / 2**20:,.1f} MiB to write)") from None
         raise
     return path
+
+
+def _shown(path: Path) -> str:
+    from .terminal import printable
+
+    return printable(str(path))
 
 
 def read_clips(root: str, paths: Sequence[str], *, sample_rates: dict[str, float] | None = None,
