@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..io.index import index_dataset, write_manifest
+from ..io.index import index_dataset, manifest_format, write_manifest
 from ..report.terminal import printable
 from . import data_argument, layout_option, strict_option
 
@@ -17,7 +17,7 @@ _MIN_MANIFEST_BYTES = 1 << 20
 
 @click.command("index")
 @data_argument
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Manifest Parquet file.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Manifest file: .parquet (every column, the layout kept), .csv or .jsonl.")
 @layout_option
 @click.option("--validation-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
 @click.option("--testing-percentage", default=10.0, show_default=True, help="Hash split, when no split lists.")
@@ -27,6 +27,7 @@ def command(data, output, layout, validation_percentage, testing_percentage, str
     from . import check_free_space, check_output_file, writing
 
     check_output_file(output)
+    manifest_format(output)  # a suffix it cannot write, said before the work
     check_free_space(output, _MIN_MANIFEST_BYTES, "the manifest")  # a full disk, said before the work
     df = index_dataset(data, layout=layout, validation_percentage=validation_percentage,
                        testing_percentage=testing_percentage)
