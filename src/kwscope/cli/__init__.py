@@ -37,7 +37,8 @@ def _deaf_while_exiting() -> None:
 # same handler in ``__main__``); while it runs, Python's own is back, so that a run's cleanup
 # runs (and ends as the same line, below); once it has run, the first again, while Python exits.
 _ours_at_start = getattr(_signal.getsignal(_signal.SIGINT), "__name__", "") == "_interrupted_while_starting"
-if _started_as_the_command() or _ours_at_start:  # (python -m kwscope: installed by __main__)
+_as_the_command = _started_as_the_command() or _ours_at_start  # (python -m kwscope: installed by __main__)
+if _as_the_command:
     if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
         _signal.signal(_signal.SIGINT, _interrupted_while_starting)
     import atexit  # a C module too
@@ -170,13 +171,35 @@ class _LazyGroup(click.Group):
             raise
         except KeyboardInterrupt:
             click.echo("kwscope: interrupted", err=True)
-            sys.exit(130)
+            _exit_interrupted()
         except Exception as exc:  # a bug of ours: still one line, with a way to see more
             if os.environ.get("KWSCOPE_DEBUG"):
                 raise
             click.echo(f"kwscope: internal error: {type(exc).__name__}: {printable(str(exc))} "
                        "(set KWSCOPE_DEBUG=1 for a traceback)", err=True)
             sys.exit(1)
+
+
+def _exit_interrupted() -> None:
+    """Exit 130 after a Ctrl-C the command caught (its cleanup done).
+
+    In the ``kwscope`` command itself, once the exit callbacks ran, the process ends with 130 at
+    once: a KeyboardInterrupt that passed through a compiled module's import (numpy.random's,
+    pyarrow's, seen here) leaves Python's "unhandled Ctrl-C" mark set, and Python would then end
+    the process by SIGINT (status -2) whatever status was asked. Elsewhere (a program, a test
+    calling the command line in-process) a plain ``SystemExit(130)``.
+    """
+    if not _as_the_command:
+        sys.exit(130)
+    import atexit
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - a closed or broken stream: nothing more to save
+            pass
+    atexit._run_exitfuncs()  # what a normal exit runs: multiprocessing's cleanup, ours
+    os._exit(130)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
