@@ -18,10 +18,11 @@ import pandas as pd
 from ..analysis.caches import cached_index
 from ..settings import RunSettings
 from .embedding import EmbeddingConfig, center_by_speaker
+from .spectrograms import normalize_spectrograms, spectrogram_frames
 from .embeddings import clip_embeddings, embedding_keys
 from .folds import LearnError, make_folds
 from .issues import find_issues
-from .models import MODELS, describe_model
+from .models import check_model, describe_model
 from .oof import out_of_fold_probabilities
 from .result import Baseline
 from .summary import accuracy_tables, confused_pairs, confusion
@@ -56,9 +57,12 @@ def _learnable(manifest: pd.DataFrame, k: int) -> tuple[np.ndarray, dict]:
     return use, left_out
 
 
-def _key(manifest: pd.DataFrame, config: EmbeddingConfig, *, folds: int, model: str, seed: int) -> str:
-    h = hashlib.sha256(json.dumps([_RESULT_CACHE, str(manifest.attrs.get("root", "")), folds, model, seed,
-                                   config.to_dict()]).encode())
+def _key(manifest: pd.DataFrame, config: EmbeddingConfig, *, folds: int, model: str, seed: int,
+         epochs: int | None = None) -> str:
+    parts = [_RESULT_CACHE, str(manifest.attrs.get("root", "")), folds, model, seed, config.to_dict()]
+    if epochs is not None:
+        parts.append(epochs)
+    h = hashlib.sha256(json.dumps(parts).encode())
     for key in embedding_keys(manifest, config):
         h.update(key.encode())
     ident = manifest[[c for c in ("path", "label", "speaker", "category", "status") if c in manifest.columns]]
@@ -94,7 +98,7 @@ def _load(path: Path) -> Baseline | None:
 
 
 def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: str = "logreg",
-          seed: int = 0) -> Baseline:
+          seed: int = 0, epochs: int | None = None) -> Baseline:
     """Train the baseline with cross-validation and say what it found.
 
     Parameters
@@ -108,27 +112,31 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
     folds
         Cross-validation folds, grouped by speaker when speakers are known.
     model
-        ``logreg`` (default) or ``mlp`` (:mod:`kwscope.learn.models`).
+        ``logreg`` (default), ``mlp`` (:mod:`kwscope.learn.models`) or ``cnn`` (needs PyTorch:
+        :mod:`kwscope.learn.cnn`, on the clips' spectrograms instead of their embeddings).
     seed
         Seed of the folds and of the model.
+    epochs
+        ``cnn`` only: passes over the training clips (default from the training size,
+        :func:`kwscope.learn.cnn.epochs_for`).
 
     Raises
     ------
     LearnError
-        Fewer than 2 labels to learn, or one speaker only, or an unknown model.
+        Fewer than 2 labels to learn, or one speaker only, or an unknown model, or ``cnn``
+        without PyTorch.
     """
-    if model not in MODELS:
-        raise LearnError(f"model={model!r} is not one of {', '.join(MODELS)}")
-    from .models import make_model
-
-    make_model(model, seed=seed)  # fails now, before the pass, for a model this version lacks
+    if epochs is not None and (model != "cnn" or epochs < 1):
+        raise LearnError(f"epochs={epochs!r}: only model='cnn' takes epochs, 1 or more")
+    check_model(model)  # fails now, before the pass: an unknown model, or cnn without PyTorch
     settings = settings or RunSettings()
     t0 = time.perf_counter()
     manifest = _manifest(data, settings)
     config = EmbeddingConfig()
     path = None
     if settings.cache_dir is not None:
-        path = _result_path(settings.cache_dir, _key(manifest, config, folds=folds, model=model, seed=seed))
+        path = _result_path(settings.cache_dir, _key(manifest, config, folds=folds, model=model, seed=seed,
+                                                       epochs=epochs))
         hit = _load(path)
         if hit is not None:
             hit.timings_s = {**hit.timings_s, "from_cache": True, "total": round(time.perf_counter() - t0, 3)}
@@ -137,23 +145,32 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
     t_index = time.perf_counter()
     sub = manifest[use].reset_index(drop=True)
     sub.attrs.update(manifest.attrs)
-    emb = clip_embeddings(sub, config=config, settings=settings)
+    kind = "spectrogram" if model == "cnn" else "embedding"
+    emb = clip_embeddings(sub, config=config, settings=settings, kind=kind)
     t_embed = time.perf_counter()
     unreadable = [{"path": p, "error": e} for p, e, k in zip(sub["path"].astype(str), emb.errors, emb.ok) if not k]
+    X = emb.X if emb.ok.all() else emb.X[emb.ok]  # no copy of the spectrograms when every clip was read
+    del emb.X
     sub = sub[emb.ok].reset_index(drop=True)
-    X = emb.X[emb.ok]
     labels = sub["label"].astype(str).to_numpy()
     classes, y = np.unique(labels, return_inverse=True)
     if classes.size < 2:
         raise LearnError(f"{classes.size} label(s) with at least {folds} readable clips in "
                          f"{manifest.attrs.get('root', data)}: a classifier needs 2 or more")
     speakers = sub["speaker"].to_numpy(dtype=object) if "speaker" in sub.columns else np.full(len(sub), None)
-    X = center_by_speaker(X, speakers)
+    X = normalize_spectrograms(X, speakers) if model == "cnn" else center_by_speaker(X, speakers)
     fold = make_folds(labels, speakers, k=folds, seed=seed)
     t_folds = time.perf_counter()
     threads = settings.workers or len(os.sched_getaffinity(0))
-    probs, fit_info = out_of_fold_probabilities(X, y, fold, classes.size, model=model, seed=seed,
-                                                threads=1 if settings.scheduler else threads)
+    if model == "cnn":
+        from .cnn import cnn_out_of_fold_probabilities
+
+        probs, fit_info = cnn_out_of_fold_probabilities(X, y, fold, classes.size, seed=seed, threads=threads,
+                                                        epochs=epochs)
+    else:
+        probs, fit_info = out_of_fold_probabilities(X, y, fold, classes.size, model=model, seed=seed,
+                                                    threads=1 if settings.scheduler else threads)
+    del X
     t_fit = time.perf_counter()
     pred = probs.argmax(axis=1)
     table = pd.DataFrame({
@@ -172,7 +189,8 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
         model={"name": model, "description": describe_model(model), "seed": seed},
         accuracy=acc, confusion=C, confused_pairs=confused_pairs(C, classes), mislabels=mislabels,
         confident=confident, ambiguous=ambiguous, n_files=len(manifest), left_out=left_out, unreadable=unreadable,
-        embedding={"config": config.to_dict(), "dim": config.dim, "centred_by_speaker": bool(fold.grouped),
+        embedding={"config": config.to_dict(), "input": _input_text(model, config),
+                   "dim": config.dim if model != "cnn" else None, "centred_by_speaker": bool(fold.grouped),
                    **emb.info},
     )
     t_end = time.perf_counter()
@@ -183,6 +201,14 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
     if path is not None:
         _store(path, result)
     return result
+
+
+def _input_text(model: str, config: EmbeddingConfig) -> str:
+    """What the model was fed, in words."""
+    if model == "cnn":
+        return (f"{config.n_mels} x {spectrogram_frames(config)} log-mel spectrogram of 1 s a clip (float16), "
+                "standardized per clip, each speaker's mean band profile subtracted")
+    return f"{config.dim}-value pooled log-mel embedding, each speaker's mean subtracted"
 
 
 def _store(path: Path, result: Baseline) -> None:
