@@ -18,7 +18,7 @@ import pandas as pd
 from ..analysis.caches import cached_index
 from ..settings import RunSettings
 from .embedding import EmbeddingConfig, center_by_speaker
-from .spectrograms import normalize_spectrograms, spectrogram_frames
+from .spectrograms import normalize_spectrograms
 from .embeddings import clip_embeddings, embedding_keys
 from .folds import LearnError, make_folds
 from .issues import find_issues
@@ -58,10 +58,14 @@ def _learnable(manifest: pd.DataFrame, k: int) -> tuple[np.ndarray, dict]:
 
 
 def _key(manifest: pd.DataFrame, config: EmbeddingConfig, *, folds: int, model: str, seed: int,
-         epochs: int | None = None) -> str:
+         epochs: int | None = None, features=None) -> str:
     parts = [_RESULT_CACHE, str(manifest.attrs.get("root", "")), folds, model, seed, config.to_dict()]
     if epochs is not None:
         parts.append(epochs)
+    if features is not None:  # the store, as it is now (a rewritten store is another input)
+        stamp = [os.stat(Path(features) / f).st_mtime_ns if (Path(features) / f).exists() else None
+                 for f in ("store.json", "manifest.parquet")]
+        parts.append(["store", os.path.realpath(features), stamp])
     h = hashlib.sha256(json.dumps(parts).encode())
     for key in embedding_keys(manifest, config):
         h.update(key.encode())
@@ -98,13 +102,14 @@ def _load(path: Path) -> Baseline | None:
 
 
 def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: str = "logreg",
-          seed: int = 0, epochs: int | None = None) -> Baseline:
+          seed: int = 0, epochs: int | None = None, features=None) -> Baseline:
     """Train the baseline with cross-validation and say what it found.
 
     Parameters
     ----------
     data
-        A dataset folder, a manifest file, or a manifest from :func:`kwscope.index_dataset`.
+        A dataset folder, a manifest file, or a manifest from :func:`kwscope.index_dataset`; or a
+        feature store made by ``kwscope features`` (read as ``features``, on the folder it names).
     settings
         Where the embedding pass runs (workers, Dask scheduler), the layout, progress, and the
         cache folder (per-chunk embeddings and the finished baseline; ``None``: no cache). The
@@ -119,16 +124,24 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
     epochs
         ``cnn`` only: passes over the training clips (default from the training size,
         :func:`kwscope.learn.cnn.epochs_for`).
+    features
+        A ``kwscope features`` store of this dataset to read the features from instead of
+        decoding the audio (:mod:`kwscope.learn.from_store`: refused, saying why, when it does
+        not match).
 
     Raises
     ------
     LearnError
         Fewer than 2 labels to learn, or one speaker only, or an unknown model, or ``cnn``
-        without PyTorch.
+        without PyTorch, or a store that does not match.
     """
     if epochs is not None and (model != "cnn" or epochs < 1):
         raise LearnError(f"epochs={epochs!r}: only model='cnn' takes epochs, 1 or more")
     check_model(model)  # fails now, before the pass: an unknown model, or cnn without PyTorch
+    from .from_store import is_store, match_store, store_inputs, store_root
+
+    if features is None and is_store(data):  # DATA is a store: learn from the dataset it was made from
+        features, data = data, store_root(data)
     settings = settings or RunSettings()
     t0 = time.perf_counter()
     manifest = _manifest(data, settings)
@@ -136,7 +149,7 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
     path = None
     if settings.cache_dir is not None:
         path = _result_path(settings.cache_dir, _key(manifest, config, folds=folds, model=model, seed=seed,
-                                                       epochs=epochs))
+                                                       epochs=epochs, features=features))
         hit = _load(path)
         if hit is not None:
             hit.timings_s = {**hit.timings_s, "from_cache": True, "total": round(time.perf_counter() - t0, 3)}
@@ -146,7 +159,12 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
     sub = manifest[use].reset_index(drop=True)
     sub.attrs.update(manifest.attrs)
     kind = "spectrogram" if model == "cnn" else "embedding"
-    emb = clip_embeddings(sub, config=config, settings=settings, kind=kind)
+    if features is not None:
+        match = match_store(features, sub)
+        emb = store_inputs(match, kind=kind)
+        config = match.embedding_config()
+    else:
+        emb = clip_embeddings(sub, config=config, settings=settings, kind=kind)
     t_embed = time.perf_counter()
     unreadable = [{"path": p, "error": e} for p, e, k in zip(sub["path"].astype(str), emb.errors, emb.ok) if not k]
     X = emb.X if emb.ok.all() else emb.X[emb.ok]  # no copy of the spectrograms when every clip was read
@@ -159,6 +177,7 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
                          f"{manifest.attrs.get('root', data)}: a classifier needs 2 or more")
     speakers = sub["speaker"].to_numpy(dtype=object) if "speaker" in sub.columns else np.full(len(sub), None)
     X = normalize_spectrograms(X, speakers) if model == "cnn" else center_by_speaker(X, speakers)
+    input_text = _input_text(model, X.shape[1:])
     fold = make_folds(labels, speakers, k=folds, seed=seed)
     t_folds = time.perf_counter()
     threads = settings.workers or len(os.sched_getaffinity(0))
@@ -189,8 +208,9 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
         model={"name": model, "description": describe_model(model), "seed": seed},
         accuracy=acc, confusion=C, confused_pairs=confused_pairs(C, classes), mislabels=mislabels,
         confident=confident, ambiguous=ambiguous, n_files=len(manifest), left_out=left_out, unreadable=unreadable,
-        embedding={"config": config.to_dict(), "input": _input_text(model, config),
-                   "dim": config.dim if model != "cnn" else None, "centred_by_speaker": bool(fold.grouped),
+        embedding={"config": config.to_dict(), "input": input_text,
+                   "dim": config.dim if model != "cnn" else None,
+                   "source": "feature store" if features is not None else "audio", "centred_by_speaker": bool(fold.grouped),
                    **emb.info},
     )
     t_end = time.perf_counter()
@@ -203,12 +223,12 @@ def learn(data, *, settings: RunSettings | None = None, folds: int = 5, model: s
     return result
 
 
-def _input_text(model: str, config: EmbeddingConfig) -> str:
-    """What the model was fed, in words."""
+def _input_text(model: str, shape: tuple[int, ...]) -> str:
+    """What the model was fed, in words (``shape``: one clip's input)."""
     if model == "cnn":
-        return (f"{config.n_mels} x {spectrogram_frames(config)} log-mel spectrogram of 1 s a clip (float16), "
-                "standardized per clip, each speaker's mean band profile subtracted")
-    return f"{config.dim}-value pooled log-mel embedding, each speaker's mean subtracted"
+        return (f"{shape[0]} x {shape[1]} log-mel spectrogram a clip (bands x frames, float16), standardized "
+                "per clip, each speaker's mean band profile subtracted")
+    return f"{shape[0]}-value pooled log-mel embedding, each speaker's mean subtracted"
 
 
 def _store(path: Path, result: Baseline) -> None:
