@@ -6,8 +6,9 @@ The network (:func:`make_network`, about 25,000 weights, in the spirit of keywor
 "tiny conv" and DS-CNN-S): four 3x3 convolutions of 8, 16, 32 and 64 channels (the first three
 with stride 2), each with batch normalization and ReLU, global average pooling, dropout and one
 linear layer. Trained with AdamW (learning rate 3e-3, weight decay 1e-3, one-cycle schedule),
-batches of 64, each training clip shifted at random by up to 10 frames (100 ms) in time; the
-epochs are set from the training size (:func:`epochs_for`).
+batches of 64, each training clip shifted at random by up to 10 frames (100 ms) in time and
+masked as SpecAugment does (two bands of up to 5 mel bands and two spans of up to 10 frames set
+to 0, the standardized mean); the epochs are set from the training size (:func:`epochs_for`).
 
 Deterministic on one machine: the seed fixes each fold's weights, shuffles and shifts;
 ``torch.use_deterministic_algorithms`` is on and the thread count is fixed while it trains.
@@ -31,6 +32,7 @@ CNN_DESCRIPTION = ("small 2-D CNN (4 conv layers of 8-64 channels, global poolin
                    "per-clip standardized 40 x 101 log-mel spectrograms (1 s), trained with PyTorch")
 _BATCH = 64
 _MAX_SHIFT = 10  # frames
+_MASKS, _MAX_BANDS, _MAX_FRAMES = 2, 5, 10  # SpecAugment: masks of each kind, and their widest
 _PREDICT_BATCH = 512
 
 
@@ -75,14 +77,20 @@ def _torch_state(threads: int):
         torch.use_deterministic_algorithms(old_det)
 
 
-def _batch(S: np.ndarray, rows: np.ndarray, shifts: np.ndarray | None):
-    """Rows of ``S`` as a float32 tensor ``(m, 1, n_mels, frames)``, each shifted in time by
-    ``shifts[j]`` frames (the frames moved in are the clip's own edge values)."""
+def _batch(S: np.ndarray, rows: np.ndarray, rng: np.random.Generator | None):
+    """Rows of ``S`` as a float32 tensor ``(m, 1, n_mels, frames)``; with ``rng`` (training),
+    each shifted in time at random (the frames moved in are the clip's own edge values) and
+    masked (SpecAugment: ``_MASKS`` bands and ``_MASKS`` spans of frames set to 0)."""
     import torch
 
     x = S[rows].astype(np.float32)
-    if shifts is not None:
-        T = x.shape[-1]
+    if rng is not None:
+        m, F, T = x.shape
+        shifts = np.clip(rng.integers(-_MAX_SHIFT, _MAX_SHIFT + 1, m), 1 - T, T - 1)
+        widths_f = np.minimum(rng.integers(0, _MAX_BANDS + 1, (m, _MASKS)), F)
+        widths_t = np.minimum(rng.integers(0, _MAX_FRAMES + 1, (m, _MASKS)), T)
+        starts_f = (rng.random((m, _MASKS)) * (F - widths_f + 1)).astype(np.int64)
+        starts_t = (rng.random((m, _MASKS)) * (T - widths_t + 1)).astype(np.int64)
         for j, s in enumerate(shifts):
             if s > 0:
                 x[j, :, s:] = x[j, :, :T - s].copy()
@@ -90,6 +98,9 @@ def _batch(S: np.ndarray, rows: np.ndarray, shifts: np.ndarray | None):
             elif s < 0:
                 x[j, :, :T + s] = x[j, :, -s:].copy()
                 x[j, :, T + s:] = x[j, :, T + s - 1:T + s]
+            for k in range(_MASKS):
+                x[j, starts_f[j, k]:starts_f[j, k] + widths_f[j, k], :] = 0.0
+                x[j, :, starts_t[j, k]:starts_t[j, k] + widths_t[j, k]] = 0.0
     return torch.from_numpy(x[:, None])
 
 
@@ -103,7 +114,8 @@ def fit_fold_cnn(S: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarr
     S : np.ndarray [shape=(n, n_mels, frames)]
         Normalized spectrograms (:func:`kwscope.learn.spectrograms.normalize_spectrograms`).
     seed
-        Seeds the weights, the order of the clips and their shifts (the same seed, the same result).
+        Seeds the weights, the order of the clips, their shifts and masks (the same seed, the
+        same result).
     epochs
         Passes over the training clips (default :func:`epochs_for`).
     threads
@@ -128,7 +140,7 @@ def fit_fold_cnn(S: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarr
             total = 0.0
             for a in range(0, order.size, _BATCH):
                 rows = order[a:a + _BATCH]
-                xb = _batch(S, rows, rng.integers(-_MAX_SHIFT, _MAX_SHIFT + 1, rows.size))
+                xb = _batch(S, rows, rng)
                 loss = torch.nn.functional.cross_entropy(net(xb), target[rows])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
