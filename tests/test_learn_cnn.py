@@ -4,6 +4,7 @@ determinism, the message without PyTorch, the command end to end, and stores ref
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -16,13 +17,14 @@ import pytest
 from click.testing import CliRunner
 
 from kwscope.cli import main
+from kwscope.learn.cnn import cnn_out_of_fold_probabilities, fit_fold_cnn
+from kwscope.learn.embedding import EmbeddingConfig
 from kwscope.learn.folds import LearnError, make_folds
 from kwscope.learn.run import learn
+from kwscope.learn.spectrograms import fit_window, normalize_spectrograms, spectrogram_batch
 from kwscope.settings import RunSettings
 
-torch = pytest.importorskip("torch")
-
-from kwscope.learn.cnn import cnn_out_of_fold_probabilities, fit_fold_cnn  # noqa: E402
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch not installed")
 
 WORDS = ("zero", "one", "two")
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
@@ -61,9 +63,42 @@ def store(corpus, tmp_path_factory) -> Path:
     return _mel_store(corpus, tmp_path_factory.mktemp("store") / "mel")
 
 
+# --------------------------------------------------------------------------- the CNN's input
+
+
+def test_spectrogram_window_pads_short_clips_and_keeps_the_loudest_second():
+    cfg = EmbeddingConfig()
+    rng = np.random.default_rng(0)
+    short = (0.1 * rng.standard_normal(8000)).astype(np.float32)
+    long = np.zeros(48000, np.float32)
+    long[32000:36000] = 0.5 * rng.standard_normal(4000)  # a burst at 2.0-2.25 s
+    S = spectrogram_batch([short, long], cfg)
+    assert S.shape == (2, 40, 101) and S.dtype == np.float16
+    # The short clip's end is its floor (its peak - 80 dB); the long clip's burst is inside its window.
+    assert np.allclose(S[0, :, -5:].astype(np.float32), S[0].astype(np.float32).min(), atol=0.1)
+    assert S[1].astype(np.float32).max() > S[1].astype(np.float32).min() + 60
+    D = np.arange(10, dtype=np.float32)[None, :].repeat(3, axis=0)
+    np.testing.assert_array_equal(fit_window(D, 4), D[:, 6:])  # the loudest 4 frames: the last
+
+
+def test_spectrograms_are_normalized_per_clip_then_per_speaker():
+    rng = np.random.default_rng(1)
+    S = (rng.standard_normal((40, 8, 12)) * 5 + 30).astype(np.float16)
+    S[:20] += np.float16(10)  # speaker a is louder: standardization removes it
+    per_clip = normalize_spectrograms(S.copy())
+    x = per_clip.astype(np.float32)
+    np.testing.assert_allclose(x.mean(axis=(1, 2)), 0, atol=0.01)
+    np.testing.assert_allclose(x.std(axis=(1, 2)), 1, atol=0.01)
+    spk = np.array(["a"] * 20 + ["b"] * 20, dtype=object)
+    both = normalize_spectrograms(S.copy(), spk).astype(np.float32)
+    assert not np.allclose(both, x)  # the speaker's band profile was subtracted
+    assert abs(both[:20].mean(axis=(0, 2))).max() < abs(x[:20].mean(axis=(0, 2))).max()
+
+
 # --------------------------------------------------------------------------- the CNN
 
 
+@needs_torch
 def test_cnn_folds_never_share_a_speaker(cnn_run):
     t = cnn_run.table
     assert cnn_run.model["name"] == "cnn" and cnn_run.folds["grouped"] and cnn_run.folds["k"] == 3
@@ -76,6 +111,7 @@ def test_cnn_folds_never_share_a_speaker(cnn_run):
     assert cnn_run.timings_s["epochs"] == [2, 2, 2]
 
 
+@needs_torch
 def test_cnn_probabilities_are_out_of_fold():
     """Fold 0's probabilities are those of a refit that never had the held-out clips' labels:
     the same training rows, the held-out rows' labels scrambled, give the same bits."""
@@ -98,6 +134,7 @@ def test_cnn_probabilities_are_out_of_fold():
     assert not np.array_equal(leaky, probs[test])
 
 
+@needs_torch
 def test_cnn_two_runs_are_equal(corpus, cnn_run):
     again = learn(corpus, settings=SETTINGS, model="cnn", folds=3, epochs=2)
     np.testing.assert_array_equal(again.probs, cnn_run.probs)
@@ -123,6 +160,7 @@ def test_learn_epochs_only_for_the_cnn(corpus):
     assert res.exit_code == 2 and "--epochs" in res.output
 
 
+@needs_torch
 def test_learn_cnn_command_end_to_end(corpus, tmp_path):
     out = tmp_path / "out"
     res = CliRunner().invoke(main, ["learn", str(corpus), "--model", "cnn", "--epochs", "2", "--folds", "3",
@@ -157,8 +195,13 @@ def test_learn_reads_a_matching_store(corpus, store):
     # DATA being the store itself: the same, on the dataset it names.
     same = learn(store, settings=SETTINGS, folds=3)
     assert same.root == str(corpus) and np.array_equal(same.probs, b.probs)
+
+
+@needs_torch
+def test_learn_cnn_reads_a_matching_store(corpus, store):
     cnn = learn(corpus, settings=SETTINGS, folds=3, model="cnn", epochs=1, features=store)
     assert cnn.embedding["source"] == "feature store" and cnn.probs.shape == (108, 3)
+    assert cnn.embedding["input"].startswith("40 x 101 log-mel")
 
 
 def test_learn_command_names_the_store(corpus, store):
