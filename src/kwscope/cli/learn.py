@@ -118,6 +118,9 @@ def command(data, out_dir, layout, as_json, folds, model, epochs, features, seed
     grouped by speaker, and reports out-of-fold accuracy (overall, per label, per speaker), the
     confusion matrix, the label pairs most confused, likely mislabels ranked by cleanlab (label
     given, label heard, confidence; marked where confident learning flags them) and ambiguous clips.
+    --model cnn trains a small CNN on the clips' spectrograms instead (needs PyTorch). DATA may be
+    a `kwscope features --kind mel` store (or pass it as --features): its features are read
+    instead of decoding the audio again, when it matches the dataset.
     """
     from ..learn.models import check_model
 
