@@ -135,7 +135,10 @@ def match_store(out, sub: pd.DataFrame) -> StoreMatch:
         if col in sub.columns and col in stored.columns:
             a = pd.to_numeric(sub[col], errors="coerce").to_numpy(np.float64)[have]
             b = pd.to_numeric(stored[col], errors="coerce").to_numpy(np.float64)[rows[have]]
-            changed = np.flatnonzero((a != b) & ~(np.isnan(a) & np.isnan(b)))
+            known = ~np.isnan(a) & ~np.isnan(b)  # compared where both sides know it
+            if not known.any():
+                continue
+            changed = np.flatnonzero(known & (a != b))
             if changed.size:
                 first = paths[have].iloc[int(changed[0])]
                 raise LearnError(f"{out}: {changed.size:,} files changed since the store was made ({col} differs, "
