@@ -240,3 +240,14 @@ def test_learn_refuses_a_store_older_than_its_files(corpus, tmp_path):
         learn(data, settings=SETTINGS, folds=3, features=st)
     with pytest.raises(LearnError, match="no such feature store"):
         learn(data, settings=SETTINGS, folds=3, features=tmp_path / "missing")
+
+
+def test_store_match_ignores_sizes_the_index_does_not_know(corpus, store):
+    """A manifest without sizes or mtimes (NaN) was read as 'every file changed since the store'."""
+    from kwscope import index_dataset
+
+    manifest = index_dataset(corpus)
+    manifest["size_bytes"] = np.nan
+    manifest["mtime_ns"] = np.nan
+    b = learn(manifest, settings=SETTINGS, folds=3, features=store)
+    assert b.n_clips == 108 and "same paths)" in b.embedding["store"]["why"]
