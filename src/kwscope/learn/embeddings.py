@@ -113,8 +113,9 @@ def clip_embeddings(manifest: pd.DataFrame, *, config: EmbeddingConfig | None = 
                 pass
         misses.append(task)
     if misses:
+        desc = "embedding" if kind == "embedding" else "spectrograms"
         for res in run_chunks(embed_chunk, misses, workers=settings.workers, scheduler=settings.scheduler,
-                              sizes=[len(t.paths) for t in misses], desc="embedding" if kind == "embedding" else "spectrograms", progress=settings.progress):
+                              sizes=[len(t.paths) for t in misses], desc=desc, progress=settings.progress):
             place(res)
             if cdir is not None:
                 try:
