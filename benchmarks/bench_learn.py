@@ -14,7 +14,11 @@
 Usage::
 
     python benchmarks/bench_learn.py [--work /tmp/learn-bench] [--corpus /tmp/kwscope-corpus-60k]
-        [--workers 2] [--fraction 0.01] [--seed 0] [--plants 5] [--skip-timing]
+        [--workers 2] [--fraction 0.01] [--seed 0] [--plants 5] [--skip-timing] [--skip-plants]
+        [--model logreg|mlp|cnn] [--epochs N] [--features STORE]
+
+``--model cnn`` needs PyTorch (``pip install 'kwscope[torch]'``); ``--features STORE`` times the
+run on a ``kwscope features --kind mel`` store of the timing corpus instead of its audio.
 """
 
 from __future__ import annotations
@@ -92,7 +96,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0, help="Seed of the first planting and of the baseline.")
     ap.add_argument("--plants", type=int, default=5, help="Plantings (each a different seed), averaged.")
     ap.add_argument("--model", default="logreg")
+    ap.add_argument("--epochs", type=int, default=None, help="--model cnn: passes over the training clips.")
+    ap.add_argument("--features", default=None, help="Timing: read this feature store of the corpus.")
     ap.add_argument("--skip-timing", action="store_true")
+    ap.add_argument("--skip-plants", action="store_true")
     args = ap.parse_args()
 
     from kwscope.learn.run import learn
@@ -108,10 +115,10 @@ def main() -> int:
           f"label folder, {args.plants} plantings (seeds {args.seed}..{args.seed + args.plants - 1}); "
           "recall and precision of the planted clips in the top k = 2 x planted of the ranking [target recall >= 80%]")
     recalls, cl_recalls = [], []
-    for s in range(args.seed, args.seed + args.plants):
+    for s in range(args.seed, args.seed + (0 if args.skip_plants else args.plants)):
         planted = plant(work / "fsdd16", work / "planted", clips, args.fraction, s)
         t = time.perf_counter()
-        b = learn(work / "planted", settings=settings, model=args.model, seed=args.seed)
+        b = learn(work / "planted", settings=settings, model=args.model, seed=args.seed, epochs=args.epochs)
         seconds = time.perf_counter() - t
         k = 2 * len(planted)
         top = [r["path"] for r in b.mislabel_records(k)]
@@ -126,8 +133,9 @@ def main() -> int:
               f"confident learning's own list ({len(cl)} clips): recall in its top {k} {cl_hits / len(planted):.1%}; "
               f"{len(planted & all_flagged)}/{len(planted)} planted among the {len(all_flagged):,} heard as another "
               f"label; {seconds:.1f} s")
-    print(f"  mean recall in the top 2 x planted: {np.mean(recalls):.1%} (min {min(recalls):.1%}); confident "
-          f"learning's list alone: {np.mean(cl_recalls):.1%}; validation: {b.folds['how']}")
+    if recalls:
+        print(f"  mean recall in the top 2 x planted: {np.mean(recalls):.1%} (min {min(recalls):.1%}); confident "
+              f"learning's list alone: {np.mean(cl_recalls):.1%}; model: {args.model}; validation: {b.folds['how']}")
     if args.skip_timing:
         return 0
     corpus = Path(args.corpus)
@@ -135,17 +143,21 @@ def main() -> int:
         print(f"timing skipped: {corpus} not found (build it with benchmarks/corpus.py {corpus} --n-files 60000)")
         return 0
     t = time.perf_counter()
-    b = learn(corpus, settings=settings, model=args.model, seed=args.seed)
+    b = learn(corpus, settings=settings, model=args.model, seed=args.seed, epochs=args.epochs,
+              features=args.features)
     wall = time.perf_counter() - t
     tm = b.timings_s
     phases = ("index", "embed", "folds", "fit", "issues", "summary")
     total = sum(tm.get(p, 0) for p in phases) or 1.0
     self_mb, child_mb = peak_rss_mb()
-    print(f"\nTiming on {corpus} ({b.n_files:,} files, {args.workers} workers, {os.cpu_count()} cores, shared machine):")
+    source = f"the store {args.features}" if args.features else "its audio"
+    print(f"\nTiming on {corpus} ({b.n_files:,} files, read from {source}; {args.model}; {args.workers} workers, "
+          f"{os.cpu_count()} cores, shared machine):")
     print(f"  {wall:.1f} s wall, {b.n_files / wall:,.0f} files/s end to end; embedding pass "
           f"{b.n_files / max(tm.get('embed', 0), 1e-9):,.0f} files/s; accuracy {b.accuracy['accuracy']:.3f}")
     print("  share per phase: " + ", ".join(f"{p} {tm.get(p, 0):.1f} s ({tm.get(p, 0) / total:.0%})" for p in phases))
-    print(f"  fold fits (s, on {args.workers} threads): {tm.get('seconds_per_fold')}")
+    print(f"  fold fits (s, on {args.workers} threads): {tm.get('seconds_per_fold')}"
+          + (f"; epochs {tm.get('epochs')}" if tm.get("epochs") else ""))
     print(f"  peak RSS: parent {self_mb:,.0f} MB, largest worker {child_mb:,.0f} MB")
     return 0
 

@@ -1,5 +1,6 @@
-"""``kwscope learn DATA [-o OUT] [--json] [--folds 5] [--model logreg|mlp|cnn] [--seed 0]
-[--workers N] [--scheduler ADDR] [--cache [DIR]]``: what a model would learn from DATA."""
+"""``kwscope learn DATA [-o OUT] [--json] [--folds 5] [--model logreg|mlp|cnn] [--epochs N] [--seed 0]
+[--features STORE] [--workers N] [--scheduler ADDR] [--cache [DIR]]``: what a model would learn from DATA
+(DATA may be a ``kwscope features`` store: then it learns from that store's dataset, reading the store)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,12 @@ def format_baseline(b: Baseline, *, top: int = 20) -> str:
     from ..report.terminal import printable, table
 
     out = [f"Dataset {printable(b.root)}: {b.n_files:,} files, {b.n_clips:,} clips learned from, "
-           f"{len(b.classes)} labels", "", printable(b.headline()), ""]
+           f"{len(b.classes)} labels"]
+    store = b.embedding.get("store")
+    if store:
+        out.append(f"Features read from the store {printable(store['path'])} (not decoded again): it matches: "
+                   f"{printable(store['why'])}")
+    out += ["", printable(b.headline()), ""]
     rows = [[printable(r["label"]), r["n"], r["correct"], _pct(r["accuracy"]), printable(r["most_heard_as"] or "-")]
             for r in b.accuracy["per_label"]]
     out.append(table(["label", "clips", "correct", "accuracy", "most often heard as"], rows,
@@ -72,7 +78,8 @@ def format_baseline(b: Baseline, *, top: int = 20) -> str:
         out += ["", f"Unreadable: {len(b.unreadable):,} clips left out (see --json)"]
     t = b.timings_s
     if not t.get("from_cache"):
-        out += ["", f"Time: {t.get('total', 0):.1f} s (embedding {t.get('embed', 0):.1f} s, "
+        pass_name = "spectrograms" if b.model.get("name") == "cnn" else "embedding"
+        out += ["", f"Time: {t.get('total', 0):.1f} s ({pass_name} {t.get('embed', 0):.1f} s, "
                     f"fitting {t.get('fit', 0):.1f} s, label issues {t.get('issues', 0):.1f} s)"]
     else:
         out += ["", "From the cache (nothing changed since the last run)"]
@@ -88,7 +95,12 @@ def format_baseline(b: Baseline, *, top: int = 20) -> str:
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(min=2),
               help="Cross-validation folds (grouped by speaker when speakers are known).")
 @click.option("--model", type=click.Choice(["logreg", "mlp", "cnn"]), default="logreg", show_default=True,
-              help="The baseline classifier (cnn: not available in this version).")
+              help="The baseline classifier (cnn: a small CNN on spectrograms; needs PyTorch).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="--model cnn: passes over the training clips [default: from the number of clips].")
+@click.option("--features", "features", default=None, type=click.Path(file_okay=False), metavar="STORE",
+              help="Read the features from this `kwscope features --kind mel` store of DATA instead of decoding "
+                   "the audio (refused, saying why, when it does not match).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the folds and the model.")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), help="Likely mislabels listed.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes [default: one a core].")
@@ -98,20 +110,30 @@ def format_baseline(b: Baseline, *, top: int = 20) -> str:
               help=f"Cache embeddings and the result in DIR (alone: {default_cache_dir()}); "
                    "kwscope report then shows the baseline.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
-def command(data, out_dir, layout, as_json, folds, model, seed, top, workers, scheduler, cache_dir, progress):
+def command(data, out_dir, layout, as_json, folds, model, epochs, features, seed, top, workers, scheduler,
+            cache_dir, progress):
     """What a model would learn from DATA: a baseline with speaker-grouped folds.
 
     Embeds every clip (log-mel pooled over its speech), trains a classifier with cross-validation
     grouped by speaker, and reports out-of-fold accuracy (overall, per label, per speaker), the
     confusion matrix, the label pairs most confused, likely mislabels ranked by cleanlab (label
     given, label heard, confidence; marked where confident learning flags them) and ambiguous clips.
+    --model cnn trains a small CNN on the clips' spectrograms instead (needs PyTorch). DATA may be
+    a `kwscope features --kind mel` store (or pass it as --features): its features are read
+    instead of decoding the audio again, when it matches the dataset.
     """
+    from ..learn.models import check_model
+
+    check_model(model)  # cnn without PyTorch: one line, before any work
+    if epochs is not None and model != "cnn":
+        raise click.BadParameter("only --model cnn takes epochs", param_hint="--epochs")
     warm_worker_pool(workers=workers, scheduler=scheduler, preload=LEARN_PASS_MODULES)
     from ..learn.run import learn
 
     settings = RunSettings(workers=workers, scheduler=scheduler, cache_dir=cache_dir, layout=layout,
                            progress=progress)
-    result = learn(data, settings=settings, folds=folds, model=model, seed=seed)
+    result = learn(data, settings=settings, folds=folds, model=model, seed=seed, epochs=epochs,
+                   features=features)
     written = result.write(out_dir) if out_dir else {}
     if as_json:
         doc = result.to_dict()

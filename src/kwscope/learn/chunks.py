@@ -1,5 +1,6 @@
 """One chunk of the embedding pass, as a worker runs it: decode the chunk's clips (the fast 16-bit
-reader first), bring them to 16 kHz and embed them (:mod:`.embedding`)."""
+reader first), bring them to 16 kHz and embed them (:mod:`.embedding`), or, for the CNN, compute
+their one-second log-mel spectrograms (:mod:`.spectrograms`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from ..io import wav as _wav
 from ..io.audio import AudioError, read_clip
 from ..io.sources import locate, open_rows
 from .embedding import EmbeddingConfig, embed_batch, prepare_clip
+from .spectrograms import spectrogram_batch, spectrogram_frames
+
+#: What a chunk computes: the pooled embedding (logreg, mlp) or the spectrogram (cnn).
+KINDS = ("embedding", "spectrogram")
 
 __all__ = ["EmbedTask", "EmbedResult", "embed_chunk"]
 
@@ -31,10 +36,21 @@ class EmbedTask:
     sources: tuple[str, ...] = ()
     source_rows: tuple[int, ...] = ()
     audio_column: str = "audio"
+    kind: str = "embedding"  # one of KINDS
+
+    def row_shape(self) -> tuple[int, ...]:
+        """Shape of one clip's result."""
+        if self.kind == "spectrogram":
+            return (self.config.n_mels, spectrogram_frames(self.config))
+        return (self.config.dim,)
+
+    def row_dtype(self) -> type:
+        return np.float16 if self.kind == "spectrogram" else np.float32
 
     def cache_key(self, sizes: list, mtimes: list) -> str:
         """The config, and each file's location, size and mtime."""
-        h = hashlib.sha256(("learn-embed\0" + self.config.config_hash()).encode())
+        tag = "learn-embed" if self.kind == "embedding" else f"learn-{self.kind}-v1"
+        h = hashlib.sha256((tag + "\0" + self.config.config_hash()).encode())
         for p, s, m in zip(self.paths, sizes, mtimes):
             h.update(f"\0{self.root}/{p}\0{s}\0{m}".encode())
         for src, row in zip(self.sources, self.source_rows):
@@ -107,8 +123,8 @@ def embed_chunk(task: EmbedTask) -> EmbedResult:
             continue
         rows.append(i)
         ok[i] = True
-    X = np.full((n, task.config.dim), np.nan, np.float32)
+    X = np.full((n,) + task.row_shape(), np.nan, task.row_dtype())
     if clips:
         with single_threaded_blas():
-            X[rows] = embed_batch(clips, task.config)
+            X[rows] = (spectrogram_batch if task.kind == "spectrogram" else embed_batch)(clips, task.config)
     return EmbedResult(task.chunk_id, X, ok, np.array(errors, dtype=str))

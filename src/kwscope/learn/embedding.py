@@ -30,7 +30,7 @@ import numpy as np
 
 from ..dsp import delta, mel_spectrogram, power_to_db, resample, speech_segments_batch
 
-__all__ = ["EmbeddingConfig", "embed_batch", "prepare_clip", "center_by_speaker"]
+__all__ = ["EmbeddingConfig", "embed_batch", "prepare_clip", "pool_embedding", "center_by_speaker"]
 
 #: Bumped when the computation changes, so cached embeddings of an older one are not reused.
 _EMBEDDING_VERSION = 1
@@ -141,8 +141,28 @@ def _embed_padded(X: np.ndarray, lengths: np.ndarray, config: EmbeddingConfig) -
     S = mel_spectrogram(X, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
                         win_length=config.win_length, n_mels=config.n_mels)
     D = power_to_db(S, top_db=config.top_db)  # (m, n_mels, T)
-    dD = delta(D, width=9, axis=-1)
     fa, fb = _speech_frames(X, lengths, config)
+    return pool_embedding(D, fa, fb, config)
+
+
+def pool_embedding(D: np.ndarray, fa: np.ndarray, fb: np.ndarray, config: EmbeddingConfig) -> np.ndarray:
+    """Step 4 of the module docstring: pool dB spectrograms over their speech frames.
+
+    Parameters
+    ----------
+    D : np.ndarray [shape=(m, n_mels, T)]
+        Log-mel spectrograms in dB.
+    fa, fb : np.ndarray [shape=(m,), dtype=int]
+        First and one-past-last frame of each clip's speech region (``fa < fb <= T``).
+    config : EmbeddingConfig
+        ``segments``, and the hop and rate that turn frames into seconds.
+
+    Returns
+    -------
+    np.ndarray [shape=(m, (segments + 2) * n_mels + 1), dtype=float32]
+    """
+    D = np.asarray(D, dtype=np.float32)
+    dD = delta(D, width=9, axis=-1)
     m, _, T = D.shape
     t = np.arange(T)[None, :]
     inside = (t >= fa[:, None]) & (t < fb[:, None])

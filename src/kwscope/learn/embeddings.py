@@ -36,7 +36,7 @@ class Embeddings:
     info: dict = field(default_factory=dict)  # chunks, cache hits, seconds
 
 
-def _tasks(manifest: pd.DataFrame, config: EmbeddingConfig, chunk_size: int):
+def _tasks(manifest: pd.DataFrame, config: EmbeddingConfig, chunk_size: int, kind: str = "embedding"):
     root = str(manifest.attrs.get("root", ""))
     paths = manifest["path"].astype(str).tolist()
     sizes = (manifest["size_bytes"].astype("object").where(manifest["size_bytes"].notna(), None).tolist()
@@ -53,7 +53,7 @@ def _tasks(manifest: pd.DataFrame, config: EmbeddingConfig, chunk_size: int):
         sl = slice(start, start + chunk_size)
         task = EmbedTask(k, root, tuple(paths[sl]), config,
                          sources=tuple(sources[sl]) if sources else (),
-                         source_rows=tuple(source_rows[sl]) if sources else (), audio_column=column)
+                         source_rows=tuple(source_rows[sl]) if sources else (), audio_column=column, kind=kind)
         tasks.append(task)
         rows.append(np.arange(start, min(start + chunk_size, len(paths))))
         keys.append(task.cache_key(sizes[sl], mtimes[sl]))
@@ -71,7 +71,7 @@ def embedding_keys(manifest: pd.DataFrame, config: EmbeddingConfig | None = None
 
 
 def clip_embeddings(manifest: pd.DataFrame, *, config: EmbeddingConfig | None = None,
-                    settings: RunSettings | None = None) -> Embeddings:
+                    settings: RunSettings | None = None, kind: str = "embedding") -> Embeddings:
     """Embed every row of ``manifest`` (:mod:`kwscope.learn.embedding`) on the engine.
 
     Parameters
@@ -82,14 +82,18 @@ def clip_embeddings(manifest: pd.DataFrame, *, config: EmbeddingConfig | None = 
         The embedding's settings (default :class:`EmbeddingConfig`).
     settings
         Workers, Dask scheduler, progress, files a task, and the cache folder (``None``: no cache).
+    kind
+        ``embedding`` (``X`` is ``(n, config.dim)`` float32) or ``spectrogram`` (the CNN's input:
+        ``(n, n_mels, frames)`` float16, :mod:`kwscope.learn.spectrograms`).
     """
     t0 = time.perf_counter()
     config = config or EmbeddingConfig()
     settings = settings or RunSettings()
     chunk_size = settings.chunk_size or DEFAULT_CHUNK_SIZE
-    tasks, rows, keys = _tasks(manifest, config, chunk_size)
+    tasks, rows, keys = _tasks(manifest, config, chunk_size, kind)
     n = len(manifest)
-    X = np.full((n, config.dim), np.nan, np.float32)
+    probe = EmbedTask(0, "", (), config, kind=kind)
+    X = np.full((n,) + probe.row_shape(), np.nan, probe.row_dtype())
     ok = np.zeros(n, bool)
     errors = np.full(n, "", dtype=object)
     cdir = Path(settings.cache_dir) if settings.cache_dir is not None else None
@@ -109,8 +113,9 @@ def clip_embeddings(manifest: pd.DataFrame, *, config: EmbeddingConfig | None = 
                 pass
         misses.append(task)
     if misses:
+        desc = "embedding" if kind == "embedding" else "spectrograms"
         for res in run_chunks(embed_chunk, misses, workers=settings.workers, scheduler=settings.scheduler,
-                              sizes=[len(t.paths) for t in misses], desc="embedding", progress=settings.progress):
+                              sizes=[len(t.paths) for t in misses], desc=desc, progress=settings.progress):
             place(res)
             if cdir is not None:
                 try:

@@ -1,15 +1,15 @@
 """The baseline's classifiers, scikit-learn style (``fit`` / ``predict_proba`` / ``classes_``):
 logistic regression (the default) or a small MLP on the standardized clip embeddings, seeded.
 
-``cnn`` (a small 2-D CNN on log-mel spectrograms through PyTorch) is named here so that the
-command line can say it is not available in this version rather than fail obscurely.
+``cnn`` (a small 2-D CNN on log-mel spectrograms through PyTorch) is not a scikit-learn model:
+it is trained by :mod:`kwscope.learn.cnn`; :func:`check_model` says whether it can run here.
 """
 
 from __future__ import annotations
 
 from .folds import LearnError
 
-__all__ = ["MODELS", "make_model", "describe_model", "logreg_c"]
+__all__ = ["MODELS", "make_model", "describe_model", "logreg_c", "check_model"]
 
 #: Model names ``kwscope learn --model`` takes.
 MODELS = ("logreg", "mlp", "cnn")
@@ -23,7 +23,22 @@ _DESCRIPTIONS = {
 
 def describe_model(name: str) -> str:
     """One line saying what the model is."""
+    if name == "cnn":
+        from .cnn import CNN_DESCRIPTION
+
+        return CNN_DESCRIPTION
     return _DESCRIPTIONS.get(name, name)
+
+
+def check_model(name: str) -> None:
+    """Raise :class:`LearnError` now, before any pass over the data, for an unknown model or
+    for ``cnn`` without PyTorch (one line saying how to install it)."""
+    if name not in MODELS:
+        raise LearnError(f"model={name!r} is not one of {', '.join(MODELS)}")
+    if name == "cnn":
+        from .cnn import require_torch
+
+        require_torch()
 
 
 def logreg_c(n_train: int | None) -> float:
@@ -45,7 +60,7 @@ def make_model(name: str, *, seed: int = 0, n_train: int | None = None):
     Raises
     ------
     LearnError
-        An unknown name, or ``cnn`` (not available in this version).
+        An unknown name, or ``cnn`` (trained by :mod:`kwscope.learn.cnn`, not here).
     """
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -61,5 +76,5 @@ def make_model(name: str, *, seed: int = 0, n_train: int | None = None):
         return make_pipeline(StandardScaler(), MLPClassifier((256,), alpha=1e-2, early_stopping=True,
                                                              max_iter=200, random_state=seed))
     if name == "cnn":
-        raise LearnError("model='cnn' is not available in this version of kwscope: use logreg or mlp")
+        raise LearnError("model='cnn' is trained by kwscope.learn.cnn, not as a scikit-learn model")
     raise LearnError(f"model={name!r} is not one of {', '.join(MODELS)}")
