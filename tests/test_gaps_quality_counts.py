@@ -53,3 +53,12 @@ def test_quality_line_counts_a_recording_with_two_flags_once(two_flags, tmp_path
     assert headline in text
     assert f"{m} quality flags raised" not in text  # the old line: flags read as if they were recordings
     assert f"{n} of " in text and f"recordings have at least one flag; {m} flags in all" in text
+
+
+def test_anomalies_says_how_many_recordings_are_flagged(two_flags):
+    res = CliRunner().invoke(main, ["anomalies", str(two_flags), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(CliRunner().invoke(main, ["anomalies", str(two_flags), "--workers", "1", "--json"]).output)
+    n, m, checked = doc["quality"]["n_flagged"], doc["quality"]["n_flags"], doc["n_checked"]
+    assert n < m
+    assert f"{n:,} of {checked:,} recordings flagged ({m:,} flags: a recording can have several)" in res.output

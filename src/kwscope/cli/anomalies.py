@@ -39,6 +39,9 @@ def format_anomalies(report: AnomalyReport) -> str:
         out.append("No anomalous recordings found.")
     counts = {k: v for k, v in report.quality.get("counts", {}).items() if v}
     out.append("")
+    n, m = report.quality.get("n_flagged"), report.quality.get("n_flags")
+    if n is not None and m is not None:
+        out.append(f"{n:,} of {report.n_checked:,} recordings flagged ({m:,} flags: a recording can have several)")
     out.append("Flags (recordings with each; a recording can have several): "
                + (", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()) or "none"))
     if report.broken_files:
