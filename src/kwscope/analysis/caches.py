@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..io.audio import is_url
-from ..io.index import index_dataset, read_manifest, write_manifest
+from ..io.index import index_dataset, read_manifest, with_layout_file, write_manifest
 from ..io.parquet import find_shards
 from ..io.scan import content_hash, scan_folder
 from ..io.spec import LAYOUT_FILE, as_spec
@@ -45,7 +45,7 @@ def cached_index(data, *, layout="auto", cache_dir: str | os.PathLike | None = N
     if cache_dir is None or is_url(os.fspath(data)) or not Path(data).is_dir():
         return index_dataset(data, layout=layout)
     root = Path(data).resolve()
-    scan = scan_folder(root)
+    scan = scan_folder(root, include_hidden=with_layout_file(root, as_spec(layout)).include_hidden)
     relpaths = scan.found
     if not relpaths:  # a folder of Parquet shards: their sizes, mtimes and hashes are the key
         relpaths = find_shards(root)

@@ -132,7 +132,7 @@ def index_dataset(
         elif not root.is_dir():
             raise DatasetError(f"{data}: not a folder")
         else:
-            spec = _with_layout_file(root, spec)
+            spec = with_layout_file(root, spec)
             meta = _audiofolder_metadata(root) if spec.layout == "auto" else None
             if meta is not None:
                 entries = _rows_entries(read_manifest_rows(meta, spec), spec, "manifest", **common)
@@ -170,7 +170,7 @@ def _audiofolder_metadata(root: Path) -> Path | None:
     return None
 
 
-def _with_layout_file(root: Path, spec: LayoutSpec) -> LayoutSpec:
+def with_layout_file(root: Path, spec: LayoutSpec) -> LayoutSpec:
     """The DATA folder's ``kwscope.yaml`` under what the caller said (theirs wins)."""
     if spec.origin or not (root / LAYOUT_FILE).is_file():
         return spec
@@ -184,7 +184,7 @@ def _given(spec: LayoutSpec) -> str:
 
 
 def _folder_entries(data, fs, root_str: str, spec: LayoutSpec, **common) -> _Entries:
-    scan = scan_folder(root_str, fs=fs)
+    scan = scan_folder(root_str, fs=fs, include_hidden=spec.include_hidden)
     relpaths, problems = scan.found, scan.problems
     attrs: dict = {"data_kind": "folder", "hidden_skipped": scan.hidden,
                    "not_walked": [{"path": p, "why": why} for p, why in scan.skipped]}

@@ -69,7 +69,7 @@ class FolderScan:
                 shown = ", ".join(self.hidden_folders[:5]) + (", ..." if len(self.hidden_folders) > 5 else "")
                 what.append(f"{len(self.hidden_folders):,} hidden folder{'s' if len(self.hidden_folders) != 1 else ''}"
                             f" ({shown})")
-            out.append("skipped " + " and ".join(what) + "")
+            out.append("skipped " + " and ".join(what) + " (to index them: include_hidden: true in kwscope.yaml)")
         for rel, why in self.skipped:
             out.append(f"not walked: {rel}: {why}")
         return out

@@ -21,7 +21,7 @@ __all__ = ["LayoutSpec", "LAYOUT_FILE", "COLUMN_ROLES", "TASKS", "TASK_OPTIONS",
 LAYOUT_FILE = "kwscope.yaml"
 #: What ``--columns`` may name: the manifest's column for each.
 COLUMN_ROLES = ("path", "label", "speaker", "take", "split")
-_KEYS = ("layout", "labels", "exclude", "columns", "task", "split_lists")
+_KEYS = ("layout", "labels", "exclude", "columns", "task", "split_lists", "include_hidden")
 #: Ways of reading a dataset as a task (:mod:`kwscope.io.challenge`): ``""`` reads it as it is.
 TASKS = ("tf-challenge",)
 #: A task's settings and their defaults (TensorFlow's input_data.py: 10 % silence, 10 % unknown).
@@ -52,6 +52,9 @@ class LayoutSpec:
         A folder holding ``validation_list.txt`` / ``testing_list.txt`` (paths relative to the
         dataset, one a line; e.g. written by ``kwscope split``): they give every recording's
         split, whatever the layout (``""``: the layout's own split).
+    include_hidden
+        Also index hidden files and folders (names starting with ``.``, macOS AppleDouble ``._*``
+        included), which are skipped and counted by default.
     origin
         Where the spec came from (a file name), for messages; not part of what it means.
     """
@@ -63,6 +66,7 @@ class LayoutSpec:
     task: str = ""
     task_options: tuple[tuple[str, float], ...] = ()
     split_lists: str = ""
+    include_hidden: bool = False
     origin: str = ""
 
     def key(self) -> str:
@@ -73,6 +77,8 @@ class LayoutSpec:
             parts.append([self.task, sorted(self.task_options)])
         if self.split_lists:
             parts.append([self.split_lists] + [_stat_text(Path(self.split_lists) / name) for name in SPLIT_LIST_FILES])
+        if self.include_hidden:
+            parts.append("include_hidden")
         return json.dumps(parts)
 
     def task_settings(self) -> dict:
@@ -254,6 +260,9 @@ def read_layout_file(path: str | os.PathLike) -> LayoutSpec:
         raise LayoutError(f"{path}: 'split_lists' must be a folder holding {' and '.join(SPLIT_LIST_FILES)}")
     if split_lists:
         split_lists = str((path.parent / split_lists).resolve())
+    include_hidden = doc.get("include_hidden", False)
+    if not isinstance(include_hidden, bool):
+        raise LayoutError(f"{path}: 'include_hidden' must be true or false")
     return LayoutSpec(
         layout=layout.strip(),
         labels=tuple((str(k), str(v)) for k, v in labels.items()),
@@ -262,6 +271,7 @@ def read_layout_file(path: str | os.PathLike) -> LayoutSpec:
         task=task,
         task_options=task_options,
         split_lists=split_lists,
+        include_hidden=include_hidden,
         origin=str(path),
     )
 
