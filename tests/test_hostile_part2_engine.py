@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from procs import session_processes as _session
 import soundfile as sf
 
 from kwscope.engine import EngineError, run_chunks
@@ -151,20 +152,6 @@ def test_a_machine_that_kills_every_worker_stops_with_one_line(tmp_path):
 
 # --- the OOM killer, from outside, during a real run of the command line ---------------------
 
-def _session(sid: int) -> list[tuple[int, int]]:
-    """(pid, ppid) of the live processes of session ``sid`` (ours: started with a new session)."""
-    found = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == sid:
-            continue
-        try:
-            stat = Path(f"/proc/{d}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
-            found.append((int(d), int(fields[1])))
-    return found
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

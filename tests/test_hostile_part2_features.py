@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from procs import session_processes as _session
 
 import kwscope.features.tasks as tasks
 from conftest import write_wav
@@ -113,20 +114,6 @@ def test_a_full_disk_in_a_chunk_is_not_blamed_on_its_files(tmp_path, monkeypatch
     assert not (tmp_path / "o" / "errors.parquet").exists()
 
 
-def _session(sid: int) -> list[tuple[int, int]]:
-    """(pid, ppid) of the live processes of session ``sid``."""
-    found = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == sid:
-            continue
-        try:
-            stat = Path(f"/proc/{d}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
-            found.append((int(d), int(fields[1])))
-    return found
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

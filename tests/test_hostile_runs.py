@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from procs import session_processes as _session
 import soundfile as sf
 from click.testing import CliRunner
 
@@ -148,20 +149,6 @@ def test_anomalies_names_the_file_that_made_its_chunk_raise(tmp_path):
 
 # --- the main process killed or interrupted --------------------------------------------------
 
-def _session(sid: int) -> list[tuple[int, int]]:
-    """(pid, ppid) of the live processes of session ``sid`` (ours: started with a new session)."""
-    found = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == sid:
-            continue
-        try:
-            stat = Path(f"/proc/{d}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
-            found.append((int(d), int(fields[1])))
-    return found
 
 
 def _kill_session(sid: int) -> None:
