@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..engine import run_chunks
 from ..io.scan import content_hash
 from ..io.sources import locate
@@ -44,12 +46,12 @@ def list_files(source, settings: RunSettings, *, layout, validation_percentage: 
 
 
 def _hash_on_pool(index: "pd.DataFrame", workers: int | None) -> None:
-    """Fill ``index["content_hash"]`` for the rows that are files (a Parquet shard's rows are
-    hashed by the index itself), on the local pool when there are enough of them."""
+    """Fill ``index["content_hash"]`` for the rows that are files (a Parquet shard's rows keep
+    what a headerless index gives them: the shard's mtime, no hash), on the local pool when there
+    are enough of them."""
     root = index.attrs["root"]
-    has_size = index["size_bytes"].notna().to_numpy()
-    in_shard = (index["source"].fillna("") != "").to_numpy() if "source" in index.columns else has_size & False
-    rows = [i for i in range(len(index)) if has_size[i] and not in_shard[i]]
+    # a file the listing found (it has a size), not a row of a Parquet shard
+    rows = np.flatnonzero(index["size_bytes"].notna().to_numpy() & (index["source"].fillna("") == "").to_numpy())
     paths = [locate(root, p) for p in index["path"].iloc[rows].tolist()]
     if len(paths) < _POOL_MIN_FILES:
         hashes = hash_paths((0, tuple(paths)))[1]
