@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import KwscopeError
 from .sources import locate
 
 __all__ = ["WRITE_SUFFIXES", "manifest_format", "write_manifest", "read_manifest"]
@@ -25,8 +26,6 @@ def manifest_format(path: str | os.PathLike) -> str:
     a newline in a file name)."""
     suffix = Path(path).suffix.lower() or ".parquet"
     if suffix not in WRITE_SUFFIXES:
-        from ..errors import KwscopeError
-
         raise KwscopeError(f"{path}: a manifest is written as {', '.join(WRITE_SUFFIXES)}; not {suffix}")
     return suffix
 
@@ -46,8 +45,6 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> None:
     path = Path(path)
     suffix = manifest_format(path)
     if suffix != ".parquet" and "source" in df.columns and bool((df["source"].fillna("") != "").any()):
-        from ..errors import KwscopeError
-
         raise KwscopeError(f"{path}: recordings held in Parquet shards are listed in a .parquet manifest only")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
