@@ -173,6 +173,24 @@ def test_batch_equals_per_clip(rng, kind):
     np.testing.assert_allclose(listed, batch, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["logspec", "mel", "mfcc", "micro"])
+def test_a_clips_features_do_not_depend_on_its_batch_or_the_blas_threads(rng, kind):
+    """Bit for bit: a store's rows then equal the pipeline run on any batch, and a resumed run
+    the uninterrupted one, whatever chunks, workers and BLAS threads computed them. (One matrix
+    product over all of a batch's frames broke this on OpenBLAS's AMD kernels: a row's rounding
+    depended on where it fell in the matrix.)"""
+    from threadpoolctl import threadpool_limits
+
+    clips = (0.1 * rng.standard_normal((37, SR))).astype(np.float32)
+    pipe = FeaturePipeline(PipelineConfig(kind=kind))
+    batch = pipe.compute(clips)
+    with threadpool_limits(limits=1):
+        one_thread = pipe.compute(clips)
+    np.testing.assert_array_equal(one_thread, batch)
+    for first, last in ((0, 1), (3, 4), (5, 21), (21, 37)):
+        np.testing.assert_array_equal(pipe.compute(clips[first:last]), batch[first:last])
+
+
 def test_mfcc_matches_librosa_definition(rng):
     librosa = pytest.importorskip("librosa")
     clip = _clips(rng, 1)[0]

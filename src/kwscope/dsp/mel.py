@@ -203,11 +203,13 @@ def _mel_time_major(x, n_frames, sr, n_fft, hop_length, win, center, pad_mode, p
             mag *= mag
         elif power != 1.0:
             mag **= power
-        rows = mag.reshape(-1, hi - lo)
-        mel = np.empty((rows.shape[0], mel_args[0]), dtype=dtype)
+        # One product per clip (a stack of matrices), not one over all the batch's frames: BLAS
+        # kernels round a row by where it falls in the matrix (OpenBLAS on AMD EPYC: rows past
+        # the last multiple of 16), so a clip's features would depend on its batch.
+        mel = np.empty(mag.shape[:-1] + (mel_args[0],), dtype=dtype)
         for m0, m1, a, b, weights in groups:
-            np.matmul(rows[:, a:b], weights, out=mel[:, m0:m1])
-        yield sl, mel.reshape(mag.shape[0], n_frames, -1)
+            mel[..., m0:m1] = np.matmul(mag[..., a:b], weights)
+        yield sl, mel
 
 
 def mel_spectrogram(
