@@ -447,13 +447,16 @@ def test_direct_wav_path_equals_read_clip(tmp_path, rng):
     from kwscope.io.audio import read_clip
     from kwscope.features.tasks import _read_pcm16_into
 
+    from kwscope.io.scan import content_hash
+
     y = (rng.uniform(-1, 1, SR)).astype(np.float32)
     row = np.empty(SR, np.float32)
-    assert _read_pcm16_into(str(write_wav(tmp_path / "a.wav", y)), row, SR)
+    a = str(write_wav(tmp_path / "a.wav", y))
+    # Decoded, and hashed from the same bytes as the index hashes the file.
+    assert _read_pcm16_into(a, row, SR) == (True, content_hash(None, a))
     np.testing.assert_array_equal(row, read_clip(tmp_path / "a.wav").samples)
-    # Anything else is left to the general path.
-    assert not _read_pcm16_into(str(write_wav(tmp_path / "b.wav", y, sr=8000)), row, SR)
-    assert not _read_pcm16_into(str(write_wav(tmp_path / "c.wav", y[:-1])), row, SR)
-    assert not _read_pcm16_into(str(write_wav(tmp_path / "d.wav", y, subtype="FLOAT")), row, SR)
-    assert not _read_pcm16_into(str(write_wav(tmp_path / "e.wav", np.stack([y, y], 1))), row, SR)
-    assert not _read_pcm16_into(str(tmp_path / "missing.wav"), row, SR)
+    # Anything else is left to the general path (a local file read whole is still hashed).
+    for other in (write_wav(tmp_path / "b.wav", y, sr=8000), write_wav(tmp_path / "c.wav", y[:-1]),
+                  write_wav(tmp_path / "d.wav", y, subtype="FLOAT"), write_wav(tmp_path / "e.wav", np.stack([y, y], 1))):
+        assert _read_pcm16_into(str(other), row, SR) == (False, content_hash(None, str(other)))
+    assert _read_pcm16_into(str(tmp_path / "missing.wav"), row, SR) == (False, None)

@@ -76,7 +76,7 @@ def test_resumed_run_does_not_keep_rows_of_a_file_rewritten_with_size_and_mtime_
         m.setattr(kwscope.io.index, "write_manifest", die)
         with pytest.raises(SystemExit):
             extract_features(data, out, settings=_settings())
-    assert json.loads((out / "store.json").read_text())["plan"]["content_hashed"] is True
+    assert json.loads((out / "store.json").read_text())["plan"]["content_check"] == "row hashes, as read"
     rel = "yes/s0_nohash_0.wav"
     _rewrite_keeping_size_and_mtime(data / rel)
     with pytest.raises(StoreError, match="DATA changed"):
@@ -91,8 +91,8 @@ def test_store_of_an_older_kwscope_without_content_hashes_is_refused_with_the_re
     out = tmp_path / "out"
     extract_features(data, out, settings=_settings())
     info = json.loads((out / "store.json").read_text())
-    del info["plan"]["content_hashed"]
-    info["plan"]["fingerprint"] = "0" * 64  # as an older kwscope keyed it: size and mtime only
+    del info["plan"]["content_check"]  # neither content_check nor content_hashed: size and mtime only
+    info["plan"]["fingerprint"] = "0" * 64
     (out / "store.json").write_text(json.dumps(info))
     with pytest.raises(StoreError, match="older kwscope.*content hashes.*--overwrite"):
         extract_features(data, out, settings=_settings())

@@ -2,8 +2,10 @@
 once into a raw feature store, resumable after any kill (the phases: docs/feature-store.md).
 
 A run: **list** DATA and plan fixed chunks (sorted paths; ``store.json`` records the config hash
-and a fingerprint of the listing) -> **compute and write** each chunk's raw rows once, on the
-engine, into their preallocated slots (a chunk is done when its ``.work/chunk-K.npz`` exists) ->
+and a fingerprint of the listing; a store found there is checked against the files' contents
+too, :mod:`kwscope.features.hashes`) -> **compute and write** each chunk's raw rows once, on the
+engine, into their preallocated slots (a chunk is done when its ``.work/chunk-K.npz`` exists,
+with the content hash of each file as read) ->
 **add up** the per-chunk statistics in chunk order (bit-identical on resume) -> **publish** (the
 last rows fill the slots of skipped files, ``stats.npz``, ``errors.parquet``, ``store.json``,
 then ``manifest.parquet``: the store is complete when it exists). Normalization and stacking are
@@ -24,7 +26,7 @@ import numpy as np
 from ..engine import run_chunks
 from ..io.layouts import check_split_percentages
 from ..settings import RunSettings
-from .listing import list_files
+from .hashes import hash_rows
 from .pipeline import FeatureStats, PipelineConfig
 from .store import (
     ERRORS_FILE, FEATURES_FILE, LOAD_FORMULA, MANIFEST_FILE, PARTS_DIR, STATS_FILE, STORE_FILE, WORK_DIR,
@@ -33,8 +35,8 @@ from .store import (
 from .tasks import _Headers, _meta_path, _RawTask, extract_raw_chunk
 from .views import npy_layout
 from .workspace import (
-    _claim, _forget_chunk, _locked, _mismatch, _open_partial, _Plan, _wipe, check_space, compact_rows, row_order,
-    tail_moves,
+    _claim, _content_changed, _forget_chunk, _locked, _mismatch, _open_partial, _Plan, _wipe, check_space,
+    compact_rows, content_digest, row_order, tail_moves,
 )
 
 if TYPE_CHECKING:  # pandas is imported only in the parent: workers stay light
@@ -129,19 +131,28 @@ def extract_features(
     check_split_percentages(validation_percentage, testing_percentage)  # before any work
     out = Path(os.path.abspath(out))  # workers (Dask's too) may run in another directory
     _check_writable(out)  # before the listing: a wrong OUT is said at once, not after the work
+    from ..io.index import index_dataset
+
     source = resolve_data(data, distributed=bool(scheduler))
     if scheduler is None and settings.workers != 1:
         _warm_up_workers()
     started = time.perf_counter()
-    # Only listed here (hashed on the pool): the workers open every file anyway, and read its header then.
-    index = list_files(source, settings, layout=layout, validation_percentage=validation_percentage,
-                       testing_percentage=testing_percentage)
+    # Only listed here: the workers open every file anyway, and read its header and hash it then.
+    index = index_dataset(source, layout=layout, validation_percentage=validation_percentage,
+                          testing_percentage=testing_percentage, probe_headers=False, content_hashes=False)
     plan = _Plan.of(index, cfg)
     seconds = {"index": time.perf_counter() - started}
 
     with _locked(out):
         info = read_store_info(out) if out.is_dir() else None
         reason = _mismatch(info, cfg, plan) if info is not None else None
+        hashes = None
+        if info is not None and not (reason or overwrite):  # a store found: do the files hold what it read?
+            started = time.perf_counter()
+            sources = plan.index["source"].fillna("").astype(str).tolist() if "source" in plan.index else []
+            hashes = hash_rows(str(plan.index.attrs["root"]), plan.index["path"].tolist(), sources, settings)
+            reason = _content_changed(out, info, plan, hashes)
+            seconds["index"] += time.perf_counter() - started
         if reason and not overwrite:
             raise StoreError(f"{out}: {reason}; use --overwrite to replace it, or another OUT folder")
         if info is not None and not (reason or overwrite) and info.get("state") == "complete" \
@@ -158,7 +169,9 @@ def extract_features(
         if info is None:
             _claim(out, cfg, plan, chunk_size or _default_chunk_size(cfg, plan))
             info = read_store_info(out)
-        return _run(out, info, cfg, plan, settings, seconds=seconds)
+        # A store keyed the older way has chunk records without hashes: they are the ones just checked.
+        checked = None if hashes is None else [h for h, ok in zip(hashes, plan.index["status"] == "ok") if ok]
+        return _run(out, info, cfg, plan, settings, seconds=seconds, checked=checked)
 
 
 def _check_writable(out: Path) -> None:
@@ -237,7 +250,7 @@ class _Gathered:
         return sum(len(r) for r in self.rows)
 
 
-def _gather(work: str, bounds: list[tuple[int, int]], cfg: PipelineConfig) -> _Gathered:
+def _gather(work: str, bounds: list[tuple[int, int]], cfg: PipelineConfig, checked: list[str] | None) -> _Gathered:
     rows, frames, errs = [], [], []
     stats = FeatureStats(0, 0, np.zeros(cfg.n_coeffs), np.zeros(cfg.n_coeffs))
     empty = _Headers(0).arrays()
@@ -250,14 +263,17 @@ def _gather(work: str, bounds: list[tuple[int, int]], cfg: PipelineConfig) -> _G
                 errs.append((int(r) + a, str(stage), str(reason)))
             stats = stats + FeatureStats(int(m["stat_frames"]), int(m["stat_clips"]), m["stat_sum"], m["stat_sumsq"])
             for name, chunks in parts.items():
-                chunks.append(m[name])
+                if name == "hdr_content_hash" and name not in m.files:  # written by an older kwscope
+                    chunks.append(np.array(checked[a:bounds[k][1]] if checked else [""] * (bounds[k][1] - a), str))
+                else:
+                    chunks.append(m[name])
     # The chunks cover the files in order: their arrays end to end are the files' headers.
     headers = {name: np.concatenate([empty[name], *chunks]) for name, chunks in parts.items()}
     return _Gathered(rows, frames, errs, stats, headers)
 
 
 def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: RunSettings, *,
-         seconds: dict) -> ExtractResult:
+         seconds: dict, checked: list[str] | None) -> ExtractResult:
     work = out / WORK_DIR
     work.mkdir(exist_ok=True)
     for folder in (out, work):  # temporary files of killed writers
@@ -269,7 +285,7 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: RunS
     bounds = [(k * chunk_size, min(n_files, (k + 1) * chunk_size)) for k in range(-(-n_files // chunk_size))]
     final, partial = out / FEATURES_FILE, work / _PARTIAL
     try:
-        return _phases(out, info, cfg, plan, settings, seconds, str(work), bounds, final, partial)
+        return _phases(out, info, cfg, plan, settings, seconds, str(work), bounds, final, partial, checked)
     except Exception:
         # A failed run frees the disk space it reserved (a kill or Ctrl-C keeps it, to resume).
         partial.unlink(missing_ok=True)
@@ -279,7 +295,8 @@ def _run(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: RunS
 
 
 def _phases(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: RunSettings, seconds: dict,
-            w: str, bounds: list[tuple[int, int]], final: Path, partial: Path) -> ExtractResult:
+            w: str, bounds: list[tuple[int, int]], final: Path, partial: Path,
+            checked: list[str] | None) -> ExtractResult:
     n_files, n_chunks = len(plan.ok), len(bounds)
     fixed = cfg.length_samples is not None
     dtype = np.dtype(cfg.stored_dtype)
@@ -317,7 +334,7 @@ def _phases(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: R
     for _ in run_chunks(extract_raw_chunk, tasks, workers=settings.workers, scheduler=settings.scheduler,
                         sizes=[len(t.paths) for t in tasks], desc="features", progress=settings.progress):
         pass
-    got = _gather(w, bounds, cfg)
+    got = _gather(w, bounds, cfg, checked)
     seconds["features"] = time.perf_counter() - started
 
     # The statistics, added up in chunk order (deterministic: bit-identical however it ran).
@@ -354,7 +371,7 @@ def _phases(out: Path, info: dict, cfg: PipelineConfig, plan: _Plan, settings: R
         parts.mkdir(exist_ok=True)  # no chunk at all: an empty folder
         os.replace(parts, published_parts)
     info = dict(info)
-    info.update(_description(cfg, plan, got, shape, fixed, n_rows, len(errors)))
+    info.update(_description(cfg, plan, got, shape, fixed, n_rows, len(errors), info.get("plan", {})))
     atomic_write_json(out / STORE_FILE, info)
 
     from ..io.index import write_manifest
@@ -384,7 +401,7 @@ def _npy_layout_or_none(path: Path):
 
 
 def _description(cfg: PipelineConfig, plan: _Plan, got: "_Gathered", shape: tuple[int, ...], fixed: bool,
-                 n_rows: int, n_errors: int) -> dict:
+                 n_rows: int, n_errors: int, info_plan: dict) -> dict:
     """store.json's final entries: what is stored and what loading applies."""
     stats = got.stats
     fit_on = "none (normalize: none)" if cfg.normalize == "none" else \
@@ -407,6 +424,7 @@ def _description(cfg: PipelineConfig, plan: _Plan, got: "_Gathered", shape: tupl
         else "path order, by chunk",
         n_rows=n_rows,
         n_errors=n_errors,
+        plan=dict(info_plan, content_digest=content_digest(got.headers["hdr_content_hash"].tolist())),
         statistics={"fit_on": fit_on, "n_clips": stats.n_clips, "n_frames": stats.n_frames},
         described_unix=time.time(),
     )
@@ -424,7 +442,8 @@ def _with_headers(files: pd.DataFrame, headers: dict[str, np.ndarray]) -> pd.Dat
         files[column] = pd.array(np.where(known, values, 0), dtype="Int64")
         files.loc[~known, column] = pd.NA
     files["duration_s"] = np.where(known, headers["hdr_n_samples"] / np.where(known, rate, 1), np.nan)
-    for column, values in (("subtype", headers["hdr_subtype"]), ("format", headers["hdr_format"])):
+    for column, values in (("subtype", headers["hdr_subtype"]), ("format", headers["hdr_format"]),
+                           ("content_hash", headers["hdr_content_hash"])):
         files[column] = [v or None for v in values]
     return files
 

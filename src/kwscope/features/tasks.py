@@ -19,8 +19,10 @@ import numpy as np
 
 from ..io import wav as _wav
 from ..io.audio import AudioError, probe, read_clip
-from ..io.sources import locate, open_rows
+from ..io.scan import bytes_hash
+from ..io.sources import AudioBytes, locate, open_rows
 from .config import MAX_SAMPLES
+from .hashes import row_hash
 from .pipeline import FeaturePipeline, FeatureStats, PipelineConfig, PipelineError
 from .store import atomic_save_npy, atomic_save_npz
 
@@ -99,7 +101,8 @@ def _single_threaded():
 
 
 class _Headers:
-    """What each file's header says, gathered by the workers for the manifest's columns."""
+    """What each file's header says, and its content hash (:mod:`kwscope.features.hashes`),
+    gathered by the workers for the manifest's columns and the store's record of what it read."""
 
     def __init__(self, n: int):
         self.sample_rate = np.full(n, -1, np.int64)
@@ -107,6 +110,7 @@ class _Headers:
         self.n_samples = np.full(n, -1, np.int64)
         self.subtype = [""] * n
         self.format = [""] * n
+        self.content_hash: list[str | None] = [None] * n  # None: not hashed yet; "": cannot be
 
     def set(self, i: int, sample_rate: int, channels: int, n_samples: int, subtype: str, fmt: str) -> None:
         self.sample_rate[i], self.channels[i], self.n_samples[i] = sample_rate, channels, n_samples
@@ -115,7 +119,8 @@ class _Headers:
     def arrays(self) -> dict[str, np.ndarray]:
         return {"hdr_sample_rate": self.sample_rate, "hdr_channels": self.channels,
                 "hdr_n_samples": self.n_samples, "hdr_subtype": np.array(self.subtype, dtype=str),
-                "hdr_format": np.array(self.format, dtype=str)}
+                "hdr_format": np.array(self.format, dtype=str),
+                "hdr_content_hash": np.array([h or "" for h in self.content_hash], dtype=str)}
 
 
 class FileSkipped(Exception):
@@ -156,9 +161,11 @@ def read_file(pipe: FeaturePipeline, location, headers: _Headers, i: int, row: n
     # The common case -- 16-bit mono WAV already at the target rate and length, no VAD -- is
     # decoded straight into its batch row; anything else goes through probe, read_clip and
     # prepare (the header is read first so that its errors are reported as the index's).
-    if row is not None and not cfg.vad and _read_pcm16_into(location, row, cfg.sample_rate):
-        headers.set(i, cfg.sample_rate, 1, row.shape[0], "PCM_16", "WAV")
-        return None
+    if row is not None and not cfg.vad:
+        decoded, headers.content_hash[i] = _read_pcm16_into(location, row, cfg.sample_rate)
+        if decoded:
+            headers.set(i, cfg.sample_rate, 1, row.shape[0], "PCM_16", "WAV")
+            return None
     try:
         info = probe(location)
         headers.set(i, info.sample_rate, info.channels, info.n_samples, info.subtype, info.format)
@@ -229,6 +236,11 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
         errors.sort()
         if task.probe:  # the engine's probe of one file: computed, nothing written
             return task.chunk, len(ok), len(errors)
+        seen: dict[str, str] = {}
+        for i, digest in enumerate(headers.content_hash):  # the rows the fast path did not read whole
+            if digest is None:
+                headers.content_hash[i] = row_hash(task.root, task.paths[i], task.sources[i] if task.sources else "",
+                                                   seen)
         data = np.ascontiguousarray(feats)
         if task.slots is not None:
             _pwrite_all(task.slots, data, task.offset)
@@ -252,19 +264,25 @@ def extract_raw_chunk(task: _RawTask) -> tuple[int, int, int]:
     return task.chunk, len(ok), len(errors)
 
 
-def _read_pcm16_into(path, row: np.ndarray, sample_rate: int) -> bool:
+def _read_pcm16_into(location, row: np.ndarray, sample_rate: int) -> tuple[bool, str | None]:
     """Decode a plain 16-bit mono WAV (a local path, or AudioBytes) of exactly ``len(row)`` samples
     at ``sample_rate`` into ``row`` (scaled as :func:`kwscope.io.audio.read_clip` does: int16 / 32768).
 
-    Returns False, touching nothing that matters, for anything else (other formats, rates or
-    lengths, URLs, unreadable files): the caller then takes the general path, which also
-    produces the error messages.
+    Returns ``(decoded, content hash)``: the hash of the bytes read when a local file was read
+    whole, else None. ``decoded`` is False, touching nothing that matters, for anything else
+    (other formats, rates or lengths, URLs, unreadable files): the caller then takes the general
+    path, which also produces the error messages.
     """
-    got = _wav.read_pcm16_mono(path)
+    if isinstance(location, AudioBytes):
+        buf, digest = location.data, None  # a shard's row or a noise slice: hashed by its source
+    else:
+        buf = _wav.read_small_file(location)
+        digest = bytes_hash(buf) if buf is not None else None
+    got = _wav.pcm16_mono_of(buf) if buf is not None else None
     if got is None or got[1] != sample_rate or got[0].shape[0] != row.shape[0]:
-        return False
+        return False, digest
     np.multiply(got[0], _wav.PCM16_SCALE, out=row)
-    return True
+    return True, digest
 
 
 def _reason(exc: Exception) -> str:

@@ -30,6 +30,11 @@ if TYPE_CHECKING:  # pandas is imported only in the parent: workers stay light
     import pandas as pd
 
 
+#: ``store.json``'s ``plan.content_check`` of a store that records each row's content hash as its
+#: worker read it (:mod:`kwscope.features.hashes`), checked against the files when it is found again.
+ROW_HASHES = "row hashes, as read"
+
+
 class _Plan:
     """The indexed files in the order (and so the chunks) every run of this store uses."""
 
@@ -38,23 +43,14 @@ class _Plan:
 
     @classmethod
     def of(cls, index: pd.DataFrame, cfg: PipelineConfig) -> "_Plan":
-        in_shards = "source" in index.columns and bool((index["source"].fillna("") != "").any())
         # Rows in Parquet shards are taken in shard order: a chunk then reads few row groups.
-        order = ["source", "source_row", "path"] if in_shards else "path"
+        order = ["source", "source_row", "path"] if _in_shards(index) else "path"
         index = index.sort_values(order, kind="stable", ignore_index=True)
         ok = index[index["status"] == "ok"].reset_index(drop=True)
         split = ok["split"]
         has_split = bool(split.notna().any())
         fit = (split == "train").to_numpy(bool) if has_split else np.ones(len(ok), bool)
-        digest = hashlib.sha256()
-        digest.update(json.dumps({"layout": index.attrs.get("layout")}).encode())
-        # The content hash too: a file rewritten with its size and mtime kept (`cp -p`, `rsync -t`)
-        # is a changed file, as the index and profile caches see it.
-        cols = ["path", "split", "status", "size_bytes", "mtime_ns"] + (["source", "source_row"] if in_shards else [])
-        cols += [c for c in ("content_hash",) if c in index.columns]
-        listing = index[cols].astype(object).where(index[cols].notna(), None)
-        digest.update(json.dumps(listing.to_numpy().tolist(), default=int).encode())
-        return cls(index, ok, fit, digest.hexdigest())
+        return cls(index, ok, fit, _fingerprint(index))
 
     def sources(self) -> tuple[list, list]:
         """Each ok row's Parquet shard and row there (two empty lists when every row is a file)."""
@@ -64,20 +60,106 @@ class _Plan:
                 self.ok["source_row"].fillna(-1).astype("int64").tolist())
 
 
+def _in_shards(index: pd.DataFrame) -> bool:
+    return "source" in index.columns and bool((index["source"].fillna("") != "").any())
+
+
+def _fingerprint(index: pd.DataFrame, hashes: list | None = None) -> str:
+    """A digest of the layout and the listing (path, split, status, size, mtime, and a shard's
+    name and row). ``hashes``: with a content-hash column too, as kwscope keyed a store before
+    it recorded row hashes (``_legacy_fingerprint``)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"layout": index.attrs.get("layout")}).encode())
+    cols = ["path", "split", "status", "size_bytes", "mtime_ns"] + (["source", "source_row"] if _in_shards(index) else [])
+    listing = index[cols].astype(object).where(index[cols].notna(), None)
+    if hashes is not None:
+        listing = listing.assign(content_hash=hashes)
+    digest.update(json.dumps(listing.to_numpy().tolist(), default=int).encode())
+    return digest.hexdigest()
+
+
+def _legacy_fingerprint(index: pd.DataFrame, hashes: list[str]) -> str:
+    """The fingerprint of a store whose plan says ``content_hashed`` but has no ``content_check``:
+    the index's content hashes were in it (a file's, None for other rows)."""
+    files = (index["size_bytes"].notna() & (index["source"].fillna("") == "")).to_numpy()
+    return _fingerprint(index, [h or None if f else None for h, f in zip(hashes, files)])
+
+
+def content_digest(hashes) -> str:
+    """One digest of the planned rows' content hashes, in plan order (``store.json``'s record)."""
+    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+
+
 def _mismatch(info: dict, cfg: PipelineConfig, plan: _Plan) -> str | None:
+    """Why the store in ``info`` is not this run's, from its description and the listing alone
+    (the files' contents are checked next: :func:`_content_changed`)."""
     if int(info.get("format_version", 1)) != FORMAT_VERSION:
         return (f"it holds a store of format {info.get('format_version', 1)} (an older kwscope: normalized "
                 f"features), not format {FORMAT_VERSION} (raw features, normalized on load)")
     if info.get("config_hash") != cfg.config_hash():
         return (f"it holds features of another pipeline config (hash {str(info.get('config_hash'))[:12]}, "
                 f"this one {cfg.config_hash()[:12]})")
-    if info.get("plan", {}).get("fingerprint") != plan.fingerprint:
-        if not info.get("plan", {}).get("content_hashed", False):
-            return ("it was written by an older kwscope, whose plan did not record the files' content "
-                    "hashes, so a file changed since cannot be told apart")
-        return ("DATA changed since it was written (files added, removed or modified -- a file's content "
-                "too, with its size and mtime kept -- or another layout)")
+    recorded = info.get("plan", {})
+    if recorded.get("content_check") != ROW_HASHES and not recorded.get("content_hashed", False):
+        return ("it was written by an older kwscope, whose plan did not record the files' content "
+                "hashes, so a file changed since cannot be told apart")
+    if recorded.get("content_check") == ROW_HASHES and recorded.get("fingerprint") != plan.fingerprint:
+        return _CHANGED
     return None
+
+
+_CHANGED = ("DATA changed since it was written (files added, removed or modified -- a file's content "
+            "too, with its size and mtime kept -- or another layout)")
+
+
+def _content_changed(out: Path, info: dict, plan: _Plan, hashes: list[str]) -> str | None:
+    """Why the store does not hold what the files hold now (``hashes``: each row of
+    ``plan.index`` hashed now, :func:`kwscope.features.hashes.hash_rows`), or None.
+
+    A complete store compares its digest of every planned row's hash; a store being written (or
+    published but for its manifest), each finished chunk's record; a store keyed the older way,
+    its whole fingerprint.
+    """
+    recorded = info.get("plan", {})
+    if recorded.get("content_check") != ROW_HASHES:
+        return None if recorded.get("fingerprint") == _legacy_fingerprint(plan.index, hashes) else _CHANGED
+    now = [h for h, ok in zip(hashes, (plan.index["status"] == "ok").to_numpy()) if ok]
+    if info.get("state") == "complete" and (out / MANIFEST_FILE).is_file():
+        if recorded.get("content_digest") == content_digest(now):
+            return None
+        return _changed_files(out, plan, now)
+    work, size = str(out / WORK_DIR), int(recorded["chunk_size"])
+    for k in range(-(-len(now) // size)):
+        try:
+            with np.load(_meta_path(work, k), allow_pickle=False) as meta:
+                then = meta["hdr_content_hash"].tolist()
+        except (OSError, KeyError, ValueError):  # not done (or torn): computed again anyway
+            continue
+        a = k * size
+        changed = [plan.ok["path"].iloc[a + j] for j, (x, y) in enumerate(zip(then, now[a:a + size])) if x != y]
+        if changed:
+            return _content_reason(changed)
+    return None
+
+
+def _changed_files(out: Path, plan: _Plan, now: list[str]) -> str:
+    """The reason for a complete store, naming the files whose hash its manifest holds."""
+    import pandas as pd
+
+    try:
+        then = pd.read_parquet(out / MANIFEST_FILE, columns=["path", "content_hash"])
+    except (OSError, ValueError, KeyError):
+        return _CHANGED
+    recorded = dict(zip(then["path"], then["content_hash"]))
+    changed = [p for p, h in zip(plan.ok["path"], now) if p in recorded and (recorded[p] or "") != h]
+    return _content_reason(changed) if changed else _CHANGED
+
+
+def _content_reason(changed: list[str]) -> str:
+    shown = ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
+    return (f"DATA changed since it was written: the content of {len(changed):,} "
+            f"file{'s' if len(changed) != 1 else ''} ({shown}) is not what the store read, "
+            "with size and mtime kept")
 
 
 @contextlib.contextmanager
@@ -132,7 +214,7 @@ def _claim(out: Path, cfg: PipelineConfig, plan: _Plan, chunk_size: int) -> None
         "data": {"root": plan.index.attrs.get("root"), "layout": plan.index.attrs.get("layout"),
                  "layout_evidence": plan.index.attrs.get("layout_evidence", "")},
         "plan": {"chunk_size": int(chunk_size), "fingerprint": plan.fingerprint,
-                 "content_hashed": True,
+                 "content_check": ROW_HASHES,
                  "n_listed": len(plan.index), "n_planned": len(plan.ok)},
         "created_unix": time.time(),
     }

@@ -16,7 +16,7 @@ from .patterns import LayoutError
 from .sources import file_kind, open_regular
 
 __all__ = ["DatasetError", "FolderScan", "scan_folder", "scan_audio_files", "open_location", "size_mtime",
-           "content_hash", "bytes_hash", "RemoteRoot", "HASH_SPAN"]
+           "content_hash", "location_hash", "bytes_hash", "RemoteRoot", "HASH_SPAN"]
 
 
 class DatasetError(LayoutError):
@@ -228,6 +228,19 @@ def bytes_hash(data: bytes) -> str:
     if size > HASH_SPAN:
         h.update(data[max(HASH_SPAN, size - HASH_SPAN):])
     return h.hexdigest()[:24]
+
+
+def location_hash(location: str) -> str | None:
+    """:func:`content_hash` of a file named by a local path or a URL (opened with fsspec)."""
+    if not is_url(location):
+        return content_hash(None, location)
+    try:
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(location)
+    except Exception:  # no fsspec, an unknown protocol: not hashed, and its read says why
+        return None
+    return content_hash(fs, path)
 
 
 def content_hash(fs, path: str) -> str | None:

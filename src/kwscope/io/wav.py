@@ -120,26 +120,32 @@ def read_pcm16_mono(path, max_bytes: int = FAST_READ_BYTES) -> tuple[np.ndarray,
     sample rate outside :data:`~kwscope.io.formats.MIN_SAMPLE_RATE`-``MAX_SAMPLE_RATE`` --
     returns ``None``, and the caller takes ``read_clip``, which also words the errors.
     """
-    if isinstance(path, AudioBytes):
-        buf = path.data
-        size = len(buf)
-        if not 44 <= size <= max_bytes:
-            return None
-        return _pcm16_of(buf, size)
+    buf = path.data if isinstance(path, AudioBytes) else read_small_file(path, max_bytes)
+    return pcm16_mono_of(buf, max_bytes) if buf is not None else None
+
+
+def read_small_file(path, max_bytes: int = FAST_READ_BYTES) -> bytes | None:
+    """All the bytes of a regular local file of at most ``max_bytes``, in one read; ``None`` for
+    anything else (bigger, unreadable, a URL, a named pipe: never blocks)."""
     try:
         fd, size = open_regular(path)
     except (OSError, ValueError, TypeError):
         return None
     try:
-        if fd is None or not 44 <= size <= max_bytes:
+        if size > max_bytes:
             return None
         buf = os.read(fd, size)
     except OSError:
         return None
     finally:
-        if fd is not None:
-            os.close(fd)
-    if len(buf) != size:
+        os.close(fd)
+    return buf if len(buf) == size else None
+
+
+def pcm16_mono_of(buf: bytes, max_bytes: int = FAST_READ_BYTES) -> tuple[np.ndarray, int] | None:
+    """:func:`read_pcm16_mono` of a file's bytes held in memory (viewed in place, not copied)."""
+    size = len(buf)
+    if not 44 <= size <= max_bytes:
         return None
     return _pcm16_of(buf, size)
 
