@@ -286,6 +286,22 @@ def test_mel_and_mfcc_batch_equals_per_item(rng):
         np.testing.assert_allclose(deltas[i], dsp.delta(item_mfcc, order=2), rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("kwargs", [dict(n_fft=320, hop_length=160, win_length=320, n_mels=40, fmin=20.0, fmax=7600.0),
+                                    dict(n_fft=512, hop_length=128, n_mels=64, top_db=None),
+                                    dict(n_fft=400, hop_length=160, win_length=300, n_mels=23, top_db=40.0)])
+def test_log_mel_frames_is_power_to_db_of_mel_spectrogram_frames_first(rng, kwargs):
+    y = (0.1 * rng.standard_normal((3, 16000))).astype(np.float32)
+    y[1] *= 1e-4  # a quiet clip: its own top_db floor
+    top_db = kwargs.pop("top_db", 80.0)
+    got = dsp.log_mel_frames(y, sr=16000, top_db=top_db, **kwargs)
+    composed = dsp.power_to_db(dsp.mel_spectrogram(y, sr=16000, **kwargs), ref=1.0, top_db=top_db)
+    np.testing.assert_array_equal(got, composed.swapaxes(-1, -2))  # bit for bit
+    assert got.flags.c_contiguous and got.dtype == np.float32
+    ref = librosa.power_to_db(librosa.feature.melspectrogram(y=y[0], sr=16000, **kwargs), ref=1.0, top_db=top_db)
+    np.testing.assert_allclose(got[0].T, ref, rtol=1e-4, atol=_DB_ATOL)
+    np.testing.assert_array_equal(dsp.log_mel_frames(y[2], sr=16000, top_db=top_db, **kwargs), got[2])
+
+
 def test_power_to_db_batch_semantics_are_per_item(rng):
     S = rng.random((4, 10, 20)) ** 8
     S[2] *= 1e-6

@@ -5,7 +5,8 @@ batch axes) and returns float32 data. Each follows a named reference definition,
 parity tests in ``tests/test_dsp.py``:
 
 * ``log_specgram`` -- the exploration notebook's ``scipy.signal.spectrogram`` recipe;
-* ``mel_spectrogram``, ``mel_filterbank``, ``power_to_db``, ``mfcc``, ``delta`` -- librosa 0.10/0.11;
+* ``mel_spectrogram``, ``mel_filterbank``, ``power_to_db``, ``mfcc``, ``delta`` -- librosa 0.10/0.11
+  (``log_mel_frames``: ``power_to_db(mel_spectrogram(...))`` frames first, bit for bit);
 * ``fft_spectrum`` -- the notebook's ``custom_fft``; ``resample`` -- soxr;
 * ``micro_features`` / ``MicroFrontend`` -- TensorFlow's ``audio_microfrontend`` op (the TFLM
   ``micro_speech`` front end), integer for integer (``tests/test_micro_frontend.py``).
@@ -31,7 +32,7 @@ uint16/int8 unless asked for float; built on ``micro_fft`` and ``micro_tables``)
 from ._common import ParameterError
 from .cepstral import delta, mfcc
 from .framing import pad_or_crop, stack_frames
-from .mel import mel_filterbank, mel_spectrogram, power_to_db
+from .mel import log_mel_frames, mel_filterbank, mel_spectrogram, power_to_db
 from .micro import MicroFrontend, micro_features
 from .resample import resample
 from .spectral import fft_spectrum, log_specgram, normalize_per_bin
@@ -43,6 +44,7 @@ __all__ = [
     "mel_filterbank",
     "mel_spectrogram",
     "power_to_db",
+    "log_mel_frames",
     "mfcc",
     "delta",
     "fft_spectrum",

@@ -269,6 +269,37 @@ def mel_spectrogram(
     return out.reshape(x.shape[:-1] + out.shape[1:])
 
 
+def log_mel_frames(
+    y,
+    *,
+    sr: float,
+    n_fft: int,
+    hop_length: int,
+    win_length: int | None = None,
+    n_mels: int = 128,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    amin: float = 1e-10,
+    top_db: float | None = 80.0,
+) -> np.ndarray:
+    """``power_to_db(mel_spectrogram(y, ...), ref=1.0, amin=amin, top_db=top_db)`` with frames
+    before bands, ``(..., frames, n_mels)``: the layout a model (and a feature store) takes,
+    computed in it, without the two transposes and the copy of going through those functions.
+    Bit-identical to them (Hann window, centred frames, zero padding, power 2, Slaney filters).
+    """
+    stft = _stft_params(n_fft, hop_length, win_length, "hann", True, "constant", 2.0)
+    mel_args = (n_mels, fmin, fmax, False, "slaney")
+    amin = _real(amin, "amin", positive=True)
+    if top_db is not None:
+        top_db = _real(top_db, "top_db", nonnegative=True)
+    x = _signal(y)
+    n_frames = _stft_frame_count(x.shape[-1], n_fft, hop_length, True)
+    out = np.empty((_as_items(x).shape[0], n_frames, n_mels), dtype=np.float32)
+    for sl, mel in _mel_time_major(x, n_frames, sr, *stft, mel_args):
+        out[sl] = _to_db(mel.astype(np.float32, copy=False), 1.0, amin, top_db, (-2, -1))
+    return out.reshape(x.shape[:-1] + out.shape[1:])
+
+
 def _ref_values(S: np.ndarray, ref) -> np.ndarray | float:
     """``ref`` for each 2-D item of ``S`` (broadcastable over its last two axes)."""
     if not callable(ref):

@@ -251,17 +251,20 @@ class FeaturePipeline:
             # an overlap of (window - hop) samples so that step_ms means the hop here.
             return dsp.log_specgram(x, sr, window_ms=win * 1000 / sr, step_ms=(win - hop) * 1000 / sr,
                                     eps=cfg.eps)[2]
-        mel = dsp.mel_spectrogram(x, sr=sr, n_fft=cfg.fft_length, hop_length=hop, win_length=win,
-                                  n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax)
-        log_mel = dsp.power_to_db(mel, ref=1.0, amin=1e-10, top_db=cfg.top_db)
+        # (n, frames, n_mels): power_to_db(mel_spectrogram(...)) computed in the stored layout.
+        log_mel = dsp.log_mel_frames(x, sr=sr, n_fft=cfg.fft_length, hop_length=hop, win_length=win,
+                                     n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, amin=1e-10,
+                                     top_db=cfg.top_db)
         if cfg.kind == "mel":
-            return np.ascontiguousarray(log_mel.swapaxes(-1, -2))
-        cep = dsp.mfcc(S=log_mel, n_mfcc=cfg.n_mfcc)
-        parts = [cep]
+            return log_mel
+        # The coefficients and their deltas frames first too, each written into its columns.
+        cep = dsp.mfcc(S=log_mel.swapaxes(-1, -2), n_mfcc=cfg.n_mfcc).swapaxes(-1, -2)
+        out = np.empty(cep.shape[:-1] + (cfg.n_coeffs,), np.float32)
+        out[..., :cfg.n_mfcc] = cep
         for order in range(1, cfg.deltas + 1):
-            parts.append(dsp.delta(cep, width=cfg.delta_width, order=order, axis=-1))
-        out = np.concatenate(parts, axis=-2) if len(parts) > 1 else cep
-        return np.ascontiguousarray(out.swapaxes(-1, -2))
+            out[..., order * cfg.n_mfcc:(order + 1) * cfg.n_mfcc] = dsp.delta(cep, width=cfg.delta_width, order=order,
+                                                                             axis=-2)
+        return out
 
     # -- steps 1-4 ------------------------------------------------------------------------------
 
