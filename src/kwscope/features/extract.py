@@ -131,12 +131,11 @@ def extract_features(
     check_split_percentages(validation_percentage, testing_percentage)  # before any work
     out = Path(os.path.abspath(out))  # workers (Dask's too) may run in another directory
     _check_writable(out)  # before the listing: a wrong OUT is said at once, not after the work
-    from ..io.index import index_dataset
-
     source = resolve_data(data, distributed=bool(scheduler))
     if scheduler is None and settings.workers != 1:
         _warm_up_workers()
     started = time.perf_counter()
+    from ..io.index import index_dataset  # pandas and pyarrow: while the workers' imports run
     # Only listed here: the workers open every file anyway, and read its header and hash it then.
     index = index_dataset(source, layout=layout, validation_percentage=validation_percentage,
                           testing_percentage=testing_percentage, probe_headers=False, content_hashes=False)
