@@ -53,6 +53,18 @@ def _settings() -> RunSettings:
     return RunSettings(layout="folders", workers=1, progress=False, chunk_size=2)
 
 
+def _killed_before_the_manifest(data: Path, out: Path, monkeypatch) -> Path:
+    """A run stopped with every chunk done and store.json complete, before the manifest."""
+    import kwscope.io.index
+
+    with monkeypatch.context() as m:
+        m.setattr(kwscope.io.index, "write_manifest", lambda *a, **k: (_ for _ in ()).throw(SystemExit("killed")))
+        with pytest.raises(SystemExit):
+            kwscope.extract_features(data, out, settings=_settings())
+    assert (out / ".work").is_dir() and not (out / "manifest.parquet").exists()
+    return out
+
+
 def test_store_manifest_holds_each_files_content_hash_as_the_index_computes_it(tmp_path, fsdd_dir):
     data = _links(tmp_path, fsdd_dir, 60)  # 8 kHz: the general read path, hashed after it
     out = tmp_path / "store"
@@ -102,14 +114,8 @@ def test_index_without_hashes_leaves_the_column_empty(fsdd_dir):
 
 
 def test_resumed_store_names_the_file_whose_content_changed(tmp_path, monkeypatch):
-    import kwscope.io.index
-
     data = _clips(tmp_path / "d")
-    out = tmp_path / "out"
-    with monkeypatch.context() as m:
-        m.setattr(kwscope.io.index, "write_manifest", lambda *a, **k: (_ for _ in ()).throw(SystemExit("killed")))
-        with pytest.raises(SystemExit):
-            kwscope.extract_features(data, out, settings=_settings())
+    out = _killed_before_the_manifest(data, tmp_path / "out", monkeypatch)
     _rewrite_keeping_size_and_mtime(data / "no" / "s2_nohash_0.wav")
     with pytest.raises(StoreError, match=r"content of 1 file \(no/s2_nohash_0\.wav\) is not what the store read"):
         kwscope.extract_features(data, out, settings=_settings())
@@ -165,14 +171,8 @@ def test_complete_store_of_the_older_key_stays_up_to_date_and_sees_a_change(tmp_
 
 
 def test_partial_store_of_the_older_key_resumes_with_the_hashes_it_checked(tmp_path, monkeypatch):
-    import kwscope.io.index
-
     data = _clips(tmp_path / "d")
-    out = tmp_path / "out"
-    with monkeypatch.context() as m:
-        m.setattr(kwscope.io.index, "write_manifest", lambda *a, **k: (_ for _ in ()).throw(SystemExit("killed")))
-        with pytest.raises(SystemExit):
-            kwscope.extract_features(data, out, settings=_settings())
+    out = _killed_before_the_manifest(data, tmp_path / "out", monkeypatch)
     _as_older_store(out, data)
     res = kwscope.extract_features(data, out, settings=_settings())
     assert not res.up_to_date and res.n_rows == 6
