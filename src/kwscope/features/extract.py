@@ -145,12 +145,13 @@ def extract_features(
     with _locked(out):
         info = read_store_info(out) if out.is_dir() else None
         reason = _mismatch(info, cfg, plan) if info is not None else None
-        hashes = None
+        checked = None  # each planned row's hash now, when a store was found
         if info is not None and not (reason or overwrite):  # a store found: do the files hold what it read?
             started = time.perf_counter()
-            sources = plan.index["source"].fillna("").astype(str).tolist() if "source" in plan.index else []
-            hashes = hash_rows(str(plan.index.attrs["root"]), plan.index["path"].tolist(), sources, settings)
-            reason = _content_changed(out, info, plan, hashes)
+            hashes = hash_rows(str(plan.index.attrs["root"]), plan.index["path"].tolist(),
+                               plan.index["source"].fillna("").astype(str).tolist(), settings)
+            checked = [h for h, ok in zip(hashes, plan.index["status"] == "ok") if ok]
+            reason = _content_changed(out, info, plan, hashes, checked)
             seconds["index"] += time.perf_counter() - started
         if reason and not overwrite:
             raise StoreError(f"{out}: {reason}; use --overwrite to replace it, or another OUT folder")
@@ -169,7 +170,6 @@ def extract_features(
             _claim(out, cfg, plan, chunk_size or _default_chunk_size(cfg, plan))
             info = read_store_info(out)
         # A store keyed the older way has chunk records without hashes: they are the ones just checked.
-        checked = None if hashes is None else [h for h, ok in zip(hashes, plan.index["status"] == "ok") if ok]
         return _run(out, info, cfg, plan, settings, seconds=seconds, checked=checked)
 
 
@@ -262,8 +262,8 @@ def _gather(work: str, bounds: list[tuple[int, int]], cfg: PipelineConfig, check
                 errs.append((int(r) + a, str(stage), str(reason)))
             stats = stats + FeatureStats(int(m["stat_frames"]), int(m["stat_clips"]), m["stat_sum"], m["stat_sumsq"])
             for name, chunks in parts.items():
-                if name == "hdr_content_hash" and name not in m.files:  # written by an older kwscope
-                    chunks.append(np.array(checked[a:bounds[k][1]] if checked else [""] * (bounds[k][1] - a), str))
+                if name == "hdr_content_hash" and name not in m.files:  # an older kwscope's, just checked
+                    chunks.append(np.array(checked[a:bounds[k][1]], str))
                 else:
                     chunks.append(m[name])
     # The chunks cover the files in order: their arrays end to end are the files' headers.

@@ -112,9 +112,10 @@ _CHANGED = ("DATA changed since it was written (files added, removed or modified
             "too, with its size and mtime kept -- or another layout)")
 
 
-def _content_changed(out: Path, info: dict, plan: _Plan, hashes: list[str]) -> str | None:
+def _content_changed(out: Path, info: dict, plan: _Plan, hashes: list[str], now: list[str]) -> str | None:
     """Why the store does not hold what the files hold now (``hashes``: each row of
-    ``plan.index`` hashed now, :func:`kwscope.features.hashes.hash_rows`), or None.
+    ``plan.index`` hashed now, :func:`kwscope.features.hashes.hash_rows`; ``now``: those of
+    ``plan.ok``), or None.
 
     A complete store compares its digest of every planned row's hash; a store being written (or
     published but for its manifest), each finished chunk's record; a store keyed the older way,
@@ -123,7 +124,6 @@ def _content_changed(out: Path, info: dict, plan: _Plan, hashes: list[str]) -> s
     recorded = info.get("plan", {})
     if recorded.get("content_check") != ROW_HASHES:
         return None if recorded.get("fingerprint") == _legacy_fingerprint(plan.index, hashes) else _CHANGED
-    now = [h for h, ok in zip(hashes, (plan.index["status"] == "ok").to_numpy()) if ok]
     if info.get("state") == "complete" and (out / MANIFEST_FILE).is_file():
         if recorded.get("content_digest") == content_digest(now):
             return None
