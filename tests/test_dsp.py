@@ -154,6 +154,19 @@ def test_signal_validation(samples, match):
         dsp.log_specgram(samples, 16000)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_signal_validation_finds_one_bad_value_and_lets_an_overflowing_sum_pass(bad):
+    # The finite check sums the signal (one pass); a sum that overflows from finite values
+    # (here float16: 4 x 60,000 > 65,504) must not count as a bad value.
+    big = np.full(4, 60000.0, np.float16)
+    from kwscope.dsp._common import _signal
+    assert _signal(big) is big
+    x = np.zeros((3, 16000), np.float32)
+    x[2, 12345] = bad
+    with pytest.raises(ParameterError, match="NaN or infinite"):
+        dsp.log_mel_frames(x, sr=16000, n_fft=320, hop_length=160, n_mels=40)
+
+
 # --------------------------------------------------------------------------- mel filterbank
 
 
@@ -300,6 +313,23 @@ def test_log_mel_frames_is_power_to_db_of_mel_spectrogram_frames_first(rng, kwar
     ref = librosa.power_to_db(librosa.feature.melspectrogram(y=y[0], sr=16000, **kwargs), ref=1.0, top_db=top_db)
     np.testing.assert_allclose(got[0].T, ref, rtol=1e-4, atol=_DB_ATOL)
     np.testing.assert_array_equal(dsp.log_mel_frames(y[2], sr=16000, top_db=top_db, **kwargs), got[2])
+
+
+@pytest.mark.parametrize("n", [1, 100, 160, 319, 320, 321, 1000, 16000, 16001])
+@pytest.mark.parametrize(("n_fft", "hop"), [(320, 160), (2048, 512), (255, 100), (320, 320), (64, 200)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_centred_frames_without_the_padded_copy_equal_padding(rng, n, n_fft, hop, dtype):
+    # Zero-padded centred frames are windowed straight from the signal, only the frames that
+    # overhang an end are assembled with their zeros: the same numbers, bit for bit.
+    from kwscope.dsp._common import _frames, _work_dtype
+    from kwscope.dsp.mel import _zero_centred_frames
+
+    x = (1000 * rng.standard_normal((3, n))).astype(dtype)
+    win = scipy.signal.get_window("hann", n_fft).astype(_work_dtype(x))
+    expected = _frames(np.pad(x, ((0, 0), (n_fft // 2, n_fft // 2))), n_fft, hop) * win
+    got = _zero_centred_frames(x, n_fft, hop, expected.shape[1], win)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_power_to_db_batch_semantics_are_per_item(rng):

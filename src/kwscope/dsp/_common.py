@@ -62,9 +62,18 @@ def _signal(y, name: str = "y", *, allow_empty: bool = False, min_ndim: int = 1)
         raise ParameterError(f"{name} must have at least {min_ndim} dimension(s), got shape={arr.shape}")
     if not allow_empty and arr.shape[-1] == 0:
         raise ParameterError(f"{name} is empty (shape={arr.shape})")
-    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+    if np.issubdtype(arr.dtype, np.floating) and not _all_finite(arr):
         raise ParameterError(f"{name} contains NaN or infinite values")
     return arr
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """``np.isfinite(arr).all()`` in one pass with no temporary array: a sum is finite only if
+    every term is (NaN and infinities propagate); a sum of finite terms that overflows is
+    settled by the exact check."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum()
+    return bool(np.isfinite(total)) or bool(np.isfinite(arr).all())
 
 
 def _work_dtype(arr: np.ndarray) -> type:

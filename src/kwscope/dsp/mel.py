@@ -183,6 +183,27 @@ def _stft_frame_count(n: int, n_fft: int, hop_length: int, center: bool) -> int:
     return (n - n_fft) // hop_length + 1
 
 
+def _zero_centred_frames(chunk: np.ndarray, n_fft: int, hop: int, n_frames: int, win: np.ndarray) -> np.ndarray:
+    """``_frames(np.pad(chunk, n_fft // 2 zeros each side), n_fft, hop) * win`` without the padded
+    copy of the chunk: the frames wholly inside the signal are windowed from it directly, only
+    the few that overhang an end are assembled with their zeros. Bit-identical to padding."""
+    n, half = chunk.shape[-1], n_fft // 2
+    out = np.empty((chunk.shape[0], n_frames, n_fft), win.dtype)
+    first = -(-half // hop)  # the first and last frames with no padding in them
+    last = min(n_frames - 1, (n + half - n_fft) // hop)
+    if last >= first:
+        inside = _frames(chunk[:, first * hop - half:], n_fft, hop)[:, :last - first + 1]
+        np.multiply(inside, win, out=out[:, first:last + 1])
+    for t in [*range(min(first, n_frames)), *range(max(last + 1, first), n_frames)]:
+        start = t * hop - half
+        a, b = max(0, start), min(n, start + n_fft)
+        frame = np.zeros((chunk.shape[0], n_fft), win.dtype)
+        if b > a:
+            frame[:, a - start:b - start] = chunk[:, a:b]
+        np.multiply(frame, win, out=out[:, t])
+    return out
+
+
 def _mel_time_major(x, n_frames, sr, n_fft, hop_length, win, center, pad_mode, power, mel_args):
     """Yield ``(item_slice, mel)`` with mel shaped ``(chunk, frames, n_mels)`` in the work dtype."""
     import scipy.fft
@@ -195,9 +216,13 @@ def _mel_time_major(x, n_frames, sr, n_fft, hop_length, win, center, pad_mode, p
     itemsize = np.dtype(dtype).itemsize
     for sl in _chunks(x2d.shape[0], 3 * n_frames * n_fft * itemsize):
         chunk = x2d[sl]
-        if center:
-            chunk = np.pad(chunk, ((0, 0), (n_fft // 2, n_fft // 2)), mode=pad_mode)
-        spec = scipy.fft.rfft(_frames(chunk, n_fft, hop_length) * win, axis=-1, overwrite_x=True)
+        if center and pad_mode == "constant":
+            framed = _zero_centred_frames(chunk, n_fft, hop_length, n_frames, win)
+        else:
+            if center:
+                chunk = np.pad(chunk, ((0, 0), (n_fft // 2, n_fft // 2)), mode=pad_mode)
+            framed = _frames(chunk, n_fft, hop_length) * win
+        spec = scipy.fft.rfft(framed, axis=-1, overwrite_x=True)
         mag = np.abs(spec[..., lo:hi])
         if power == 2.0:
             mag *= mag
@@ -321,7 +346,8 @@ def _to_db(S: np.ndarray, ref_value, amin: float, top_db: float | None, item_axe
     np.log(S, out=S)
     S *= S.dtype.type(10.0 / math.log(10.0))
     if np.ndim(ref_value) == 0:
-        S -= np.asarray(10.0 * np.log10(max(amin, ref_value)), dtype=S.dtype)
+        if max(amin, ref_value) != 1.0:  # ref=1 (the features' case) subtracts an exact 0
+            S -= np.asarray(10.0 * np.log10(max(amin, ref_value)), dtype=S.dtype)
     else:
         S -= (10.0 * np.log10(np.maximum(amin, ref_value))).astype(S.dtype)
     if top_db is not None:

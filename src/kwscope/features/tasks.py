@@ -281,7 +281,10 @@ def _read_pcm16_into(location, row: np.ndarray, sample_rate: int) -> tuple[bool,
     got = _wav.pcm16_mono_of(buf) if buf is not None else None
     if got is None or got[1] != sample_rate or got[0].shape[0] != row.shape[0]:
         return False, digest
-    np.multiply(got[0], _wav.PCM16_SCALE, out=row)
+    # Cast, then scale in place: the same float32 numbers as np.multiply(int16, scale, out=row),
+    # in about half its time (a mixed-type ufunc goes through numpy's buffered casting).
+    row[:] = got[0]
+    row *= _wav.PCM16_SCALE
     return True, digest
 
 
