@@ -1,6 +1,6 @@
 """Benchmark: ``kwscope features`` against what a user would run instead, in one run, on the same files.
 
-    python benchmarks/bench_features.py [--data DIR] [--n-files 60000] [--slow-ref-files 2000]
+    python benchmarks/bench_features.py [--data DIR] [--n-files 60000] [--slow-ref-files 2000] [--rounds 3]
 
 Every contender reads the WAV files itself (reading counts) from a warm page cache, with the
 same frame settings where it computes filterbanks: 16 kHz, 20 ms Hann windows every 10 ms, 40 mel
@@ -22,9 +22,16 @@ over its process tree, sampled every 20 ms).
   speed against it: bench_micro.py) (start-up, listing, features, statistics, publishing: the wall time from
   start to exit), and ``kwscope.load_features(OUT, mmap=True)`` of the logspec store read end to end.
 
+Every contender runs ``--rounds`` times (default 3), in rounds: each round runs them all once,
+starting one further down the list, so that no contender always runs first or always after the
+same neighbour. A row's wall time is the median of its rounds (the spread, fastest to slowest,
+beside it): on a shared 2-core machine the same command varies by 10-20% from run to run, and
+one run of each decided which peer was "fastest" by luck. Its peak RSS is the largest of its
+rounds.
+
 Prints every row, the ratios against the fastest peer and against the keep-features scipy loop,
-the peak RSS, each phase's share of kwscope's runs, the targets met or missed, and the machine's
-load. Not a test: asserts nothing.
+the peak RSS, each phase's share of kwscope's runs (from its median round), the targets met or
+missed, and the machine's load. Not a test: asserts nothing.
 """
 
 from __future__ import annotations
@@ -217,10 +224,22 @@ def _load() -> str:
     return f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
 
 
+def _median_round(rounds: list[dict]) -> dict:
+    """A contender's row from its rounds: the median round's figures (the lower middle one of an
+    even count), its spread, and the largest peak RSS of them all."""
+    ordered = sorted(rounds, key=lambda r: r["seconds"])
+    r = dict(ordered[(len(ordered) - 1) // 2])
+    r["spread"] = (ordered[0]["seconds"], ordered[-1]["seconds"])
+    r["peak_mib"] = max(x["peak_mib"] for x in rounds)
+    r["loads"] = [x["load"] for x in rounds]
+    return r
+
+
 def _row(name: str, r: dict, fastest: float | None, keep: float | None) -> str:
     rate = r["n"] / r["seconds"]
     ratios = "".join(f" {rate / ref:8.2f}x" if ref else f" {'-':>9}" for ref in (fastest, keep))
-    return (f"{name:<60} {r['n']:>7,} {r['seconds']:8.2f} {rate:8,.0f}{ratios} "
+    lo, hi = r["spread"]
+    return (f"{name:<60} {r['n']:>7,} {r['seconds']:8.2f} {f'{lo:.1f}-{hi:.1f}':>11} {rate:8,.0f}{ratios} "
             f"{1000 * r['cpu_s'] / r['n']:8.3f} {r['peak_mib']:8.0f}")
 
 
@@ -232,6 +251,32 @@ def _phases(output: str, wall: float) -> str:
     return "    phases: " + ", ".join(f"{k} {v:.2f} s ({100 * v / wall:.0f}%)" for k, v in found.items())
 
 
+def _run_kwscope(key: str, data: Path, n: int, scratch: Path, workers: int | None) -> tuple[dict, tuple | None]:
+    """One ``kwscope features`` run as a whole process; for the float32 logspec store, also
+    ``load_features(mmap=True)`` of it read end to end (seconds, peak MiB, rows, bytes, load)."""
+    kind, dtype = key.split("-")
+    out = scratch / f"store-{key}"
+    cmd = kwscope_cmd("features", str(data), "-o", str(out), "--kind", kind,
+                      *(["--dtype", dtype] if kind != "micro" else []))
+    if workers:
+        cmd += ["--workers", str(workers)]
+    _settle()
+    m = run_measured(cmd)
+    if m.returncode:
+        sys.exit(f"kwscope failed:\n{m.output}")
+    r = {"seconds": m.wall_s, "cpu_s": m.cpu_s, "n": n, "peak_mib": m.peak_rss_mib, "output": m.output,
+         "bytes": (out / "features.npy").stat().st_size}
+    load = None
+    if key == "logspec-float32":
+        _settle()
+        got = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, str(out)], capture_output=True, text=True,
+                             check=True)
+        seconds, peak, rows = got.stdout.split()
+        load = (float(seconds), float(peak), int(rows), r["bytes"], _load())
+    shutil.rmtree(out, ignore_errors=True)  # GBs; the page cache should not carry it over
+    return r, load
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, help="an existing corpus (default: build one in the temp folder)")
@@ -239,6 +284,7 @@ def main() -> None:
     ap.add_argument("--slow-ref-files", type=int, default=2000,
                     help="files the librosa loops read (they run at ~100 files/s); the others read every file")
     ap.add_argument("--workers", type=int, help="kwscope --workers (default: one per core)")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of every contender, in rounds; rows are medians")
     ap.add_argument("--skip", default="", help="comma-separated contenders to skip (e.g. librosa22k,torch-mfcc)")
     ap.add_argument("--contender", help=argparse.SUPPRESS)
     ap.add_argument("--files-from", type=Path, help=argparse.SUPPRESS)
@@ -260,51 +306,44 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     scratch = Path(tempfile.mkdtemp(prefix="kwscope-bench-"))
     print(f"{n:,} files in {data}; {_load()} at the start", flush=True)
-    refs, runs, load_row = {}, {}, None
+    jobs = [name for name in [*PEERS, *NOTEBOOK] if name not in skip]
+    jobs += [f"{kind}-{dtype}" for kind in KINDS for dtype in (("float32", "float16") if kind != "micro" else ("uint16",))
+             if f"{kind}-{dtype}" not in skip]
+    done: dict[str, list[dict]] = {job: [] for job in jobs}
+    loads: list[tuple] = []  # load_features(mmap=True), one a round
     try:
         lists = {}
         for key, count in (("all", n), ("slow", min(n, args.slow_ref_files))):
             lists[key] = scratch / f"files-{key}.txt"
             lists[key].write_text("\n".join(files[:count]))
-        for name in [*PEERS, *NOTEBOOK]:
-            if name not in skip:
-                print(f"{name} ...", flush=True)
-                refs[name] = _run_contender(name, lists["slow" if name in SLOW else "all"], scratch)
-                refs[name]["load"] = _load()
-        for kind in KINDS:
-            for dtype in (("float32", "float16") if kind != "micro" else ("uint16",)):
-                key = f"{kind}-{dtype}"
-                if key in skip:
-                    continue
-                out = scratch / f"store-{key}"
-                cmd = kwscope_cmd("features", str(data), "-o", str(out), "--kind", kind,
-                                  *(["--dtype", dtype] if kind != "micro" else []))
-                if args.workers:
-                    cmd += ["--workers", str(args.workers)]
-                print(f"kwscope features --kind {kind} --dtype {dtype} ...", flush=True)
-                _settle()
-                m = run_measured(cmd)
-                if m.returncode:
-                    sys.exit(f"kwscope failed:\n{m.output}")
-                runs[key] = {"seconds": m.wall_s, "cpu_s": m.cpu_s, "n": n, "peak_mib": m.peak_rss_mib,
-                             "output": m.output, "load": _load(),
-                             "bytes": (out / "features.npy").stat().st_size}
-                if key == "logspec-float32":
-                    _settle()
-                    done = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, str(out)], capture_output=True,
-                                          text=True, check=True)
-                    seconds, peak, rows = done.stdout.split()
-                    load_row = (float(seconds), float(peak), int(rows), runs[key]["bytes"], _load())
-                shutil.rmtree(out, ignore_errors=True)  # GBs; the page cache should not carry it over
+        for round_ in range(args.rounds):
+            turn = round_ % max(1, len(jobs))
+            for job in jobs[turn:] + jobs[:turn]:
+                print(f"round {round_ + 1}/{args.rounds}: {job} ...", flush=True)
+                if job in PEERS or job in NOTEBOOK:
+                    r = _run_contender(job, lists["slow" if job in SLOW else "all"], scratch)
+                else:
+                    r, load = _run_kwscope(job, data, n, scratch, args.workers)
+                    if load:
+                        loads.append(load)
+                r["load"] = _load()
+                done[job].append(r)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
+    refs = {job: _median_round(rs) for job, rs in done.items() if job in PEERS or job in NOTEBOOK}
+    runs = {job: _median_round(rs) for job, rs in done.items() if job not in refs}
+    if loads:  # the median round's time, the largest peak of them all
+        seconds, _, rows, size, load = sorted(loads, key=lambda x: x[0])[(len(loads) - 1) // 2]
+        load_row = (seconds, max(x[1] for x in loads), rows, size, load)
+    else:
+        load_row = None
     peer_rates = {k: r["n"] / r["seconds"] for k, r in refs.items() if k in PEERS}
     fastest_name = max(peer_rates, key=peer_rates.get) if peer_rates else None
     fastest = peer_rates.get(fastest_name)
     keep = refs["scipy-keep"]["n"] / refs["scipy-keep"]["seconds"] if "scipy-keep" in refs else None
     print()
-    print(f"{'what':<60} {'files':>7} {'wall s':>8} {'files/s':>8} {'vs fastest':>9} {'vs keep':>9} "
+    print(f"median of {args.rounds} round(s); spread: the fastest and slowest round's wall seconds")
+    print(f"{'what':<60} {'files':>7} {'wall s':>8} {'spread s':>11} {'files/s':>8} {'vs fastest':>9} {'vs keep':>9} "
           f"{'CPU ms/f':>8} {'peak MiB':>8}")
     for name, r in refs.items():
         print(_row((PEERS | NOTEBOOK)[name], r, fastest, keep) + f"   [{r['load']}]")
@@ -320,7 +359,7 @@ def main() -> None:
     if load_row:
         seconds, peak, rows, size, load = load_row
         print(f"kwscope.load_features(logspec store, mmap=True), every row read and normalized: {rows:,} rows of "
-              f"{size / 2**30:.2f} GiB in {seconds:.1f} s, peak RSS {peak:.0f} MiB   [{load}]")
+              f"{size / 2**30:.2f} GiB in {seconds:.1f} s (median), peak RSS {peak:.0f} MiB (largest)   [{load}]")
     verdict = lambda ok: "met" if ok else "MISSED"  # noqa: E731
     rate = {k: r["n"] / r["seconds"] for k, r in runs.items()}
     if keep and "logspec-float32" in rate:
