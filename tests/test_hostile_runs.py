@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,14 +161,15 @@ def _kill_session(sid: int) -> None:
 
 
 #: Copies of FSDD (as links to its files) in the runs the tests below interrupt: a run of that
-#: many files outlasts the wait for its workers and the delays, however fast the machine.
-LONG_RUN_COPIES = 8
+#: many files outlasts the wait for its workers and the delays. 8 copies (24,000 files) did not:
+#: a fast 2-core machine ran them in 2.2 s, before the 3-s signal; 40 (120,000) take 8.4 s there.
+LONG_RUN_COPIES = 40
 
 
 @pytest.fixture(scope="module")
 def long_run(tmp_path_factory) -> Path:
-    """FSDD's 3,000 recordings 8 times over (24,000 links in 8 folders): a run that cannot end
-    before the signal. These tests skipped themselves when a run ended first."""
+    """FSDD's 3,000 recordings 40 times over (120,000 links in 40 folders): a run that cannot end
+    before the signal (one that ends first fails the test, it is not skipped)."""
     if not FSDD.is_dir():
         pytest.skip(f"FSDD recordings not found at {FSDD}")
     root = tmp_path_factory.mktemp("long_run")
@@ -196,7 +198,7 @@ def test_workers_exit_when_the_main_process_is_killed(sig, long_run, tmp_path):
     proc = subprocess.Popen([*KWSCOPE, "anomalies", str(long_run), "--workers", "2", "--layout", "folders"],
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=err)
     try:
-        # Wait for the workers themselves (no deadline of our own: the run of 24,000 files lasts
+        # Wait for the workers themselves (no deadline of our own: the run of 120,000 files lasts
         # far longer than its start), as the fork server's children: grandchildren of the main process.
         while proc.poll() is None:
             session = _session(proc.pid)
@@ -232,9 +234,29 @@ def test_ctrl_c_in_the_first_seconds_prints_one_line(delay_s, long_run):
         proc.kill()
         _kill_session(proc.pid)
     lines = [line for line in err.splitlines() if line.strip()]
-    assert proc.returncode != 0, "the run of 24,000 files ended before the signal"
+    assert proc.returncode != 0, "the run of 120,000 files ended before the signal"
     assert lines == ["kwscope: interrupted"], err
     assert proc.returncode == 130
+
+
+def _slow_pid(chunk: list[int]) -> int:
+    time.sleep(0.2)
+    return os.getpid()
+
+
+def test_a_run_stopped_early_leaves_no_pool_thread_behind():
+    """Stopping a run (Ctrl-C, an error, a caller that stops iterating) waits for the pool's
+    manager thread: it holds the pool's queues at the end, and a process exiting while it
+    unlinks their semaphores made the resource tracker warn of a "leaked semaphore"."""
+    from concurrent.futures.process import _ExecutorManagerThread
+
+    _needs_a_pool()
+    for _ in range(3):
+        results = run_chunks(_slow_pid, [[i] for i in range(40)], workers=2, progress=False)
+        next(results)
+        results.close()  # as a Ctrl-C inside the loop: the pool is stopped at once
+        alive = [t for t in threading.enumerate() if isinstance(t, _ExecutorManagerThread) and t.is_alive()]
+        assert alive == []
 
 
 # --- absurd worker counts ---------------------------------------------------------------------

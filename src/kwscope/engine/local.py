@@ -111,8 +111,15 @@ def _pool_pass(task, todo: Iterator, *, ctx, workers: int, limit: int, bar, size
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool now: no task waits for the running ones to finish (Ctrl-C, an error)."""
+    """Stop a pool now: no task waits for the running ones to finish (Ctrl-C, an error).
+
+    The pool's manager thread is waited for too (briefly): once ``shutdown`` let go of the
+    pool's queues, that thread holds their last references, and it unlinks their semaphores as
+    it ends; a process that exits meanwhile (``os._exit`` after a Ctrl-C) leaves one unlinked but
+    not unregistered, and the resource tracker then prints a "leaked semaphore" warning.
+    """
     processes = list((getattr(pool, "_processes", None) or {}).values())  # no public way to reach them
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         try:
@@ -124,6 +131,8 @@ def _stop(pool: ProcessPoolExecutor) -> None:
             proc.join(timeout=5)
         except (OSError, ValueError, AttributeError, AssertionError):
             pass
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 def _fill(pool, fn, todo: Iterator, pending: dict, limit: int, unsent: list) -> None:
