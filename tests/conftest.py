@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +56,10 @@ def mmapped_bytes_of_a_large_array(chunk: int) -> int:
     mapped = libc.mallinfo2().hblkhd - before
     del a
     return int(mapped)
+
+
+def sigint_as(disposition=signal.SIG_DFL):
+    """A ``preexec_fn`` giving a child's SIGINT ``disposition``: by default what a terminal's
+    foreground job has, whatever this suite inherited (a job a script starts in the background
+    inherits SIGINT ignored, and kwscope then rightly ignores a Ctrl-C)."""
+    return lambda: signal.signal(signal.SIGINT, disposition)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import sigint_as
 
 import kwscope
 
@@ -31,8 +32,9 @@ def _frames_in_kwscope(err: str) -> list[str]:
     return [f for f in frames if Path(f).resolve().is_relative_to(PACKAGE)]
 
 
-def _interrupt(cmd: list[str], delay_s: float) -> tuple[int, str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+def _interrupt(cmd: list[str], delay_s: float, disposition=signal.SIG_DFL) -> tuple[int, str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=sigint_as(disposition))
     try:
         time.sleep(delay_s)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
@@ -61,6 +63,23 @@ def test_ctrl_c_while_kwscope_starts_is_one_line(how, fsdd_dir):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups")
+@pytest.mark.parametrize("how", ["python -m kwscope", "kwscope launcher"])
+def test_a_sigint_that_came_ignored_stays_ignored(how, tmp_path):
+    """Started with SIGINT ignored (a job a script puts in the background), kwscope runs on
+    through a Ctrl-C to its own result, as Python and the shells leave such a job."""
+    from conftest import tone, write_wav
+
+    if how == "kwscope launcher" and not LAUNCHER.exists():
+        pytest.skip(f"no launcher at {LAUNCHER}")
+    for i in range(6):
+        write_wav(tmp_path / ("yes", "no")[i % 2] / f"{i:08x}_nohash_0.wav", tone(seconds=0.2))
+    cmd = ([sys.executable, "-m", "kwscope"] if how.startswith("python") else [str(LAUNCHER)]) + ["stats", str(tmp_path)]
+    for delay_s in (0.02, 0.3):  # in the command line's imports, and in the command
+        rc, err = _interrupt(cmd, delay_s, signal.SIG_IGN)
+        assert (rc, err) == (0, ""), (delay_s, err)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups")
 def test_ctrl_c_at_any_moment_of_a_short_run_is_one_line_or_a_whole_result(tmp_path):
     """A SIGINT as Python exits (the command done) ended the process by the signal (status -2),
     with no word; now the command's own status stands, or it is the one line."""
@@ -71,7 +90,8 @@ def test_ctrl_c_at_any_moment_of_a_short_run_is_one_line_or_a_whole_result(tmp_p
     cmd = [sys.executable, "-m", "kwscope", "stats", str(tmp_path), "--json"]
     seen = set()
     for delay_s in [0.07 * k for k in range(1, 26)]:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                preexec_fn=sigint_as())
         time.sleep(delay_s)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)

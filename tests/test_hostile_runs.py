@@ -18,7 +18,7 @@ from procs import session_processes as _session
 import soundfile as sf
 from click.testing import CliRunner
 
-from conftest import FSDD, write_wav
+from conftest import FSDD, sigint_as, write_wav
 from kwscope.cli import main
 from kwscope.engine import run_chunks
 
@@ -225,7 +225,8 @@ def test_workers_exit_when_the_main_process_is_killed(sig, long_run, tmp_path):
 @pytest.mark.parametrize("delay_s", [0.3, 0.8, 1.5, 3.0])
 def test_ctrl_c_in_the_first_seconds_prints_one_line(delay_s, long_run):
     proc = subprocess.Popen([*KWSCOPE, "anomalies", str(long_run), "--workers", "2", "--layout", "folders"],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=sigint_as())
     try:
         time.sleep(delay_s)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
